@@ -1,0 +1,187 @@
+"""Real processes for integration and end-to-end tests.
+
+The reference Runtime and the Experience Plane API are started as separate OS processes on free
+loopback ports, exactly as a person would run them, and are talked to over real HTTP.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+STARTUP_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceProcess(abc.ABC):
+    """A service started as a child process, with its output kept in a log file."""
+
+    name = "service"
+    health_path = "/health"
+
+    def __init__(self, log_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.env = dict(env or {})
+        self.log_dir = log_dir
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @abc.abstractmethod
+    def command(self) -> list[str]:
+        """The command line that starts this service."""
+
+    def log_text(self) -> str:
+        return "".join(
+            path.read_text(errors="replace") for path in sorted(self.log_dir.glob("*.log"))
+        )
+
+    def start(self) -> None:
+        self._starts += 1
+        log = (self.log_dir / f"{self.name}-{self._starts}.log").open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
+        self._proc = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        log.close()
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self._proc.returncode}:\n{self.log_text()}"
+                )
+            try:
+                if httpx.get(self.url + self.health_path, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not become healthy in {timeout}s:\n{self.log_text()}")
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else None
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(timeout)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class RuntimeProcess(ServiceProcess):
+    """The reference Runtime, its test controls enabled."""
+
+    name = "reference-runtime"
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        mode: str = "async",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(data_dir.parent / f"{data_dir.name}-logs", env)
+        self.data_dir = data_dir
+        self.mode = mode
+        self.env.setdefault("REFERENCE_RUNTIME_CONTROL_ENABLED", "true")
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "reference_runtime",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--data-dir", str(self.data_dir), "--mode", self.mode,
+        ]  # fmt: skip
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """The Runtime's own request counters (its test controls)."""
+        data: dict[str, dict[str, int]] = httpx.get(self.url + "/_control/stats").json()
+        return data
+
+    def reset_stats(self) -> None:
+        httpx.post(self.url + "/_control/stats/reset").raise_for_status()
+
+    def set_faults(self, **faults: float) -> None:
+        httpx.post(self.url + "/_control/faults", json=faults).raise_for_status()
+
+
+class ApiProcess(ServiceProcess):
+    """The Experience Plane API (`experience-plane serve`) pointed at a Runtime."""
+
+    name = "experience-plane"
+    health_path = "/healthz"
+
+    def __init__(
+        self,
+        runtime_url: str,
+        log_dir: Path,
+        *,
+        flavour: str = "reference",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(log_dir, env)
+        self.env.setdefault("EXPERIENCE_RUNTIME_URL", runtime_url)
+        self.env.setdefault("EXPERIENCE_RUNTIME_FLAVOUR", flavour)
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "experience_plane", "serve",
+            "--host", "127.0.0.1", "--port", str(self.port),
+        ]  # fmt: skip
+
+    @property
+    def graphql_url(self) -> str:
+        return self.url + "/graphql"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
