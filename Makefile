@@ -1,0 +1,49 @@
+# The Experience Plane. `make` (or `make help`) lists the targets.
+# Every target creates the virtual environment first, so each works from a fresh clone.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck pytest format schema bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## Create .venv and install the project with its dev tools
+
+run: $(STAMP) ## Run the API with the reference Runtime (GraphiQL URL is printed)
+	$(BIN)/experience-plane dev
+
+test: lint typecheck pytest ## Lint, type-check and run the whole test suite (what CI runs)
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP) ## mypy --strict over src/
+	$(BIN)/mypy src
+
+pytest: $(STAMP) ## The test suite alone
+	$(BIN)/pytest -q
+
+format: $(STAMP) ## Format and autofix the code
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+schema: $(STAMP) ## Re-export schema/schema.graphql from the code
+	$(BIN)/experience-plane export-schema > schema/schema.graphql
+
+bench: $(STAMP) ## Run the benchmarks and print their figures
+	$(BIN)/python bench/runtime_client.py
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
