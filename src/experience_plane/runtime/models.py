@@ -1,0 +1,238 @@
+"""What the rest of the service sees of the Runtime: small frozen values, never raw JSON.
+
+The Runtime's wire shapes vary (the reference Runtime, the platform's current Runtime, older
+shapes); `experience_plane.runtime.wire` parses them all into these types, so nothing outside
+this package needs to know which Runtime it talks to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = [
+    "Artifact",
+    "CanonicalField",
+    "ColumnProfile",
+    "DataMashArtifact",
+    "ExecutionState",
+    "ExecutionStatus",
+    "FieldSource",
+    "FileArtifact",
+    "JoinKey",
+    "MashRecordsPage",
+    "Progress",
+    "QualityReport",
+    "RuntimeCaller",
+    "RuntimeFlavour",
+    "SubmitResult",
+]
+
+
+class RuntimeFlavour(StrEnum):
+    """Which Runtime the client talks to: the reference one, or the platform's current one.
+
+    The flavour picks the upload intent and its encoding (`content.upload` with base64 for the
+    reference Runtime, `ingest_file` with hex for the platform's).
+    """
+
+    REFERENCE = "reference"
+    PLATFORM = "platform"
+
+
+class ExecutionState(StrEnum):
+    """An execution's state, normalised from the many status spellings Runtimes use."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the execution will not change any more (`unknown` included: the Runtime
+        has given up on it, so waiting longer would not help)."""
+        return self in _TERMINAL
+
+    @classmethod
+    def from_raw(cls, raw: str | None) -> ExecutionState:
+        """Normalise a Runtime's status spelling, case-insensitively; anything unrecognised is
+        `UNKNOWN` rather than an error, so a new spelling never crashes a poller."""
+        if raw is None:
+            return cls.UNKNOWN
+        return _SPELLINGS.get(raw.strip().lower().replace("-", "_"), cls.UNKNOWN)
+
+
+_TERMINAL = frozenset(
+    {
+        ExecutionState.COMPLETED,
+        ExecutionState.FAILED,
+        ExecutionState.CANCELLED,
+        ExecutionState.UNKNOWN,
+    }
+)
+
+_SPELLINGS: dict[str, ExecutionState] = {
+    **dict.fromkeys(("created", "accepted", "pending", "queued"), ExecutionState.PENDING),
+    **dict.fromkeys(
+        ("executing", "running", "artifacts_received", "in_progress"), ExecutionState.RUNNING
+    ),
+    **dict.fromkeys(("completed", "succeeded", "success"), ExecutionState.COMPLETED),
+    **dict.fromkeys(("failed", "error"), ExecutionState.FAILED),
+    **dict.fromkeys(("cancelled", "canceled"), ExecutionState.CANCELLED),
+    "unknown": ExecutionState.UNKNOWN,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeCaller:
+    """Who an intent is submitted for: the tenant (from credentials, never from client input),
+    the user and the Runtime session."""
+
+    tenant_id: str
+    user_id: str
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a running execution has got, as the reference Runtime reports it."""
+
+    phase: str
+    percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnProfile:
+    """What the Runtime learned about one column of a tabular file."""
+
+    name: str
+    type: str
+    null_count: int | None
+    distinct_count: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSource:
+    """One source column feeding a canonical field or a join key."""
+
+    file_id: str
+    column: str
+    confidence: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalField:
+    """A field of a data mash's canonical model, with the source columns mapped onto it."""
+
+    name: str
+    type: str | None
+    confidence: float | None
+    sources: tuple[FieldSource, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JoinKey:
+    """A field the sources of a data mash were joined on; `overlap` is the share of keys the
+    sources have in common, when the Runtime reports it."""
+
+    field: str
+    sources: tuple[FieldSource, ...]
+    overlap: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    """The data-quality summary of a data mash."""
+
+    completeness: float | None
+    null_density: float | None
+    duplicate_keys: int | None
+    type_conflicts: int | None
+    issues: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FileArtifact:
+    """A stored file and what the Runtime learned about it.
+
+    `complete` is False for a reduced artifact (the platform's Runtime keeps only the ids at
+    completion): the details are then None and `RuntimeClient.get_artifact(file_id)` fetches them.
+    """
+
+    file_id: str
+    filename: str | None
+    mime_type: str | None
+    size: int | None
+    sha256: str | None
+    format: str | None
+    columns: tuple[ColumnProfile, ...] | None
+    row_count: int | None
+    complete: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DataMashArtifact:
+    """A data mash: the canonical model composed from several sources, its join keys and its
+    quality. The joined records are read separately (`RuntimeClient.get_mash_records`).
+
+    `complete` is False for a reduced artifact (only `mash_id` known): use `get_artifact`.
+    """
+
+    mash_id: str
+    name: str | None
+    entity: str | None
+    canonical_fields: tuple[CanonicalField, ...]
+    join_keys: tuple[JoinKey, ...]
+    row_count: int | None
+    quality_report: QualityReport | None
+    complete: bool
+
+
+Artifact = FileArtifact | DataMashArtifact
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The Runtime's answer to a submitted intent.
+
+    `execution_id` is None only when the platform's Runtime failed the intent synchronously
+    (500 with a `detail` and no id): `state` is then FAILED and `error` the Runtime's message.
+    """
+
+    execution_id: str | None
+    intent_id: str | None
+    state: ExecutionState
+    raw_status: str
+    error: str | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionStatus:
+    """One reading of an execution's status, with the artifacts it has produced so far."""
+
+    execution_id: str
+    state: ExecutionState
+    raw_status: str
+    intent_id: str | None
+    intent_type: str | None
+    progress: Progress | None
+    error: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    artifacts: tuple[Artifact, ...]
+    events: tuple[Mapping[str, object], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MashRecordsPage:
+    """A page of a data mash's joined canonical records; `total` counts all of them."""
+
+    records: tuple[Mapping[str, object], ...]
+    total: int
+    offset: int

@@ -1,0 +1,81 @@
+"""Following an execution over the Runtime's optional WebSocket stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pydantic
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError, InvalidHandshake, InvalidStatus
+
+from experience_plane.runtime.errors import (
+    RuntimeProtocolError,
+    RuntimeTimeout,
+    RuntimeUnavailable,
+    StreamUnavailable,
+)
+from experience_plane.runtime.models import ExecutionStatus
+from experience_plane.runtime.wire import WireStatus, status_from_wire
+
+__all__ = ["stream_statuses"]
+
+# Keep-alive messages that carry no status.
+_KEEPALIVE_TYPES = frozenset({"ping", "pong", "keepalive", "heartbeat"})
+# A status holds the artifacts' semantic payloads (never the records): generous, but bounded.
+MAX_MESSAGE_SIZE = 16 * 2**20
+
+
+async def stream_statuses(
+    url: str, *, open_timeout: float | None
+) -> AsyncIterator[ExecutionStatus]:
+    """Yield each new status the Runtime pushes on `url`, ending after a terminal one or when
+    the Runtime closes the stream normally. See `RuntimeClient.stream_execution`."""
+    try:
+        # Proxies configured for outbound traffic must not capture the internal Runtime.
+        websocket = await connect(
+            url, open_timeout=open_timeout, proxy=None, max_size=MAX_MESSAGE_SIZE
+        )
+    except InvalidStatus as exc:
+        code = exc.response.status_code
+        if code in (403, 404):
+            raise StreamUnavailable(
+                f"The Runtime refused the execution stream ({code})", status_code=code
+            ) from exc
+        raise RuntimeUnavailable(
+            f"The Runtime refused the execution stream ({code})", status_code=code
+        ) from exc
+    except TimeoutError as exc:
+        raise RuntimeTimeout("The Runtime did not open the execution stream in time") from exc
+    except (OSError, InvalidHandshake) as exc:
+        raise RuntimeUnavailable(f"The execution stream could not be opened: {exc!r}") from exc
+    last: ExecutionStatus | None = None
+    try:
+        async for message in websocket:
+            status = _parse(message)
+            if status is None or status == last:
+                continue
+            last = status
+            yield status
+            if status.state.is_terminal:
+                return
+    except ConnectionClosedError as exc:
+        raise RuntimeUnavailable(f"The execution stream was lost: {exc}") from exc
+    finally:
+        await websocket.close()
+
+
+def _parse(message: str | bytes) -> ExecutionStatus | None:
+    """The status a message carries, or None for a keep-alive."""
+    try:
+        data = json.loads(message)
+    except ValueError as exc:
+        raise RuntimeProtocolError(f"The execution stream sent non-JSON: {message!r:.200}") from exc
+    if isinstance(data, dict) and str(data.get("type", "")).lower() in _KEEPALIVE_TYPES:
+        return None
+    try:
+        return status_from_wire(WireStatus.model_validate(data))
+    except pydantic.ValidationError as exc:
+        raise RuntimeProtocolError(
+            f"The execution stream sent an unexpected message: {exc}"
+        ) from exc
