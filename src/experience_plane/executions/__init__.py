@@ -1,0 +1,7 @@
+"""Tracking executions: one watcher per execution on the Runtime, fanned out to its subscribers."""
+
+from experience_plane.executions.cache import ExecutionKey, TerminalCache
+from experience_plane.executions.tracker import ExecutionTracker, TrackerClosed
+from experience_plane.executions.watcher import StatusSource
+
+__all__ = ["ExecutionKey", "ExecutionTracker", "StatusSource", "TerminalCache", "TrackerClosed"]

@@ -1,0 +1,189 @@
+"""The execution tracker: one watcher per execution, shared by every subscriber."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from types import TracebackType
+from typing import Self
+
+from experience_plane.executions.cache import ExecutionKey, TerminalCache
+from experience_plane.executions.watcher import (
+    ExecutionWatcher,
+    PollPolicy,
+    Sleep,
+    StatusSource,
+    StreamSupport,
+)
+from experience_plane.runtime import ExecutionStatus
+
+
+class TrackerClosed(Exception):
+    """Raised by `ExecutionTracker.watch` once the tracker has been closed."""
+
+
+class ExecutionTracker:
+    """One watcher per (tenant_id, execution_id), shared by every subscriber.
+
+    Subscribers call `watch()`, an async generator: it yields the current status at once, then
+    each change exactly once and in order, and ends after the terminal status. However many
+    subscribers follow an execution, a single watcher task reads it from the Runtime (through its
+    stream when it has one, else by polling with backoff) and the subscribers replay that
+    watcher's versioned history (see `experience_plane.executions.watcher`). Watchers are keyed by
+    tenant as well as execution id, so one tenant never sees through another's watcher. A watcher
+    stops when its execution ends or its last subscriber leaves; terminal statuses are kept in a
+    bounded LRU cache so late subscribers cost no Runtime call. `sleep` is injectable so tests can
+    record poll intervals instead of waiting them out.
+    """
+
+    def __init__(
+        self,
+        client: StatusSource,
+        *,
+        poll_interval_min: float = 0.1,
+        poll_interval_max: float = 2.0,
+        poll_backoff: float = 1.5,
+        use_stream: bool = True,
+        terminal_cache_size: int = 10_000,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._policy = PollPolicy(
+            interval_min=poll_interval_min,
+            interval_max=poll_interval_max,
+            backoff=poll_backoff,
+            use_stream=use_stream,
+            sleep=sleep,
+        )
+        self._streams = StreamSupport()
+        self._terminal = TerminalCache(terminal_cache_size)
+        self._watchers: dict[ExecutionKey, ExecutionWatcher] = {}
+        self._subscribers = 0
+        self._closed = False
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop every watcher task and end every subscription; the tracker cannot be reused."""
+        self._closed = True
+        watchers = list(self._watchers.values())
+        self._watchers.clear()
+        tasks = [w.task for w in watchers if w.task is not None and not w.task.done()]
+        for task in tasks:
+            task.cancel()
+        for watcher in watchers:
+            watcher.finish()  # wakes its subscribers, which see the tracker closed and end
+        if tasks:
+            await asyncio.wait(tasks)
+
+    @property
+    def active_watchers(self) -> int:
+        """Watcher tasks currently following an execution."""
+        return len(self._watchers)
+
+    @property
+    def active_subscribers(self) -> int:
+        """`watch()` generators started and not yet finished or closed."""
+        return self._subscribers
+
+    async def watch(
+        self, tenant_id: str, execution_id: str
+    ) -> AsyncGenerator[ExecutionStatus, None]:
+        """Yield the execution's status now, then at each change, ending after the terminal one.
+
+        The first item comes at once: a fresh read for a new watcher, the latest snapshot of a
+        running one, or the cached terminal status of a finished one. An unknown (or another
+        tenant's) execution raises `ExecutionNotFound` before anything is yielded; so do other
+        failures of that first read. Later transient Runtime errors are retried by the watcher.
+        Closing the generator early (`aclose()`, cancellation) releases its share of the watcher.
+        """
+        if self._closed:
+            raise TrackerClosed("the execution tracker is closed")
+        key = (tenant_id, execution_id)
+        self._subscribers += 1
+        try:
+            cached = self._terminal.get(key)
+            if cached is not None:
+                yield cached
+                return
+            watcher = self._watchers.get(key) or self._start_watcher(key)
+            watcher.subscribers += 1
+            try:
+                # Start at the latest snapshot (or wait for the first read): older ones are past.
+                position = max(watcher.version - 1, 0)
+                while not self._closed:
+                    if position < watcher.version:
+                        position = max(position, watcher.oldest_version)
+                        status = watcher.snapshot(position)
+                        position += 1
+                        yield status
+                        if status.state.is_terminal:
+                            return
+                    elif watcher.finished:
+                        if watcher.error is not None:
+                            raise watcher.error
+                        return
+                    else:
+                        await watcher.wait_beyond(position)
+            finally:
+                await self._leave(watcher)
+        finally:
+            self._subscribers -= 1
+
+    async def current(self, tenant_id: str, execution_id: str) -> ExecutionStatus:
+        """The latest known status: a running watcher's, the cached terminal one, else a read."""
+        key = (tenant_id, execution_id)
+        watcher = self._watchers.get(key)
+        if watcher is not None and watcher.error is None and watcher.latest is not None:
+            return watcher.latest
+        cached = self._terminal.get(key)
+        if cached is not None:
+            return cached
+        status = await self._client.get_execution(tenant_id, execution_id)
+        self._terminal.put(key, status)
+        return status
+
+    def remember(self, status_tenant: str, status: ExecutionStatus) -> None:
+        """Seed the terminal cache, e.g. with a synchronous Runtime's final status.
+
+        Non-terminal statuses are ignored: they would go stale, and a watcher reads them anyway.
+        """
+        self._terminal.put((status_tenant, status.execution_id), status)
+
+    def _start_watcher(self, key: ExecutionKey) -> ExecutionWatcher:
+        watcher = ExecutionWatcher(key, self._client, self._policy, self._streams, self._finished)
+        self._watchers[key] = watcher
+        watcher.task = asyncio.create_task(watcher.run(), name=f"execution-watcher:{key[1]}")
+        return watcher
+
+    def _finished(self, watcher: ExecutionWatcher) -> None:
+        if self._watchers.get(watcher.key) is watcher:
+            del self._watchers[watcher.key]
+        latest = watcher.latest
+        if watcher.error is None and latest is not None:
+            self._terminal.put(watcher.key, latest)
+
+    async def _leave(self, watcher: ExecutionWatcher) -> None:
+        """Drop one subscriber; the last one out stops the watcher and waits for its task."""
+        watcher.subscribers -= 1
+        if watcher.subscribers > 0:
+            return
+        if self._watchers.get(watcher.key) is watcher:
+            del self._watchers[watcher.key]
+        task = watcher.task
+        if task is None or task.done():
+            return
+        if not watcher.finished:
+            task.cancel()
+        # Waiting (not awaiting) the task: its outcome is already in the watcher, and a
+        # cancellation of this subscriber must not be swallowed.
+        await asyncio.wait({task})

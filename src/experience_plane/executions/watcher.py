@@ -1,0 +1,251 @@
+"""One execution's watcher: a single task that follows it on the Runtime and records each change.
+
+The watcher is the only thing that talks to the Runtime about its execution, whatever the number
+of subscribers. It publishes into an append-only history of distinct snapshots, each with a
+version number (its position since the watcher started), and wakes subscribers through an
+`asyncio.Event` that is swapped for a fresh one at every change. A subscriber only remembers the
+next version it wants: it replays the snapshots it has not seen yet, in order, then waits. A slow
+subscriber therefore costs nothing to the watcher or to the others (no queue per subscriber, no
+back-pressure), and still sees every change exactly once. Executions have few distinct statuses,
+so the history stays small; it is bounded all the same, and a subscriber that falls further
+behind than the bound resumes at the oldest snapshot kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from experience_plane.executions.cache import ExecutionKey
+from experience_plane.runtime import (
+    ExecutionNotFound,
+    ExecutionStatus,
+    RuntimeClientError,
+    StreamUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 256
+"""Snapshots kept per watcher; far above the handful of statuses an execution goes through."""
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class StatusSource(Protocol):
+    """The two Runtime client calls a watcher makes; `RuntimeClient` provides both."""
+
+    async def get_execution(self, tenant_id: str, execution_id: str, /) -> ExecutionStatus:
+        """Read the execution's status once (the client retries transient failures)."""
+        ...
+
+    def stream_execution(
+        self, tenant_id: str, execution_id: str, /
+    ) -> AsyncIterator[ExecutionStatus]:
+        """Push the status at each change; raises `StreamUnavailable` if the Runtime has none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """How a watcher paces its status reads when it cannot (or may not) use the stream."""
+
+    interval_min: float
+    interval_max: float
+    backoff: float
+    use_stream: bool
+    sleep: Sleep
+
+    def __post_init__(self) -> None:
+        if not 0 < self.interval_min <= self.interval_max:
+            raise ValueError("poll intervals must be 0 < poll_interval_min <= poll_interval_max")
+        if self.backoff < 1:
+            raise ValueError(f"poll_backoff must be >= 1, got {self.backoff}")
+
+    def next_interval(self, interval: float) -> float:
+        """The interval after a read that brought nothing new."""
+        return min(interval * self.backoff, self.interval_max)
+
+
+class StreamSupport:
+    """Whether the Runtime has the stream endpoint, learnt once per tracker (optimistic start)."""
+
+    def __init__(self) -> None:
+        self.available = True
+
+
+class ExecutionWatcher:
+    """Follows one `(tenant_id, execution_id)` and keeps the history its subscribers replay.
+
+    `run()` is the body of the watcher's task: a fresh read first (whose failure, such as
+    `ExecutionNotFound`, goes to the subscribers waiting for their first item), then the stream
+    when the Runtime has one, else polling with backoff. Transient Runtime errors after the first
+    read are retried here and never surface as a status. `on_finished` is called exactly once,
+    synchronously, when no more snapshots will come: after the terminal status, an error, or
+    cancellation.
+    """
+
+    def __init__(
+        self,
+        key: ExecutionKey,
+        source: StatusSource,
+        policy: PollPolicy,
+        streams: StreamSupport,
+        on_finished: Callable[[ExecutionWatcher], None],
+    ) -> None:
+        self.key = key
+        self.subscribers = 0
+        self.error: BaseException | None = None
+        self.finished = False
+        self.task: asyncio.Task[None] | None = None
+        self._source = source
+        self._policy = policy
+        self._streams = streams
+        self._on_finished = on_finished
+        self._history: list[ExecutionStatus] = []
+        self._base = 0  # version of _history[0], > 0 once the history has been trimmed
+        self._changed = asyncio.Event()
+
+    @property
+    def version(self) -> int:
+        """How many snapshots have been published since the watcher started."""
+        return self._base + len(self._history)
+
+    @property
+    def oldest_version(self) -> int:
+        """The version of the oldest snapshot still kept."""
+        return self._base
+
+    @property
+    def latest(self) -> ExecutionStatus | None:
+        """The newest snapshot, or None before the first read has answered."""
+        return self._history[-1] if self._history else None
+
+    def snapshot(self, version: int) -> ExecutionStatus:
+        """The snapshot published as `version`, which must still be kept (>= oldest_version)."""
+        return self._history[version - self._base]
+
+    async def wait_beyond(self, version: int) -> None:
+        """Return once a snapshot newer than `version - 1` exists or the watcher has finished."""
+        while version >= self.version and not self.finished:
+            # Bind the current event before waiting: a change swaps in a new one and sets this one.
+            await self._changed.wait()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Mark the watcher finished (idempotent) and wake every subscriber."""
+        if self.finished:
+            return
+        self.finished = True
+        self.error = error
+        self._wake()
+        self._on_finished(self)
+
+    async def run(self) -> None:
+        """The watcher task: follow the execution until it ends, then finish."""
+        tenant_id, execution_id = self.key
+        try:
+            try:
+                status = await self._source.get_execution(tenant_id, execution_id)
+            except Exception as exc:  # the subscribers waiting for their first item raise it
+                self.finish(exc)
+                return
+            self._publish(status)
+            if not status.state.is_terminal:
+                self._publish(await self._follow())
+            self.finish()
+        except ExecutionNotFound as exc:  # the execution vanished while watched
+            self.finish(exc)
+        except Exception as exc:
+            logger.exception("watcher for execution %s failed", execution_id)
+            self.finish(exc)
+        finally:
+            # Cancelled (last subscriber gone, tracker closed): end whoever still listens.
+            self.finish()
+
+    async def _follow(self) -> ExecutionStatus:
+        """Publish every change after the first read; return the terminal status unpublished."""
+        if self._policy.use_stream and self._streams.available:
+            terminal = await self._stream()
+            if terminal is not None:
+                return terminal
+            # The stream is gone or never was: re-read at once so no change in between is lost.
+            return await self._poll(read_at_once=True)
+        return await self._poll(read_at_once=False)
+
+    async def _stream(self) -> ExecutionStatus | None:
+        """Follow the Runtime's stream; None when it is unavailable or drops before the end."""
+        tenant_id, execution_id = self.key
+        stream = self._source.stream_execution(tenant_id, execution_id)
+        try:
+            async for status in stream:
+                if status.state.is_terminal:
+                    # Published by run() once the stream is closed, so the task ends right away.
+                    return status
+                self._publish(status)
+        except StreamUnavailable:
+            self._streams.available = False
+            logger.info("the Runtime has no execution stream; polling from now on")
+        except Exception:  # a dropped stream is recoverable: polling takes over
+            logger.warning("execution stream for %s dropped; polling", execution_id, exc_info=True)
+        else:
+            logger.info("execution stream for %s ended early; polling", execution_id)
+        finally:
+            await _close_stream(stream)
+        return None
+
+    async def _poll(self, *, read_at_once: bool) -> ExecutionStatus:
+        """Poll with backoff until the status is terminal; returns it unpublished."""
+        tenant_id, execution_id = self.key
+        policy = self._policy
+        interval = policy.interval_min
+        failing = False
+        if not read_at_once:
+            await policy.sleep(interval)
+        while True:
+            try:
+                status = await self._source.get_execution(tenant_id, execution_id)
+            except ExecutionNotFound:
+                raise
+            except RuntimeClientError as exc:
+                # The client has already retried this read; keep polling, but more gently.
+                if not failing:
+                    logger.warning("status read for %s failed (%s); retrying", execution_id, exc)
+                failing = True
+                interval = policy.next_interval(interval)
+            else:
+                if failing:
+                    logger.info("status reads for %s recovered", execution_id)
+                failing = False
+                if status.state.is_terminal:
+                    return status
+                changed = self._publish(status)
+                interval = policy.interval_min if changed else policy.next_interval(interval)
+            await policy.sleep(interval)
+
+    def _publish(self, status: ExecutionStatus) -> bool:
+        """Append `status` unless it equals the latest snapshot; True when it was new."""
+        if self._history and self._history[-1] == status:
+            return False
+        self._history.append(status)
+        if len(self._history) > HISTORY_LIMIT:
+            drop = len(self._history) - HISTORY_LIMIT
+            del self._history[:drop]
+            self._base += drop
+        self._wake()
+        return True
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+
+async def _close_stream(stream: AsyncIterator[ExecutionStatus]) -> None:
+    """Close an async-generator stream so its connection is released now, not at GC time."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):  # closing a broken stream must not hide the cause
+            await aclose()
