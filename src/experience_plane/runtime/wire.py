@@ -1,10 +1,10 @@
 """The Runtime's wire shapes, parsed tolerantly into the values of `models`.
 
 Tolerant means: unknown fields are ignored, optional fields may be missing or null, `""` stands
-for "no value", timestamps without an offset are UTC, status spellings are normalised, and an
-artifact of an unknown `result_type` is skipped. What the contract requires (an execution id, a
-status) must be there: its absence raises `pydantic.ValidationError`, which the client turns into
-`RuntimeProtocolError`.
+for "no value", timestamps without an offset are UTC (unreadable ones are absent), status
+spellings are normalised, and an artifact of an unknown `result_type` is skipped. What the
+contract requires (an execution id, a status) must be there: its absence raises
+`pydantic.ValidationError`, which the client turns into `RuntimeProtocolError`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from experience_plane.runtime.models import (
     Artifact,
@@ -50,11 +58,16 @@ def _blank_to_none(value: object) -> object:
     return None if value == "" else value
 
 
-def _assume_utc(value: datetime | None) -> datetime | None:
+def _timestamp(value: object, handler: ValidatorFunctionWrapHandler) -> datetime | None:
+    # Timestamps only inform: one the client cannot read is absent, not a broken answer.
+    if value is None or value == "":
+        return None
+    try:
+        parsed: datetime = handler(value)
+    except ValidationError:
+        return None
     # The platform's Runtime sometimes drops the offset; its clocks run on UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
 def _error_text(value: object) -> object:
@@ -64,7 +77,7 @@ def _error_text(value: object) -> object:
     return str(value)
 
 
-Timestamp = Annotated[datetime | None, BeforeValidator(_blank_to_none), AfterValidator(_assume_utc)]
+Timestamp = Annotated[datetime | None, WrapValidator(_timestamp)]
 OptionalStr = Annotated[str | None, BeforeValidator(_blank_to_none)]
 RequiredStr = Annotated[str, Field(min_length=1)]
 
