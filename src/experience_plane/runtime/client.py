@@ -151,7 +151,8 @@ class RuntimeClient:
     async def get_artifact(self, tenant_id: str, artifact_id: str) -> Artifact:
         """Read everything the Runtime knows of a file or a data mash (retried like status
         reads); the artifact comes back `complete`. Raises `ArtifactNotFound`."""
-        detail = await self._get_artifact_detail(tenant_id, artifact_id, {})
+        # records_limit=0: a data mash's records are paged by get_mash_records, not fetched here.
+        detail = await self._get_artifact_detail(tenant_id, artifact_id, {"records_limit": "0"})
         artifact = artifact_from_detail(detail)
         if artifact is None:
             raise RuntimeProtocolError(
