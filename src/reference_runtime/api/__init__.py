@@ -1,0 +1,1 @@
+"""The Runtime's HTTP and WebSocket surface, one module per resource."""

@@ -1,0 +1,68 @@
+"""`POST /api/intent/submit`: asynchronous by default, synchronous in platform mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from reference_runtime.api.presenters import submit_json
+from reference_runtime.executor import Submission, UnknownIntentType
+from reference_runtime.services import Services
+from reference_runtime.settings import RuntimeMode
+
+router = APIRouter(prefix="/api/intent")
+
+
+class IntentSubmit(BaseModel):
+    """The body of an intent submit; unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    intent_type: str = Field(min_length=1)
+    tenant_id: str = Field(min_length=1)
+    session_id: str = Field(min_length=1)
+    solution_id: str
+    intent_id: str | None = None
+    # `Any` values are passed through as parsed: a large file_content is not copied again.
+    parameters: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def _optional_text(metadata: dict[str, Any], key: str) -> str | None:
+    value = metadata.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+@router.post("/submit")
+async def submit_intent(body: IntentSubmit, services: Services) -> JSONResponse:
+    """Start an execution of the intent and answer at once (or, in platform mode, at its end)."""
+    services.stats.submits[body.intent_type] += 1
+    metadata = body.metadata or {}
+    submission = Submission(
+        intent_type=body.intent_type,
+        tenant_id=body.tenant_id,
+        session_id=body.session_id,
+        solution_id=body.solution_id,
+        intent_id=body.intent_id or None,
+        user_id=_optional_text(metadata, "user_id"),
+        idempotency_key=_optional_text(metadata, "idempotency_key"),
+    )
+    params = body.parameters or {}
+    del body  # the parameters may hold a large file_content: keep one reference only
+    platform = services.mode is RuntimeMode.PLATFORM
+    try:
+        record, is_new = await services.executor.create(submission)
+    except UnknownIntentType as exc:
+        return JSONResponse(status_code=500 if platform else 400, content={"detail": str(exc)})
+    if not platform:
+        if is_new:
+            services.executor.start(record, params)
+        return JSONResponse(submit_json(record, services.mode))
+    if is_new:
+        record = await services.executor.run(record, params)
+    if record.status == "failed":
+        return JSONResponse(status_code=500, content={"detail": record.error or "Execution failed"})
+    return JSONResponse(submit_json(record, services.mode))

@@ -1,0 +1,54 @@
+"""Content-addressed storage of bytes on disk: a blob's name is the sha256 of its content."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+class BlobNotFound(LookupError):
+    """No blob with that digest is stored."""
+
+
+class BlobStore:
+    """Stores immutable byte strings under `root/<aa>/<bb>/<sha256>`.
+
+    Writing the same content twice stores it once. Writes go to a temporary file that is renamed
+    into place, so a crash never leaves a half-written blob under a valid name.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, digest: str) -> Path:
+        """Where the blob with this sha256 hex digest lives (whether or not it exists)."""
+        return self.root / digest[:2] / digest[2:4] / digest
+
+    def put(self, data: bytes) -> str:
+        """Store `data` and return its sha256 hex digest."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path_for(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, target)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        """The bytes stored under `digest`."""
+        try:
+            return self.path_for(digest).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobNotFound(digest) from exc

@@ -1,0 +1,1 @@
+"""The realms the reference Runtime does work for: content (files) and data mashes."""

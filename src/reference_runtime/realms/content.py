@@ -1,0 +1,168 @@
+"""The content realm: what a file is (format detection) and what is in it (profiling).
+
+Formats: `csv` (also tab, semicolon or pipe separated), `json` (an array of objects is tabular,
+any other JSON document is not), `ndjson` (one JSON object per line), `text` and `binary`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from reference_runtime.realms.tabular import Table, profile_table, unique_names
+
+CSV_DELIMITERS = (",", ";", "\t", "|")
+CSV_MIME_TYPES = frozenset({"text/csv", "application/csv", "text/tab-separated-values"})
+_SNIFF_LINES = 20
+
+
+class ContentError(ValueError):
+    """The content cannot be read the way its format says."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedContent:
+    """A file's detected format and, when it is tabular, its table."""
+
+    format: str
+    table: Table | None
+
+    @property
+    def tabular(self) -> bool:
+        """Whether the content is a table of records."""
+        return self.table is not None
+
+
+def _decode(data: bytes) -> str | None:
+    if b"\x00" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+def _table_from_objects(objects: list[dict[str, Any]]) -> Table:
+    # Columns are the union of keys in order of first appearance; a missing key is a null.
+    seen: dict[str, None] = {}
+    for obj in objects:
+        for key in obj:
+            seen.setdefault(key, None)
+    columns = list(seen)
+    rows = [[obj.get(column) for column in columns] for obj in objects]
+    return Table(columns=columns, rows=rows)
+
+
+def _parse_json(text: str) -> ParsedContent | None:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(document, list) and all(isinstance(item, dict) for item in document):
+        return ParsedContent("json", _table_from_objects(document))
+    return ParsedContent("json", None)
+
+
+def _parse_ndjson(text: str) -> ParsedContent | None:
+    objects: list[Any] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            objects.append(json.loads(line))
+        except json.JSONDecodeError:
+            return None
+    if len(objects) < 1:
+        return None
+    if all(isinstance(obj, dict) for obj in objects):
+        return ParsedContent("ndjson", _table_from_objects(objects))
+    return ParsedContent("ndjson", None)
+
+
+def _sniff_delimiter(text: str) -> str | None:
+    # A delimiter that occurs the same, non-zero number of times on each of the first lines.
+    lines = [line for line in text.splitlines()[:_SNIFF_LINES] if line.strip()]
+    if len(lines) < 2:
+        return None
+    for delimiter in CSV_DELIMITERS:
+        counts = {len(next(csv.reader([line], delimiter=delimiter))) for line in lines}
+        if len(counts) == 1 and counts.pop() > 1:
+            return delimiter
+    return None
+
+
+def _best_delimiter(text: str) -> str:
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    return max(CSV_DELIMITERS, key=header.count) if header else ","
+
+
+def parse_csv(text: str, delimiter: str) -> Table:
+    """Read CSV text whose first row names the columns; short rows are padded with nulls."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = [row for row in reader if row]
+    if not rows:
+        return Table(columns=[], rows=[])
+    columns = unique_names(rows[0])
+    width = len(columns)
+    body: list[list[Any]] = []
+    for row in rows[1:]:
+        values: list[Any] = row[:width]
+        if len(values) < width:
+            values.extend([None] * (width - len(values)))
+        body.append(values)
+    return Table(columns=columns, rows=body)
+
+
+def parse_content(data: bytes, filename: str = "", mime_type: str = "") -> ParsedContent:
+    """Detect the format of `data` and read its table when it has one."""
+    text = _decode(data)
+    if text is None:
+        return ParsedContent("binary", None)
+    stripped = text.strip()
+    if not stripped:
+        return ParsedContent("text", None)
+    if stripped[0] in "[{":
+        parsed = _parse_json(text) or _parse_ndjson(text)
+        if parsed is not None:
+            return parsed
+    lower_name = filename.lower()
+    declared_csv = lower_name.endswith((".csv", ".tsv")) or mime_type.lower() in CSV_MIME_TYPES
+    delimiter = _sniff_delimiter(text)
+    if delimiter is None and declared_csv:
+        delimiter = "\t" if lower_name.endswith(".tsv") else _best_delimiter(text)
+    if delimiter is not None:
+        try:
+            return ParsedContent("csv", parse_csv(text, delimiter))
+        except csv.Error as exc:
+            if declared_csv:
+                raise ContentError(
+                    f"{filename or 'the file'} is not readable as CSV: {exc}"
+                ) from exc
+    return ParsedContent("text", None)
+
+
+def describe_file(
+    *,
+    file_id: str,
+    filename: str,
+    mime_type: str,
+    size: int,
+    sha256: str,
+    parsed: ParsedContent,
+) -> dict[str, Any]:
+    """The `file` artifact's semantic payload for stored content."""
+    table = parsed.table
+    return {
+        "file_id": file_id,
+        "filename": filename,
+        "mime_type": mime_type,
+        "size": size,
+        "sha256": sha256,
+        "format": parsed.format,
+        "tabular": table is not None,
+        "columns": [c.as_json() for c in profile_table(table)] if table is not None else None,
+        "row_count": len(table.rows) if table is not None else None,
+    }

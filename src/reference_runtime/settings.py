@@ -1,0 +1,42 @@
+"""Settings of the reference Runtime, read from `REFERENCE_RUNTIME_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RuntimeMode(StrEnum):
+    """How the Runtime behaves: the contract in full, or like the platform's current Runtime."""
+
+    ASYNC = "async"
+    PLATFORM = "platform"
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory, following the XDG base directory convention."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "reference-runtime"
+
+
+class RuntimeSettings(BaseSettings):
+    """Everything the reference Runtime can be told; CLI flags override the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="REFERENCE_RUNTIME_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=default_data_dir)
+    mode: RuntimeMode = RuntimeMode.ASYNC
+    phase_delay: float = Field(default=0.0, ge=0.0)
+    fault_latency: float = Field(default=0.0, ge=0.0)
+    fault_status_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    fault_drop_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    control_enabled: bool = False
+    # Keep-alive pings on the execution stream; the contract asks for roughly every 15 s.
+    stream_ping_interval: float = Field(default=15.0, gt=0.0)
+    log_level: str = "info"
