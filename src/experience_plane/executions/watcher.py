@@ -189,8 +189,10 @@ class ExecutionWatcher:
         except StreamUnavailable:
             self._streams.available = False
             logger.info("the Runtime has no execution stream; polling from now on")
-        except Exception:  # a dropped stream is recoverable: polling takes over
-            logger.warning("execution stream for %s dropped; polling", execution_id, exc_info=True)
+        except RuntimeClientError as exc:  # a dropped stream is recoverable: polling takes over
+            logger.warning("execution stream for %s dropped (%s); polling", execution_id, exc)
+        except Exception:  # unexpected, so with its traceback; polling is still a safe way on
+            logger.exception("execution stream for %s failed; polling", execution_id)
         else:
             logger.info("execution stream for %s ended early; polling", execution_id)
         finally:

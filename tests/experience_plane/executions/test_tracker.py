@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from experience_plane.executions import ExecutionTracker, TrackerClosed
+from experience_plane.executions import watcher as watcher_module
 from experience_plane.runtime import (
     ExecutionNotFound,
     ExecutionState,
@@ -562,3 +563,20 @@ async def test_leaving_a_streamed_execution_closes_the_stream() -> None:
 
         assert fake.open_streams == 0
         assert_nothing_left(tracker)
+
+
+async def test_subscriber_falling_behind_the_kept_history_resumes_at_the_oldest_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(watcher_module, "HISTORY_LIMIT", 5)
+    fake = ScriptedRuntime(has_stream=True)
+    updates = [status("e1", "executing", percent) for percent in range(1, 20)]
+    fake.script("t1", "e1", [status("e1", "created")], stream=[*updates, status("e1", "completed")])
+    async with ExecutionTracker(fake, sleep=ManualClock().sleep) as tracker:
+        watch = tracker.watch("t1", "e1")
+        assert await anext(watch) == status("e1", "created")
+        for _ in range(10):  # the watcher runs to the end while nobody reads
+            await settle()
+        assert tracker.active_watchers == 0
+
+        assert [s async for s in watch] == [*updates[-4:], status("e1", "completed")]
