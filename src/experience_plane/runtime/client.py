@@ -42,7 +42,7 @@ from experience_plane.runtime.models import (
     SubmitResult,
 )
 from experience_plane.runtime.stream import stream_statuses
-from experience_plane.runtime.transport import default_transport
+from experience_plane.runtime.transport import TRANSPORT_ERRORS, default_transport, is_timeout
 from experience_plane.runtime.upload import ContentEncoding, upload_body
 from experience_plane.runtime.wire import (
     WireArtifactDetail,
@@ -96,13 +96,10 @@ class RuntimeClient:
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=timeout, write=timeout, pool=timeout
         )
-        limits = httpx.Limits(
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=30
-        )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=self._timeout,
-            transport=transport if transport is not None else default_transport(limits),
+            transport=transport if transport is not None else default_transport(),
             # The Runtime is an internal service reached directly; proxies configured in the
             # environment for outbound traffic must not capture it.
             trust_env=False,
@@ -357,11 +354,11 @@ class RuntimeClient:
         what = f"{method} {path}"
         try:
             return await self._http.request(method, path, **kwargs)
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            raise RuntimeTimeout(f"{what}: the Runtime did not answer in time") from exc
         except httpx.DecodingError as exc:
             raise RuntimeProtocolError(f"{what}: undecodable answer: {exc}") from exc
-        except (httpx.TransportError, OSError) as exc:
+        except TRANSPORT_ERRORS as exc:
+            if is_timeout(exc):
+                raise RuntimeTimeout(f"{what}: the Runtime did not answer in time") from exc
             raise RuntimeUnavailable(f"{what}: the Runtime is unreachable: {exc!r}") from exc
 
     def _json(self, response: httpx.Response, not_found: type[RuntimeClientError] | None) -> object:
