@@ -1,0 +1,207 @@
+"""`experience-plane`: serve the API, run a local stack for development, export the schema.
+
+- `experience-plane serve [--host H] [--port P]` runs the API with uvicorn (settings from the
+  `EXPERIENCE_*` environment);
+- `experience-plane dev [--port 8000] [--runtime-port 8001] [--data-dir DIR]` starts the reference
+  Runtime and the API as two processes, waits until both are healthy, prints the GraphiQL URL and
+  stops both on Ctrl-C or SIGTERM;
+- `experience-plane export-schema [--output schema/schema.graphql]` writes the SDL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import uvicorn
+
+from experience_plane.settings import Settings
+
+# Open subscriptions must not hold a stop for long.
+GRACEFUL_SHUTDOWN_SECONDS = 5
+STARTUP_TIMEOUT_SECONDS = 30.0
+DEFAULT_SCHEMA_PATH = Path("schema/schema.graphql")
+DEFAULT_DEV_DATA_DIR = Path(".data/runtime")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `experience-plane`."""
+    parser = argparse.ArgumentParser(
+        prog="experience-plane", description="The Experience Plane GraphQL API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (settings from EXPERIENCE_* variables)")
+    serve.add_argument("--host", help="interface to listen on (default: EXPERIENCE_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: EXPERIENCE_PORT)")
+
+    dev = commands.add_parser("dev", help="run the reference Runtime and the API together")
+    dev.add_argument("--host", default="127.0.0.1", help="interface for both (default 127.0.0.1)")
+    dev.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
+    dev.add_argument(
+        "--runtime-port", type=int, default=8001, help="the Runtime's port (default 8001)"
+    )
+    dev.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DEV_DATA_DIR,
+        help=f"the Runtime's data directory (default {DEFAULT_DEV_DATA_DIR})",
+    )
+    dev.add_argument(
+        "--phase-delay",
+        type=float,
+        default=0.5,
+        help="seconds the Runtime spends per phase, so changes are watchable (default 0.5)",
+    )
+
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument(
+        "--output",
+        "-o",
+        default=str(DEFAULT_SCHEMA_PATH),
+        help=f"file to write, or - for stdout (default {DEFAULT_SCHEMA_PATH})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen command; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        serve(host=args.host, port=args.port)
+        return 0
+    if args.command == "dev":
+        return dev(
+            host=args.host,
+            port=args.port,
+            runtime_port=args.runtime_port,
+            data_dir=args.data_dir,
+            phase_delay=args.phase_delay,
+        )
+    return export_schema(args.output)
+
+
+def serve(*, host: str | None = None, port: int | None = None) -> None:
+    """Run the API with uvicorn; the app factory reads its settings from the environment."""
+    settings = Settings()
+    uvicorn.run(
+        "experience_plane.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+
+
+def export_schema(output: str) -> int:
+    """Write the schema's SDL to `output` (`-` for stdout)."""
+    from experience_plane.graphql.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if output == "-":
+        sys.stdout.write(sdl)
+    else:
+        path = Path(output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sdl, encoding="utf-8")
+        print(f"Schema written to {path}")
+    return 0
+
+
+class _Stop(Exception):
+    """Raised by the signal handler to leave the dev loop."""
+
+
+def dev(*, host: str, port: int, runtime_port: int, data_dir: Path, phase_delay: float) -> int:
+    """Run the reference Runtime and the API as child processes until interrupted."""
+    runtime_url = f"http://{host}:{runtime_port}"
+    api_url = f"http://{host}:{port}"
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stop
+
+    runtime_command = [
+        sys.executable, "-m", "reference_runtime",
+        "--host", host, "--port", str(runtime_port), "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    api_command = [
+        sys.executable, "-m", "experience_plane", "serve", "--host", host, "--port", str(port),
+    ]  # fmt: skip
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        runtime_env = {"REFERENCE_RUNTIME_PHASE_DELAY": str(phase_delay)}
+        children.append(("reference Runtime", _spawn(runtime_command, runtime_env)))
+        _wait_healthy("reference Runtime", runtime_url + "/health", children[-1][1])
+        api_env = {"EXPERIENCE_RUNTIME_URL": runtime_url}
+        children.append(("Experience Plane API", _spawn(api_command, api_env)))
+        _wait_healthy("Experience Plane API", api_url + "/readyz", children[-1][1])
+        print(f"Reference Runtime ready at {runtime_url} (data in {data_dir})", flush=True)
+        print(f"GraphiQL ready at {api_url}/graphql", flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        while True:
+            for name, process in children:
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}", file=sys.stderr)
+                    return 1
+            time.sleep(0.2)
+    except _Stop:
+        return 0
+    except _StartupFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        # Ignore further signals while stopping, so a second Ctrl-C cannot orphan a child.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        # The API first: it holds connections to the Runtime.
+        for name, process in reversed(children):
+            _terminate(name, process)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _StartupFailed(Exception):
+    """A child process exited or did not become healthy in time."""
+
+
+def _spawn(command: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    # A session of its own: a terminal's Ctrl-C reaches only this process, which then stops
+    # the children in order instead of all of them racing to exit.
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+        command, env={**os.environ, **env}, start_new_session=True
+    )
+
+
+def _wait_healthy(name: str, url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise _StartupFailed(f"{name} exited with {process.returncode} while starting")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise _StartupFailed(f"{name} did not become healthy at {url} in {STARTUP_TIMEOUT_SECONDS}s")
+
+
+def _terminate(name: str, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print(f"{name} did not stop in {timeout}s; killing it", file=sys.stderr)
+        process.kill()
+        process.wait()

@@ -1,0 +1,152 @@
+"""Content: uploaded files, what the Runtime learned about them, and the upload mutation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
+
+from experience_plane import services
+from experience_plane.graphql.artifacts import Artifact
+from experience_plane.graphql.context import Info
+from experience_plane.graphql.errors import (
+    InvalidInputError,
+    RuntimeRejectedError,
+    RuntimeTimeoutError,
+    RuntimeUnavailableError,
+    UploadTooLargeError,
+    error_type_for,
+    public_error,
+)
+from experience_plane.graphql.executions import Execution, ExecutionAccepted
+from experience_plane.graphql.fields import described_field
+from experience_plane.runtime import FileArtifact
+
+# Browsers and curl send this when they do not know the type; the file name knows better.
+_UNKNOWN_MIME_TYPES = frozenset({"", "application/octet-stream"})
+
+
+@strawberry.type(description="What the Runtime learned about one column of a tabular file.")
+class ColumnProfile:
+    """A column's name, inferred type and value counts."""
+
+    name: str = strawberry.field(description="The column's name as it appears in the file.")
+    type: str = strawberry.field(
+        description="The inferred type: integer, number, boolean, string, date, datetime, empty."
+    )
+    null_count: int | None = strawberry.field(description="How many values are empty.")
+    distinct_count: int | None = strawberry.field(description="How many values are distinct.")
+
+
+@strawberry.type(description="An uploaded file and what the Runtime learned about it.")
+class ContentFile(Artifact):
+    """Details missing from a reduced status artifact are fetched once per request."""
+
+    file_id: strawberry.ID = strawberry.field(
+        description="The file's id: pass it in `contentRefs` to mash it."
+    )
+    artifact: strawberry.Private[FileArtifact]
+
+    @classmethod
+    def from_artifact(cls, artifact: FileArtifact) -> ContentFile:
+        """The schema object for a file artifact of an execution status."""
+        file_id = strawberry.ID(artifact.file_id)
+        return cls(id=file_id, file_id=file_id, artifact=artifact)
+
+    async def details(self, info: Info) -> FileArtifact:
+        """The complete artifact: the status's own, or the Runtime's full record of it."""
+        if self.artifact.complete:
+            return self.artifact
+        try:
+            loaded = await info.context.loaders.artifacts.load(self.artifact.file_id)
+        except services.ServiceError as exc:
+            raise public_error(exc) from exc
+        return loaded if isinstance(loaded, FileArtifact) else self.artifact
+
+    @described_field("The file's name.")
+    async def name(self, info: Info) -> str | None:
+        return (await self.details(info)).filename
+
+    @described_field("The file's media type.")
+    async def mime_type(self, info: Info) -> str | None:
+        return (await self.details(info)).mime_type
+
+    @described_field("The file's size in bytes.")
+    async def size(self, info: Info) -> int | None:
+        return (await self.details(info)).size
+
+    @described_field("The SHA-256 of the file's bytes, hex encoded.")
+    async def sha256(self, info: Info) -> str | None:
+        return (await self.details(info)).sha256
+
+    @described_field("The detected format: csv, json, ndjson, text, binary, ...")
+    async def format(self, info: Info) -> str | None:
+        return (await self.details(info)).format
+
+    @described_field("The columns of a tabular file; null when it is not tabular.")
+    async def columns(self, info: Info) -> list[ColumnProfile] | None:
+        columns = (await self.details(info)).columns
+        if columns is None:
+            return None
+        return [
+            ColumnProfile(
+                name=column.name,
+                type=column.type,
+                null_count=column.null_count,
+                distinct_count=column.distinct_count,
+            )
+            for column in columns
+        ]
+
+    @described_field("How many data rows a tabular file has.")
+    async def row_count(self, info: Info) -> int | None:
+        return (await self.details(info)).row_count
+
+
+UploadContentResult = Annotated[
+    ExecutionAccepted
+    | InvalidInputError
+    | UploadTooLargeError
+    | RuntimeUnavailableError
+    | RuntimeTimeoutError
+    | RuntimeRejectedError,
+    strawberry.union(
+        "UploadContentResult",
+        description="The upload's execution, or why it was not started.",
+    ),
+]
+
+
+async def upload_content(
+    info: Info,
+    file: Annotated[
+        Upload,
+        strawberry.argument(description="The file, sent per the GraphQL multipart request spec."),
+    ],
+    filename: Annotated[
+        str | None,
+        strawberry.argument(description="The name to store; defaults to the uploaded name."),
+    ] = None,
+    mime_type: Annotated[
+        str | None,
+        strawberry.argument(description="The media type; defaults to the uploaded or guessed one."),
+    ] = None,
+) -> UploadContentResult:
+    """Stream the file to the Runtime and return its execution at once."""
+    if not isinstance(file, UploadFile):
+        invalid = services.InvalidInputError("`file` must be a multipart upload.", field="file")
+        return error_type_for(invalid)
+    sent_type = (file.content_type or "").split(";", 1)[0].strip().lower()
+    try:
+        status = await info.context.services.content.upload(
+            info.context.principal,
+            file,
+            filename=filename or file.filename,
+            mime_type=mime_type or (None if sent_type in _UNKNOWN_MIME_TYPES else sent_type),
+            size=file.size,
+        )
+    except services.ServiceError as exc:
+        return error_type_for(exc)
+    return ExecutionAccepted(execution=Execution.from_status(status))

@@ -1,0 +1,117 @@
+"""Expected failures as schema types: an `Error` interface with a stable code, one type per kind.
+
+Mutations return a result union of their success type and these; unexpected failures are not in
+the schema and reach the client masked (see `graphql.schema`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+
+from experience_plane import services
+
+
+@strawberry.enum(description="Stable codes of the failures a client is expected to handle.")
+class ErrorCode(Enum):
+    """The schema's copy of `services.ErrorCode`, values in GraphQL enum style."""
+
+    INVALID_INPUT = strawberry.enum_value(
+        "INVALID_INPUT", description="An argument is missing, malformed or inconsistent."
+    )
+    UPLOAD_TOO_LARGE = strawberry.enum_value(
+        "UPLOAD_TOO_LARGE", description="The uploaded file is larger than the configured limit."
+    )
+    RUNTIME_UNAVAILABLE = strawberry.enum_value(
+        "RUNTIME_UNAVAILABLE", description="The Runtime could not be reached; try again later."
+    )
+    RUNTIME_TIMEOUT = strawberry.enum_value(
+        "RUNTIME_TIMEOUT", description="The Runtime did not answer in time; try again later."
+    )
+    RUNTIME_REJECTED = strawberry.enum_value(
+        "RUNTIME_REJECTED", description="The Runtime refused the request or failed it at once."
+    )
+    RUNTIME_PROTOCOL_ERROR = strawberry.enum_value(
+        "RUNTIME_PROTOCOL_ERROR", description="The Runtime sent an answer that could not be read."
+    )
+    NOT_FOUND = strawberry.enum_value(
+        "NOT_FOUND", description="No such execution or artifact is visible to the caller."
+    )
+
+
+@strawberry.interface(description="An expected failure: a stable code and a message for people.")
+class Error:
+    """Fields every error type of the schema has."""
+
+    code: ErrorCode = strawberry.field(description="What went wrong, for programs to switch on.")
+    message: str = strawberry.field(description="What went wrong, for people to read.")
+
+
+@strawberry.type(description="An argument is missing, malformed or inconsistent.")
+class InvalidInputError(Error):
+    """The caller's input was refused before anything was submitted."""
+
+    field: str | None = strawberry.field(
+        default=None, description="The argument or input field at fault, when there is one."
+    )
+
+
+@strawberry.type(description="The uploaded file is larger than the service accepts.")
+class UploadTooLargeError(Error):
+    """The upload was refused before anything was submitted."""
+
+    max_bytes: int = strawberry.field(description="The largest upload accepted, in bytes.")
+
+
+@strawberry.type(description="The Runtime could not be reached or kept failing.")
+class RuntimeUnavailableError(Error):
+    """Nothing was started; the same request may succeed later."""
+
+
+@strawberry.type(description="The Runtime did not answer in time.")
+class RuntimeTimeoutError(Error):
+    """The request may or may not have been started by the Runtime."""
+
+
+@strawberry.type(description="The Runtime refused the request, or failed it before starting it.")
+class RuntimeRejectedError(Error):
+    """The message is the Runtime's own explanation."""
+
+
+MutationError = (
+    InvalidInputError
+    | UploadTooLargeError
+    | RuntimeUnavailableError
+    | RuntimeTimeoutError
+    | RuntimeRejectedError
+)
+
+
+def error_type_for(error: services.ServiceError) -> MutationError:
+    """The schema's error object for an expected service failure."""
+    code = ErrorCode[error.code.name]
+    if isinstance(error, services.InvalidInputError):
+        return InvalidInputError(code=code, message=error.message, field=error.field)
+    if isinstance(error, services.UploadTooLargeError):
+        return UploadTooLargeError(code=code, message=error.message, max_bytes=error.max_bytes)
+    if isinstance(error, services.RuntimeTimeoutError):
+        return RuntimeTimeoutError(code=code, message=error.message)
+    if isinstance(error, services.RuntimeRejectedError):
+        return RuntimeRejectedError(code=code, message=error.message)
+    # Unavailable, unreadable answers and anything else the Runtime caused: try again later.
+    return RuntimeUnavailableError(code=code, message=error.message)
+
+
+class PublicError(GraphQLError):
+    """A GraphQL error whose message is meant for the client and is never masked."""
+
+    def __init__(self, message: str, code: ErrorCode, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code.value, **extensions})
+
+
+def public_error(error: services.ServiceError) -> PublicError:
+    """A service failure raised as a top-level GraphQL error (queries and subscriptions)."""
+    return PublicError(error.message, ErrorCode[error.code.name])

@@ -1,0 +1,134 @@
+"""Executions: what a submitted intent is doing, the query and subscription that follow it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from experience_plane import runtime, services
+from experience_plane.graphql.artifacts import Artifact
+from experience_plane.graphql.context import Info
+from experience_plane.graphql.errors import public_error
+from experience_plane.graphql.fields import described_field
+
+
+@strawberry.enum(description="Where an execution is in its life.")
+class ExecutionState(Enum):
+    """The Runtime's many status spellings, normalised."""
+
+    PENDING = strawberry.enum_value("pending", description="Accepted, not started yet.")
+    RUNNING = strawberry.enum_value("running", description="Being worked on.")
+    COMPLETED = strawberry.enum_value("completed", description="Finished; artifacts are ready.")
+    FAILED = strawberry.enum_value("failed", description="Finished with an error.")
+    CANCELLED = strawberry.enum_value("cancelled", description="Stopped before finishing.")
+    UNKNOWN = strawberry.enum_value(
+        "unknown", description="The Runtime lost track of it; it will not change any more."
+    )
+
+
+@strawberry.type(description="How far a running execution has got.")
+class Progress:
+    """The Runtime's current phase and a percentage."""
+
+    phase: str = strawberry.field(description="The phase being worked on, e.g. `profiling`.")
+    percent: float = strawberry.field(description="Overall progress, 0 to 100.")
+
+
+@strawberry.type(description="An execution of an intent (an upload, a data mash) by the Runtime.")
+class Execution:
+    """A snapshot of the execution's status; artifacts appear once it has completed."""
+
+    id: strawberry.ID = strawberry.field(description="The execution's id.")
+    intent_type: str | None = strawberry.field(
+        description="The intent executed, e.g. `content.upload` or `data_mash.create`."
+    )
+    state: ExecutionState = strawberry.field(description="Where the execution is in its life.")
+    raw_status: str = strawberry.field(description="The status exactly as the Runtime spelt it.")
+    progress: Progress | None = strawberry.field(
+        description="How far it has got, when the Runtime reports it."
+    )
+    error: str | None = strawberry.field(description="Why it failed, for a failed execution.")
+    created_at: datetime | None = strawberry.field(description="When it was submitted.")
+    updated_at: datetime | None = strawberry.field(description="When its status last changed.")
+    is_terminal: bool = strawberry.field(
+        description="True once the execution will not change any more."
+    )
+    status: strawberry.Private[runtime.ExecutionStatus]
+
+    @classmethod
+    def from_status(cls, status: runtime.ExecutionStatus) -> Execution:
+        """The schema object for a status read from the Runtime (through the tracker)."""
+        progress = status.progress
+        return cls(
+            id=strawberry.ID(status.execution_id),
+            intent_type=status.intent_type,
+            state=ExecutionState(status.state.value),
+            raw_status=status.raw_status,
+            progress=Progress(phase=progress.phase, percent=progress.percent) if progress else None,
+            error=status.error,
+            created_at=status.created_at,
+            updated_at=status.updated_at,
+            is_terminal=status.state.is_terminal,
+            status=status,
+        )
+
+    @described_field("What the execution produced (files, data mashes).")
+    def artifacts(self) -> list[Artifact]:
+        # Imported here: those modules import this one for their mutations' result types.
+        from experience_plane.graphql.content import ContentFile
+        from experience_plane.graphql.data_mash import DataMash
+
+        produced: list[Artifact] = []
+        for artifact in self.status.artifacts:
+            if isinstance(artifact, runtime.FileArtifact):
+                produced.append(ContentFile.from_artifact(artifact))
+            else:
+                produced.append(DataMash.from_artifact(artifact))
+        return produced
+
+
+@strawberry.type(description="The Runtime accepted the request and started an execution.")
+class ExecutionAccepted:
+    """Returned at once; follow the execution with the `executionStatus` subscription."""
+
+    execution: Execution = strawberry.field(
+        description="The execution as it stands (terminal already on a synchronous Runtime)."
+    )
+
+
+ExecutionIdArgument = Annotated[
+    strawberry.ID, strawberry.argument(description="The execution's id.")
+]
+
+
+async def execution_status(info: Info, execution_id: ExecutionIdArgument) -> Execution | None:
+    """The execution's current status; null when it is unknown to the caller's tenant."""
+    try:
+        status = await info.context.services.executions.get(
+            info.context.principal, str(execution_id)
+        )
+    except services.ServiceError as exc:
+        raise public_error(exc) from exc
+    return Execution.from_status(status) if status is not None else None
+
+
+async def watch_execution_status(
+    info: Info, execution_id: ExecutionIdArgument
+) -> AsyncGenerator[Execution, None]:
+    """The current status at once, then one event per change; completes after a terminal one.
+
+    An id unknown to the caller's tenant is an error ("Execution ... not found") and no events.
+    """
+    statuses = info.context.services.executions.watch(info.context.principal, str(execution_id))
+    try:
+        # aclosing: a client going away closes the tracker's stream now, not at collection.
+        async with aclosing(statuses):
+            async for status in statuses:
+                yield Execution.from_status(status)
+    except services.ServiceError as exc:
+        raise public_error(exc) from exc

@@ -1,0 +1,261 @@
+"""Serving the schema: Strawberry's FastAPI router, made to follow GraphQL over HTTP closely.
+
+Strawberry 0.341 already serves POST and GET, multipart uploads, both WebSocket protocols and
+GraphQL over SSE (distinct connections mode, chosen by `Accept: text/event-stream`). This adds:
+
+- content negotiation between `application/graphql-response+json` (preferred, and the default
+  when `Accept` is absent or a wildcard) and `application/json`; 406 when neither is acceptable;
+- request errors (unparsable or invalid documents, bad variables) answered without `data`, with
+  400 under `application/graphql-response+json` and 200 under `application/json`;
+- 405 (with `Allow: POST`) for a mutation sent with GET;
+- JSON error bodies for requests that are not GraphQL requests at all (bad JSON, no query);
+- 413 for a body larger than the upload limit, before it is read;
+- `/graphql/stream`, which always answers as an SSE stream, for clients that cannot set headers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any, cast
+
+from cross_web import HTTPException, StarletteRequestAdapter
+from fastapi import Depends
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+)
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET
+
+from experience_plane.graphql.context import GraphQLContext
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+APPLICATION_JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
+# Room for the multipart envelope (operations, map, part headers) around the file itself.
+MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+
+# Set per request by `run` and read by `create_response` in the same task.
+_response_media_type: ContextVar[str] = ContextVar(
+    "graphql_response_media_type", default=GRAPHQL_RESPONSE_JSON
+)
+
+
+def negotiate_media_type(accept: str | None) -> str | None:
+    """The response media type for an `Accept` header, or None when nothing fits (406).
+
+    The highest `q` wins, ties go to the type listed first; wildcards and a missing header mean
+    `application/graphql-response+json`, as GraphQL over HTTP asks since its 2025 watershed.
+    """
+    if accept is None or not accept.strip():
+        return GRAPHQL_RESPONSE_JSON
+    best: tuple[float, int, str] | None = None
+    for index, part in enumerate(accept.split(",")):
+        media_range, *params = (piece.strip() for piece in part.split(";"))
+        media_range = media_range.lower()
+        if media_range in (GRAPHQL_RESPONSE_JSON, APPLICATION_JSON):
+            candidate = media_range
+        elif media_range in ("*/*", "application/*"):
+            candidate = GRAPHQL_RESPONSE_JSON
+        else:
+            continue
+        quality = _quality(params)
+        if quality <= 0:
+            continue
+        ranked = (quality, -index, candidate)
+        if best is None or ranked[:2] > best[:2]:
+            best = ranked
+    return best[2] if best else None
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return max(0.0, min(1.0, float(value)))
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """True when the operation never executed: parse, validation or variable errors.
+
+    Those errors have no `path`; an error raised while executing a field always has one.
+    """
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )
+
+
+class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
+    """The `/graphql` endpoints (and `/graphql/stream`), following GraphQL over HTTP."""
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        path: str = "",
+        max_body_bytes: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault(
+            "subscription_protocols",
+            (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
+        )
+        super().__init__(schema, path=path, **kwargs)
+        self.max_body_bytes = max_body_bytes
+
+        async def handle_stream(
+            request: Request,
+            response: Response,
+            context: GraphQLContext = Depends(self.context_getter),  # noqa: B008 - FastAPI idiom
+        ) -> Response:
+            self.temporal_response = response
+            result = await self.run(
+                request=_accepting(request, EVENT_STREAM), context=context, root_value=None
+            )
+            return cast(Response, result)
+
+        self.add_api_route(
+            path + "/stream",
+            handle_stream,
+            methods=["GET", "POST"],
+            include_in_schema=False,
+            summary="GraphQL over Server-Sent Events (distinct connections mode)",
+        )
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: GraphQLContext = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        if isinstance(request, WebSocket):
+            return await super().run(request, context, root_value)
+        if (too_large := self._refuse_large_body(request)) is not None:
+            return too_large
+        adapter = StarletteRequestAdapter(request)
+        streaming = self._get_stream_transport_from_headers(request.headers) is not None
+        if streaming or self.should_render_graphql_ide(adapter):
+            try:
+                return await super().run(request, context, root_value)
+            except HTTPException as exc:
+                return _error_response(exc.status_code, exc.reason, APPLICATION_JSON)
+        media_type = negotiate_media_type(request.headers.get("accept"))
+        if media_type is None:
+            return _error_response(
+                406,
+                f"Accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON} to receive a response.",
+                APPLICATION_JSON,
+            )
+        token = _response_media_type.set(media_type)
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            headers = {"Allow": "POST"} if exc.status_code == 405 else None
+            return _error_response(exc.status_code, exc.reason, media_type, headers)
+        finally:
+            _response_media_type.reset(token)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: GraphQLContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            cause = exc.__cause__
+            if (
+                request_adapter.method == "GET"
+                and isinstance(cause, InvalidOperationTypeError)
+                and cause.operation_type is OperationType.MUTATION
+            ):
+                raise HTTPException(405, "Mutations must be sent with POST.") from exc
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if is_request_error(result):
+            # The GraphQL spec: a request error happens before execution, so there is no data.
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media_type = _response_media_type.get()
+        status_code = sub_response.status_code or 200
+        if (
+            media_type == GRAPHQL_RESPONSE_JSON
+            and isinstance(response_data, Mapping)
+            and "data" not in response_data
+        ):
+            status_code = 400
+        response = Response(
+            self.encode_json(response_data),
+            status_code=status_code,
+            media_type=f"{media_type}; charset=utf-8",
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        return response
+
+    def _refuse_large_body(self, request: Request) -> Response | None:
+        if self.max_body_bytes is None:
+            return None
+        try:
+            length = int(request.headers.get("content-length", "0"))
+        except ValueError:
+            return None
+        if length <= self.max_body_bytes + MULTIPART_OVERHEAD_BYTES:
+            return None
+        return _error_response(
+            413, f"The request is larger than {self.max_body_bytes} bytes.", APPLICATION_JSON
+        )
+
+
+def _accepting(request: Request, media_type: str) -> Request:
+    """The same request with its `Accept` header replaced."""
+    headers = [(name, value) for name, value in request.scope["headers"] if name != b"accept"]
+    headers.append((b"accept", media_type.encode("latin-1")))
+    return Request({**request.scope, "headers": headers}, request.receive)
+
+
+def _error_response(
+    status_code: int,
+    message: str,
+    media_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = json.dumps({"errors": [{"message": message}]}, separators=(",", ":"))
+    return Response(
+        body,
+        status_code=status_code,
+        media_type=f"{media_type}; charset=utf-8",
+        headers=dict(headers or {}),
+    )

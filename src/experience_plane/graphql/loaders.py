@@ -1,0 +1,46 @@
+"""DataLoaders, one set per request: each Runtime detail is fetched once however often it is
+selected in that request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from experience_plane.auth import Principal
+from experience_plane.runtime import Artifact, MashRecordsPage
+from experience_plane.services import ExecutionService
+
+RecordsKey = tuple[str, int, int]
+"""(mash id, offset, limit) of a page of records."""
+
+
+class Loaders:
+    """The per-request loaders of artifact details and record pages for one principal."""
+
+    def __init__(self, executions: ExecutionService, principal: Principal) -> None:
+        self._executions = executions
+        self._principal = principal
+        self.artifacts: DataLoader[str, Artifact] = DataLoader(load_fn=self._load_artifacts)
+        self.mash_records: DataLoader[RecordsKey, MashRecordsPage] = DataLoader(
+            load_fn=self._load_mash_records
+        )
+
+    async def _load_artifacts(self, ids: list[str]) -> Sequence[Artifact | BaseException]:
+        # The Runtime has no batch endpoint: one call per distinct id, concurrently.
+        return await asyncio.gather(
+            *(self._executions.artifact(self._principal, artifact_id) for artifact_id in ids),
+            return_exceptions=True,
+        )
+
+    async def _load_mash_records(
+        self, keys: list[RecordsKey]
+    ) -> Sequence[MashRecordsPage | BaseException]:
+        return await asyncio.gather(
+            *(
+                self._executions.mash_records(self._principal, mash_id, offset=offset, limit=limit)
+                for mash_id, offset, limit in keys
+            ),
+            return_exceptions=True,
+        )

@@ -1,0 +1,79 @@
+"""The service layer GraphQL and REST share: validation, Runtime calls, typed failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from experience_plane.executions import ExecutionTracker
+from experience_plane.runtime import RuntimeClient
+from experience_plane.services.content import ContentService
+from experience_plane.services.data_mash import ConfidenceLevel, DataMashService
+from experience_plane.services.errors import (
+    ErrorCode,
+    InvalidInputError,
+    NotFoundError,
+    RuntimeProtocolFailure,
+    RuntimeRejectedError,
+    RuntimeTimeoutError,
+    RuntimeUnavailableError,
+    ServiceError,
+    UploadTooLargeError,
+)
+from experience_plane.services.executions import ExecutionService
+from experience_plane.services.sessions import RuntimeSessions
+from experience_plane.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a request handler needs, built once per application by the lifespan."""
+
+    settings: Settings
+    client: RuntimeClient
+    tracker: ExecutionTracker
+    sessions: RuntimeSessions
+    executions: ExecutionService
+    content: ContentService
+    data_mash: DataMashService
+
+    @classmethod
+    def build(
+        cls, settings: Settings, client: RuntimeClient, tracker: ExecutionTracker
+    ) -> Services:
+        """Wire the services over one Runtime client and one tracker."""
+        sessions = RuntimeSessions(client)
+        executions = ExecutionService(client, tracker)
+        return cls(
+            settings=settings,
+            client=client,
+            tracker=tracker,
+            sessions=sessions,
+            executions=executions,
+            content=ContentService(
+                client,
+                sessions,
+                executions,
+                max_upload_bytes=settings.max_upload_bytes,
+                chunk_bytes=settings.upload_chunk_bytes,
+            ),
+            data_mash=DataMashService(client, sessions, executions),
+        )
+
+
+__all__ = [
+    "ConfidenceLevel",
+    "ContentService",
+    "DataMashService",
+    "ErrorCode",
+    "ExecutionService",
+    "InvalidInputError",
+    "NotFoundError",
+    "RuntimeProtocolFailure",
+    "RuntimeRejectedError",
+    "RuntimeSessions",
+    "RuntimeTimeoutError",
+    "RuntimeUnavailableError",
+    "ServiceError",
+    "Services",
+    "UploadTooLargeError",
+]

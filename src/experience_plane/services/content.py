@@ -1,0 +1,101 @@
+"""Uploading content: streaming a file to the Runtime as a `content.upload` intent."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from experience_plane.auth import Principal
+from experience_plane.runtime import ExecutionStatus, RuntimeClient
+from experience_plane.services.errors import (
+    InvalidInputError,
+    UploadTooLargeError,
+    runtime_errors,
+)
+from experience_plane.services.executions import ExecutionService
+from experience_plane.services.sessions import RuntimeSessions
+
+UPLOAD_INTENT = "content.upload"
+DEFAULT_MIME_TYPE = "application/octet-stream"
+MAX_FILENAME_LENGTH = 255
+
+
+class ByteSource(Protocol):
+    """Something bytes can be read from in chunks, such as starlette's `UploadFile`."""
+
+    async def read(self, size: int = -1) -> bytes:
+        """Read up to `size` bytes; an empty result means the end."""
+        ...
+
+
+class ContentService:
+    """Starts uploads and returns their execution at once, never holding a whole file.
+
+    The bytes go to the Runtime client as an async iterable of chunks; the client encodes
+    them and computes size and hash on the way.
+    """
+
+    def __init__(
+        self,
+        client: RuntimeClient,
+        sessions: RuntimeSessions,
+        executions: ExecutionService,
+        *,
+        max_upload_bytes: int,
+        chunk_bytes: int = 64 * 1024,
+    ) -> None:
+        self._client = client
+        self._sessions = sessions
+        self._executions = executions
+        self.max_upload_bytes = max_upload_bytes
+        self._chunk_bytes = chunk_bytes
+
+    async def upload(
+        self,
+        principal: Principal,
+        source: ByteSource,
+        *,
+        filename: str | None,
+        mime_type: str | None,
+        size: int | None = None,
+    ) -> ExecutionStatus:
+        """Submit the file and return the accepted execution (terminal on a sync Runtime)."""
+        name = (filename or "").strip()
+        if not name:
+            raise InvalidInputError("The file needs a name.", field="filename")
+        if len(name) > MAX_FILENAME_LENGTH:
+            raise InvalidInputError(
+                f"The file name is longer than {MAX_FILENAME_LENGTH} characters.",
+                field="filename",
+            )
+        if size is not None and size > self.max_upload_bytes:
+            raise self._too_large()
+        media_type = (mime_type or "").strip() or _guess_mime_type(name)
+
+        caller = await self._sessions.caller_for(principal)
+        with runtime_errors():
+            submitted = await self._client.upload_content(
+                caller, filename=name, mime_type=media_type, content=self._chunks(source)
+            )
+        return await self._executions.accepted(principal, submitted, UPLOAD_INTENT)
+
+    async def _chunks(self, source: ByteSource) -> AsyncIterator[bytes]:
+        total = 0
+        while chunk := await source.read(self._chunk_bytes):
+            total += len(chunk)
+            if total > self.max_upload_bytes:
+                # Only reached when the size was not known up front.
+                raise self._too_large()
+            yield chunk
+
+    def _too_large(self) -> UploadTooLargeError:
+        return UploadTooLargeError(
+            f"The file is larger than the limit of {self.max_upload_bytes} bytes.",
+            max_bytes=self.max_upload_bytes,
+        )
+
+
+def _guess_mime_type(filename: str) -> str:
+    guessed, _ = mimetypes.guess_type(filename, strict=False)
+    return guessed or DEFAULT_MIME_TYPE

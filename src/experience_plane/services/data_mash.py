@@ -1,0 +1,85 @@
+"""Creating data mashes: composing uploaded files into one canonical view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from experience_plane.auth import Principal
+from experience_plane.runtime import ExecutionStatus, RuntimeClient
+from experience_plane.services.errors import InvalidInputError, runtime_errors
+from experience_plane.services.executions import ExecutionService
+from experience_plane.services.sessions import RuntimeSessions
+
+DATA_MASH_INTENT = "data_mash.create"
+MAX_CONTENT_REFS = 50
+MAX_NAME_LENGTH = 200
+
+
+class ConfidenceLevel(StrEnum):
+    """The least confidence at which a source column is mapped onto a canonical field."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class DataMashService:
+    """Validates a mash request and submits it as a `data_mash.create` intent."""
+
+    def __init__(
+        self, client: RuntimeClient, sessions: RuntimeSessions, executions: ExecutionService
+    ) -> None:
+        self._client = client
+        self._sessions = sessions
+        self._executions = executions
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        content_refs: Sequence[str],
+        target_domain: str = "general",
+        confidence_level: ConfidenceLevel = ConfidenceLevel.MEDIUM,
+        name: str | None = None,
+    ) -> ExecutionStatus:
+        """Submit the mash and return the accepted execution (terminal on a sync Runtime)."""
+        refs = validate_content_refs(content_refs)
+        domain = target_domain.strip()
+        if not domain:
+            raise InvalidInputError("The target domain must not be empty.", field="targetDomain")
+        if name is not None and len(name) > MAX_NAME_LENGTH:
+            raise InvalidInputError(
+                f"The name is longer than {MAX_NAME_LENGTH} characters.", field="name"
+            )
+        caller = await self._sessions.caller_for(principal)
+        with runtime_errors():
+            submitted = await self._client.create_data_mash(
+                caller,
+                content_refs=refs,
+                target_domain=domain,
+                confidence_level=confidence_level.value,
+                name=name,
+            )
+        return await self._executions.accepted(principal, submitted, DATA_MASH_INTENT)
+
+
+def validate_content_refs(content_refs: Sequence[str]) -> list[str]:
+    """The refs, checked: at least one, none empty, no duplicates, not too many."""
+    if not content_refs:
+        raise InvalidInputError("At least one content ref is needed.", field="contentRefs")
+    if len(content_refs) > MAX_CONTENT_REFS:
+        raise InvalidInputError(
+            f"At most {MAX_CONTENT_REFS} content refs can be mashed at once.",
+            field="contentRefs",
+        )
+    refs = [ref.strip() for ref in content_refs]
+    if any(not ref for ref in refs):
+        raise InvalidInputError("Content refs must not be empty.", field="contentRefs")
+    duplicates = sorted({ref for ref in refs if refs.count(ref) > 1})
+    if duplicates:
+        raise InvalidInputError(
+            f"Content refs must be distinct; repeated: {', '.join(duplicates)}.",
+            field="contentRefs",
+        )
+    return refs

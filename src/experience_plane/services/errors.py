@@ -1,0 +1,109 @@
+"""Expected failures of the service layer, each with a stable code.
+
+GraphQL maps them onto its error types and REST onto problem responses; both read `code` and
+`message` and never the Runtime client's exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+
+from experience_plane.runtime import (
+    RuntimeProtocolError,
+    RuntimeRejected,
+    RuntimeTimeout,
+    RuntimeUnavailable,
+)
+
+
+class ErrorCode(StrEnum):
+    """Stable, documented codes for the failures a caller is expected to handle."""
+
+    INVALID_INPUT = "invalid_input"
+    UPLOAD_TOO_LARGE = "upload_too_large"
+    RUNTIME_UNAVAILABLE = "runtime_unavailable"
+    RUNTIME_TIMEOUT = "runtime_timeout"
+    RUNTIME_REJECTED = "runtime_rejected"
+    RUNTIME_PROTOCOL_ERROR = "runtime_protocol_error"
+    NOT_FOUND = "not_found"
+
+
+class ServiceError(Exception):
+    """Base of the expected failures: a code a program can switch on and a message for people."""
+
+    code: ErrorCode = ErrorCode.RUNTIME_UNAVAILABLE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(ServiceError):
+    """The caller's input is wrong; `field` names the offending argument when there is one."""
+
+    code = ErrorCode.INVALID_INPUT
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UploadTooLargeError(ServiceError):
+    """The upload is larger than the configured limit."""
+
+    code = ErrorCode.UPLOAD_TOO_LARGE
+
+    def __init__(self, message: str, *, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
+class RuntimeUnavailableError(ServiceError):
+    """The Runtime could not be reached or kept failing."""
+
+    code = ErrorCode.RUNTIME_UNAVAILABLE
+
+
+class RuntimeTimeoutError(RuntimeUnavailableError):
+    """The Runtime did not answer in time."""
+
+    code = ErrorCode.RUNTIME_TIMEOUT
+
+
+class RuntimeRejectedError(ServiceError):
+    """The Runtime refused the request or the execution failed at submission."""
+
+    code = ErrorCode.RUNTIME_REJECTED
+
+
+class RuntimeProtocolFailure(ServiceError):
+    """The Runtime answered something this service does not understand."""
+
+    code = ErrorCode.RUNTIME_PROTOCOL_ERROR
+
+
+class NotFoundError(ServiceError):
+    """The execution or artifact does not exist for this tenant."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+@contextmanager
+def runtime_errors() -> Iterator[None]:
+    """Translate the Runtime client's exceptions into service errors, raised `from` them.
+
+    Not-found errors pass through untouched: each caller decides what "not found" means.
+    """
+    try:
+        yield
+    except RuntimeTimeout as exc:
+        raise RuntimeTimeoutError("The Runtime did not answer in time.") from exc
+    except RuntimeUnavailable as exc:
+        raise RuntimeUnavailableError("The Runtime is unavailable; try again later.") from exc
+    except RuntimeRejected as exc:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else str(exc)
+        raise RuntimeRejectedError(f"The Runtime rejected the request: {detail}") from exc
+    except RuntimeProtocolError as exc:
+        raise RuntimeProtocolFailure("The Runtime sent an answer that could not be read.") from exc
