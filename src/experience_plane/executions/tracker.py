@@ -156,6 +156,8 @@ class ExecutionTracker:
         """Seed the terminal cache, e.g. with a synchronous Runtime's final status.
 
         Non-terminal statuses are ignored: they would go stale, and a watcher reads them anyway.
+        New subscribers get the remembered status at once; a watcher already running is left to
+        see the end for itself.
         """
         self._terminal.put((status_tenant, status.execution_id), status)
 

@@ -21,7 +21,7 @@ from tests.support.processes import RuntimeProcess
 
 PHASES = ["created", "executing", "artifacts_received", "completed"]
 # Long enough for a watcher to see every phase, short enough to keep the suite quick.
-PHASE_DELAY = 0.3
+PHASE_DELAY = 0.4
 CSV = b"id,name,joined\n1,Ada,2024-01-02\n2,Grace,2024-02-03\n"
 
 
