@@ -2,11 +2,116 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
-from reference_runtime.intents import IntentContext, IntentFailed, IntentResult
+from reference_runtime.intents import IntentContext, IntentFailed, IntentResult, new_id
+from reference_runtime.realms.content import parse_content
+from reference_runtime.realms.data_mash import (
+    MashError,
+    MashOptions,
+    MashSource,
+    build_mash,
+    parse_options,
+)
+from reference_runtime.realms.tabular import profile_table
+from reference_runtime.store import ArtifactRecord
+from reference_runtime.timeutil import utc_now
+
+MASH_MIME_TYPE = "application/x-data-mash"
+TABULAR_FORMATS = "CSV, a JSON array of objects, or NDJSON"
+
+
+def _content_refs(params: dict[str, Any]) -> list[str]:
+    refs = params.get("content_refs")
+    if not isinstance(refs, list) or not refs:
+        raise IntentFailed(
+            "data_mash.create needs parameters.content_refs: a list of at least one file_id "
+            "returned by content.upload"
+        )
+    if not all(isinstance(ref, str) and ref for ref in refs):
+        raise IntentFailed("parameters.content_refs must hold file ids (non-empty strings)")
+    return list(dict.fromkeys(refs))  # a file named twice takes part once
+
+
+def _load_sources(ctx: IntentContext, refs: list[str]) -> list[MashSource]:
+    """Read and profile every referenced file (blocking: run it on a worker thread)."""
+    tenant = ctx.execution.tenant_id
+    records = {ref: ctx.store.get_artifact(ref, tenant) for ref in refs}
+    unknown = [ref for ref, record in records.items() if record is None]
+    if unknown:
+        raise IntentFailed(
+            f"Unknown content refs: {', '.join(unknown)}. No uploaded file has these ids for "
+            "this tenant; upload the files with content.upload and pass their file_id"
+        )
+    sources = []
+    for ref, record in records.items():
+        assert record is not None  # unknown refs were rejected above
+        if record.artifact_type != "file":
+            raise IntentFailed(
+                f"Content ref {ref} is a {record.artifact_type}, not an uploaded file; "
+                "pass the file_ids of the files it was made from"
+            )
+        if not record.payload.get("tabular"):
+            raise IntentFailed(
+                f"Content ref {ref} ({record.name}) is not tabular data (format "
+                f"{record.payload.get('format')}); a data mash needs {TABULAR_FORMATS}"
+            )
+        parsed = parse_content(ctx.blobs.get(record.hash), record.name, record.mime_type)
+        if parsed.table is None:
+            raise IntentFailed(f"Content ref {ref} ({record.name}) could not be read as a table")
+        sources.append(
+            MashSource(
+                file_id=ref,
+                filename=record.name,
+                table=parsed.table,
+                profiles=profile_table(parsed.table),
+            )
+        )
+    return sources
+
+
+def _mash(ctx: IntentContext, refs: list[str], options: MashOptions) -> ArtifactRecord:
+    """Load, compose and store the mash (blocking: run it on a worker thread)."""
+    sources = _load_sources(ctx, refs)
+    mash_id = new_id("mash")
+    try:
+        outcome = build_mash(mash_id, sources, options)
+    except MashError as exc:
+        raise IntentFailed(str(exc)) from exc
+    body = json.dumps(outcome.records, separators=(",", ":")).encode()
+    digest = ctx.blobs.put(body)
+    record = ArtifactRecord(
+        artifact_id=mash_id,
+        tenant_id=ctx.execution.tenant_id,
+        artifact_type="data_mash",
+        name=outcome.payload["name"],
+        mime_type=MASH_MIME_TYPE,
+        size=len(body),
+        hash=digest,
+        execution_id=ctx.execution.execution_id,
+        payload=outcome.payload,
+        created_at=utc_now(),
+    )
+    ctx.store.insert_artifact(record)
+    return record
 
 
 async def data_mash_create(ctx: IntentContext, params: dict[str, Any]) -> IntentResult:
     """Compose the tenant's referenced files into a canonical, joined data mash."""
-    raise IntentFailed("data_mash.create is not implemented yet")
+    refs = _content_refs(params)
+    try:
+        options = parse_options(params.get("options"))
+    except MashError as exc:
+        raise IntentFailed(str(exc)) from exc
+    record = await asyncio.to_thread(_mash, ctx, refs, options)
+    return IntentResult(
+        artifacts={"data_mash": {"result_type": "data_mash", "semantic_payload": record.payload}},
+        reduced={
+            "data_mash": {
+                "result_type": "data_mash",
+                "semantic_payload": {"mash_id": record.artifact_id},
+            }
+        },
+    )

@@ -12,8 +12,6 @@ from reference_runtime.services import Services
 
 router = APIRouter(prefix="/api/artifacts")
 
-MASH_MIME_TYPE = "application/x-data-mash"
-
 
 @router.get("/{artifact_id}")
 async def get_artifact(

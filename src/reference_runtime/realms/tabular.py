@@ -140,7 +140,7 @@ def coerce(value: Any, target: str) -> JsonValue:
     if target == "integer" and own == "integer":
         return int(value)
     if target == "number" and own in ("integer", "number"):
-        return int(value) if own == "integer" else float(value)
+        return float(value)
     if target == "boolean" and own == "boolean":
         return value if isinstance(value, bool) else _BOOLEANS[value.strip().lower()]
     return as_text(value)

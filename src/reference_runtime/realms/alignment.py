@@ -1,0 +1,240 @@
+"""Aligning the columns of several tables onto one canonical model.
+
+A column maps onto a canonical field with a confidence:
+
+- its normalised name *is* the field's name: 1.0;
+- its normalised name is one of the field's synonyms in the domain vocabulary: 0.85;
+- it is, once a prefix such as `cust_` is looked past: 0.8;
+- it is merely similar (difflib ratio r ≥ 0.75 to the name or a synonym): 0.75 * r;
+- and whatever the name says, a value type the field cannot hold multiplies it by 0.6.
+
+The confidence level decides which mappings are made (low ≥ 0.5, medium ≥ 0.7, high ≥ 0.9).
+Within one source a field takes at most one column, the most confident one.
+
+**Unmapped columns** are kept, each as a canonical field of its own named after the column's
+normalised name, so no data is dropped; when that name is already a canonical field that the
+column did not map onto, it is prefixed with the source's file stem (`policies_premium`). Later
+sources can map onto such a field like onto any other (an equal name scores 1.0).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from reference_runtime.realms.tabular import ColumnProfile, Table, types_compatible, unify_types
+from reference_runtime.realms.vocabularies import FieldSpec, Vocabulary
+
+CONFIDENCE_THRESHOLDS = {"low": 0.5, "medium": 0.7, "high": 0.9}
+EXACT = 1.0
+SYNONYM = 0.85
+PREFIXED = 0.8
+FUZZY_WEIGHT = 0.75
+FUZZY_MIN_RATIO = 0.75
+TYPE_MISMATCH_FACTOR = 0.6
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_ID_SUFFIX = re.compile(r"^(?P<stem>[a-z0-9_]+?)_(?:id|no|num|number|key|code|ref)$")
+
+
+class MashError(ValueError):
+    """The sources cannot be mashed; the message says what to change."""
+
+
+def normalise_name(raw: str) -> str:
+    """A column name in lower snake_case: `CustomerID`, `customer-id` → `customer_id`."""
+    spaced = _CAMEL_BOUNDARY.sub("_", raw.strip())
+    return _NON_ALNUM.sub("_", spaced.lower()).strip("_")
+
+
+def entity_of_identifier(name: str) -> str | None:
+    """What an identifier-like normalised name identifies (`station_id` → `station`)."""
+    match = _ID_SUFFIX.match(name)
+    return match["stem"] if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class MashSource:
+    """One tabular file taking part in a mash."""
+
+    file_id: str
+    filename: str
+    table: Table
+    profiles: list[ColumnProfile]
+
+    @property
+    def stem(self) -> str:
+        """The file name without extension, normalised (`Policies 2024.json` → `policies_2024`)."""
+        return normalise_name(PurePath(self.filename).stem) or "source"
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMapping:
+    """One source column feeding one canonical field."""
+
+    source_index: int
+    column_index: int
+    column: str
+    field: str
+    confidence: float
+    how: str  # exact, synonym, prefix, fuzzy or own
+
+
+@dataclass(slots=True)
+class CanonicalField:
+    """A field of the canonical model and the columns feeding it."""
+
+    spec: FieldSpec
+    mappings: list[ColumnMapping] = field(default_factory=list)
+    type: str = "empty"
+
+    @property
+    def name(self) -> str:
+        """The field's name."""
+        return self.spec.name
+
+    @property
+    def confidence(self) -> float:
+        """The least confident of its mappings: the field is as trustworthy as its weakest feed."""
+        return min((m.confidence for m in self.mappings), default=1.0)
+
+
+@dataclass(slots=True)
+class Alignment:
+    """The canonical model: fields in order of first appearance, and where each column went."""
+
+    fields: list[CanonicalField]
+    by_column: dict[tuple[int, int], ColumnMapping]
+    type_conflicts: int = 0
+    issues: list[str] = field(default_factory=list)
+
+    def field_of(self, source_index: int, column_index: int) -> CanonicalField:
+        """The canonical field a source column feeds."""
+        name = self.by_column[source_index, column_index].field
+        return next(f for f in self.fields if f.name == name)
+
+
+def _strip_prefix(name: str, prefixes: tuple[str, ...]) -> str | None:
+    for prefix in prefixes:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return name[len(prefix) :]
+    return None
+
+
+def score(
+    name: str, column_type: str, spec: FieldSpec, prefixes: tuple[str, ...]
+) -> tuple[float, str]:
+    """How confidently a column (normalised name, inferred type) maps onto `spec`, and why."""
+    names = (spec.name, *spec.synonyms)
+    stripped = _strip_prefix(name, prefixes)
+    if name == spec.name:
+        confidence, how = EXACT, "exact"
+    elif name in spec.synonyms:
+        confidence, how = SYNONYM, "synonym"
+    elif stripped is not None and stripped in names:
+        confidence, how = PREFIXED, "prefix"
+    else:
+        forms = (name,) if stripped is None else (name, stripped)
+        ratio = max(difflib.SequenceMatcher(None, a, b).ratio() for a in forms for b in names)
+        if ratio < FUZZY_MIN_RATIO:
+            return 0.0, "none"
+        confidence, how = FUZZY_WEIGHT * ratio, "fuzzy"
+    if (
+        spec.types
+        and column_type != "empty"
+        and not any(types_compatible(column_type, t) for t in spec.types)
+    ):
+        confidence *= TYPE_MISMATCH_FACTOR
+    return round(confidence, 4), how
+
+
+def _own_field_name(name: str, source: MashSource, taken: set[str], vocabulary: Vocabulary) -> str:
+    if name not in taken and vocabulary.spec(name) is None:
+        return name
+    base = f"{source.stem}_{name}"
+    candidate, counter = base, 2
+    while candidate in taken:
+        candidate, counter = f"{base}_{counter}", counter + 1
+    return candidate
+
+
+def align(sources: list[MashSource], vocabulary: Vocabulary, level: str) -> Alignment:
+    """Map every column of every source onto a canonical field (see the module docstring)."""
+    threshold = CONFIDENCE_THRESHOLDS[level]
+    candidates: list[FieldSpec] = list(vocabulary.fields)
+    fields: dict[str, CanonicalField] = {}
+    alignment = Alignment(fields=[], by_column={})
+
+    def assign(spec: FieldSpec, mapping: ColumnMapping) -> None:
+        fields.setdefault(spec.name, CanonicalField(spec)).mappings.append(mapping)
+        alignment.by_column[mapping.source_index, mapping.column_index] = mapping
+
+    for si, source in enumerate(sources):
+        names = [
+            normalise_name(column) or f"column_{ci + 1}"
+            for ci, column in enumerate(source.table.columns)
+        ]
+        options: list[tuple[float, int, FieldSpec, str]] = []
+        rejected: dict[int, tuple[float, str]] = {}
+        for ci, (name, profile) in enumerate(zip(names, source.profiles, strict=True)):
+            for spec in candidates:
+                confidence, how = score(name, profile.type, spec, vocabulary.prefixes)
+                if confidence >= threshold:
+                    options.append((confidence, ci, spec, how))
+                elif confidence > rejected.get(ci, (0.0, ""))[0]:
+                    rejected[ci] = (confidence, spec.name)
+        options.sort(key=lambda option: (-option[0], option[1]))
+        used_columns: set[int] = set()
+        used_fields: set[str] = set()
+        for confidence, ci, spec, how in options:
+            if ci in used_columns or spec.name in used_fields:
+                continue
+            used_columns.add(ci)
+            used_fields.add(spec.name)
+            column = source.table.columns[ci]
+            assign(spec, ColumnMapping(si, ci, column, spec.name, confidence, how))
+        for ci, name in enumerate(names):
+            if ci in used_columns:
+                continue
+            column = source.table.columns[ci]
+            own = _own_field_name(name, source, set(fields) | used_fields, vocabulary)
+            column_type = source.profiles[ci].type
+            entity = entity_of_identifier(own)
+            if ci in rejected:
+                # `cust_id` kept apart at a high level still identifies what `customer_id` does.
+                near = vocabulary.spec(rejected[ci][1])
+                entity = near.entity if near is not None and near.entity else entity
+            spec = FieldSpec(own, (), () if column_type == "empty" else (column_type,), entity)
+            candidates.append(spec)
+            used_fields.add(own)
+            assign(spec, ColumnMapping(si, ci, column, own, EXACT, "own"))
+            if ci in rejected:
+                best, target = rejected[ci]
+                alignment.issues.append(
+                    f"Column '{column}' of {source.filename} kept as its own field '{own}': its "
+                    f"best match, '{target}', scored {best:.2f}, below the {level} threshold "
+                    f"{threshold}"
+                )
+
+    for canonical in fields.values():
+        types = {sources[m.source_index].profiles[m.column_index].type for m in canonical.mappings}
+        canonical.type = unify_types(types)
+        real = types - {"empty"}
+        if canonical.type == "string" and real != {"string"} and len(real) > 1:
+            alignment.type_conflicts += 1
+            feeds = ", ".join(
+                f"{sources[m.source_index].filename}:{m.column} is "
+                f"{sources[m.source_index].profiles[m.column_index].type}"
+                for m in canonical.mappings
+            )
+            alignment.issues.append(
+                f"Field '{canonical.name}' has values of incompatible types ({feeds}); kept as text"
+            )
+    # Fields in the order their columns appear: first source first, then column by column.
+    alignment.fields = sorted(
+        fields.values(), key=lambda f: min((m.source_index, m.column_index) for m in f.mappings)
+    )
+    return alignment
