@@ -41,9 +41,9 @@ CUSTOMERS_CSV = (
 )
 POLICIES_JSON = json.dumps(
     [
-        {"policy_number": "P-100", "customer_id": 1, "premium": 120.5},
-        {"policy_number": "P-101", "customer_id": 2, "premium": 99.0},
-        {"policy_number": "P-102", "customer_id": 3, "premium": 250.0},
+        {"policy_number": "P-100", "cust_id": 1, "premium": 120.5},
+        {"policy_number": "P-101", "cust_id": 2, "premium": 99.0},
+        {"policy_number": "P-102", "cust_id": 3, "premium": 250.0},
     ]
 ).encode()
 COLOURS_CSV = b"colour,hex\nred,#ff0000\ngreen,#00ff00\n"
@@ -181,13 +181,16 @@ async def test_data_mash_of_customers_and_policies(any_runtime: RuntimeProcess) 
     }
     assert sources["customer_id"] == {
         (customers.file_id, "customer_id"),
-        (policies.file_id, "customer_id"),
+        (policies.file_id, "cust_id"),
     }
     assert (customers.file_id, "email") in sources["email"]
     assert (policies.file_id, "premium") in sources["premium"]
     (key,) = mash_artifact.join_keys
     assert key.field == "customer_id"
-    assert {s.file_id for s in key.sources} == {customers.file_id, policies.file_id}
+    assert {(s.file_id, s.column) for s in key.sources} == {
+        (customers.file_id, "customer_id"),
+        (policies.file_id, "cust_id"),
+    }
 
     assert (page.total, page.offset, len(page.records)) == (3, 1, 1)
     assert everything.total == 3
