@@ -101,7 +101,7 @@ def _best_delimiter(text: str) -> str:
 
 def parse_csv(text: str, delimiter: str) -> Table:
     """Read CSV text whose first row names the columns; short rows are padded with nulls."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows = [row for row in reader if row]
     if not rows:
         return Table(columns=[], rows=[])

@@ -1,0 +1,70 @@
+"""Format detection and what a file's description says."""
+
+from __future__ import annotations
+
+import pytest
+
+from reference_runtime.realms.content import ContentError, describe_file, parse_content
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "expected_format", "tabular"),
+    [
+        (b"a,b\n1,2\n", "x.csv", "csv", True),
+        (b"a;b\n1;2\n3;4\n", "data.txt", "csv", True),
+        (b"a\tb\n1\t2\n", "x.tsv", "csv", True),
+        (b'[{"a": 1}, {"b": 2}]', "x.json", "json", True),
+        (b'{"a": 1}', "x.json", "json", False),
+        (b"[1, 2, 3]", "x.json", "json", False),
+        (b'{"a": 1}\n{"a": 2}\n', "x.ndjson", "ndjson", True),
+        (b"hello there\nsecond line\n", "notes.txt", "text", False),
+        (b"", "empty.txt", "text", False),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "x.png", "binary", False),
+        (b"\xff\xfe\xfa", "x.bin", "binary", False),
+    ],
+)
+def test_format_detection(data: bytes, filename: str, expected_format: str, tabular: bool) -> None:
+    parsed = parse_content(data, filename)
+    assert (parsed.format, parsed.tabular) == (expected_format, tabular)
+
+
+def test_json_array_columns_are_the_union_of_keys_in_order_of_appearance() -> None:
+    parsed = parse_content(b'[{"a": 1, "b": "x"}, {"c": true, "a": 2}]', "x.json")
+    assert parsed.table is not None
+    assert parsed.table.columns == ["a", "b", "c"]
+    assert parsed.table.rows == [[1, "x", None], [2, None, True]]
+
+
+def test_csv_rows_are_padded_and_a_utf8_bom_is_ignored() -> None:
+    parsed = parse_content("\ufeffid,name\n1,Ann\n2\n".encode(), "x.csv")
+    assert parsed.table is not None
+    assert parsed.table.columns == ["id", "name"]
+    assert parsed.table.rows == [["1", "Ann"], ["2", None]]
+
+
+def test_broken_csv_declared_as_csv_is_an_error_that_names_the_file() -> None:
+    with pytest.raises(ContentError, match=r"bad\.csv is not readable as CSV"):
+        parse_content(b'a,b\n"1,2\n', "bad.csv", "text/csv")
+
+
+def test_description_of_opaque_content_has_no_columns() -> None:
+    parsed = parse_content(b"\x00\x01\x02", "blob.bin")
+    payload = describe_file(
+        file_id="file_1",
+        filename="blob.bin",
+        mime_type="application/octet-stream",
+        size=3,
+        sha256="ab",
+        parsed=parsed,
+    )
+    assert payload == {
+        "file_id": "file_1",
+        "filename": "blob.bin",
+        "mime_type": "application/octet-stream",
+        "size": 3,
+        "sha256": "ab",
+        "format": "binary",
+        "tabular": False,
+        "columns": None,
+        "row_count": None,
+    }
