@@ -12,29 +12,24 @@ import json
 import random
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 from urllib.parse import quote, urlencode
 
 import httpx
-import pydantic
-from pydantic import BaseModel
 
+from experience_plane.runtime.answers import failed_submit, json_body, parse_answer
 from experience_plane.runtime.errors import (
     ArtifactNotFound,
     ExecutionNotFound,
     RuntimeClientError,
     RuntimeProtocolError,
-    RuntimeRejected,
     RuntimeTimeout,
     RuntimeUnavailable,
 )
 from experience_plane.runtime.models import (
     Artifact,
     DataMashArtifact,
-    ExecutionState,
     ExecutionStatus,
     MashRecordsPage,
     RuntimeCaller,
@@ -57,10 +52,8 @@ from experience_plane.runtime.wire import (
 
 __all__ = ["RuntimeClient"]
 
-_W = TypeVar("_W", bound=BaseModel)
-
-# A Runtime asking for a longer pause than this is treated as unavailable for that long anyway;
-# a status read should not sleep for minutes on one header.
+# `Retry-After` is honoured up to this many seconds: one header must not park a status read for
+# minutes; past the cap the read is simply retried sooner.
 RETRY_AFTER_CAP = 30.0
 SUBMIT_PATH = "/api/intent/submit"
 _MIME_FILE_TYPES = {"text/csv": "csv", "application/json": "json", "text/plain": "text"}
@@ -128,7 +121,7 @@ class RuntimeClient:
         cannot be reached (a readiness probe wants an answer, not an exception)."""
         try:
             response = await self._send("GET", "/health")
-            health = _parse(WireHealth, self._json(response, None))
+            health = parse_answer(WireHealth, json_body(response, None))
         except RuntimeClientError:
             return False
         return health.status.lower() == "healthy"
@@ -143,7 +136,7 @@ class RuntimeClient:
             {"tenant_id": tenant_id},
             ExecutionNotFound,
         )
-        return status_from_wire(_parse(WireStatus, data))
+        return status_from_wire(parse_answer(WireStatus, data))
 
     async def get_artifact(self, tenant_id: str, artifact_id: str) -> Artifact:
         """Read everything the Runtime knows of a file or a data mash (retried like status
@@ -211,7 +204,7 @@ class RuntimeClient:
             "metadata": dict(metadata or {}),
         }
         response = await self._send("POST", "/api/session/create", json=body)
-        return _parse(WireSession, self._json(response, None)).session_id
+        return parse_answer(WireSession, json_body(response, None)).session_id
 
     async def submit_intent(
         self,
@@ -313,10 +306,10 @@ class RuntimeClient:
             "POST", SUBMIT_PATH, content=body, headers={"Content-Type": "application/json"}
         )
         if response.status_code == 500:
-            failed = _failed_submit(response, intent_id)
+            failed = failed_submit(response, intent_id)
             if failed is not None:
                 return failed
-        return submit_from_wire(_parse(WireSubmit, self._json(response, None)))
+        return submit_from_wire(parse_answer(WireSubmit, json_body(response, None)))
 
     async def _get_artifact_detail(
         self, tenant_id: str, artifact_id: str, params: Mapping[str, str]
@@ -326,7 +319,7 @@ class RuntimeClient:
             {"tenant_id": tenant_id, **params},
             ArtifactNotFound,
         )
-        return _parse(WireArtifactDetail, data)
+        return parse_answer(WireArtifactDetail, data)
 
     async def _get_with_retries(
         self, path: str, params: Mapping[str, str], not_found: type[RuntimeClientError]
@@ -337,7 +330,7 @@ class RuntimeClient:
         while True:
             try:
                 response = await self._send("GET", path, params=params)
-                return self._json(response, not_found)
+                return json_body(response, not_found)
             except RuntimeUnavailable as exc:
                 if attempt >= self.status_retries:
                     raise
@@ -360,92 +353,6 @@ class RuntimeClient:
             if is_timeout(exc):
                 raise RuntimeTimeout(f"{what}: the Runtime did not answer in time") from exc
             raise RuntimeUnavailable(f"{what}: the Runtime is unreachable: {exc!r}") from exc
-
-    def _json(self, response: httpx.Response, not_found: type[RuntimeClientError] | None) -> object:
-        """The decoded JSON body of a 2xx answer; any other status becomes its error."""
-        what = f"{response.request.method} {response.request.url.path}"
-        status = response.status_code
-        try:
-            response.raise_for_status()
-        except httpx.HTTPStatusError as exc:
-            detail = _detail(response)
-            message = f"{what}: {status} {_short(detail)}"
-            if status == 404 and not_found is not None:
-                raise not_found(message, status_code=status) from exc
-            if status == 429 or status >= 500:
-                retry_after = _retry_after(response)
-                raise RuntimeUnavailable(
-                    message, status_code=status, retry_after=retry_after
-                ) from exc
-            if 400 <= status < 500:
-                raise RuntimeRejected(message, detail=detail, status_code=status) from exc
-            raise RuntimeProtocolError(message, status_code=status) from exc
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise RuntimeProtocolError(
-                f"{what}: answer is not JSON: {_short(response.text)}", status_code=status
-            ) from exc
-
-
-def _parse(model: type[_W], data: object) -> _W:
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as exc:
-        raise RuntimeProtocolError(f"Unexpected answer from the Runtime: {exc}") from exc
-
-
-def _failed_submit(response: httpx.Response, intent_id: str) -> SubmitResult | None:
-    """The platform's synchronous failure (500 `{"detail": ...}`, no execution id) as a failed
-    `SubmitResult`; None when the 500 is anything else (an HTML page, no detail)."""
-    try:
-        data = response.json()
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not data.get("detail") or data.get("execution_id"):
-        return None
-    detail = data["detail"]
-    return SubmitResult(
-        execution_id=None,
-        intent_id=intent_id,
-        state=ExecutionState.FAILED,
-        raw_status="failed",
-        error=detail if isinstance(detail, str) else json.dumps(detail),
-        created_at=None,
-    )
-
-
-def _detail(response: httpx.Response) -> object:
-    """The FastAPI `detail` of an error answer, or its text when it is not FastAPI-shaped."""
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text
-    if isinstance(data, dict) and "detail" in data:
-        return data["detail"]
-    return data
-
-
-def _short(value: object, limit: int = 300) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _file_type(filename: str, mime_type: str) -> str:

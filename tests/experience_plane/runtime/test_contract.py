@@ -326,7 +326,7 @@ async def test_no_stream_in_platform_mode(platform_runtime: RuntimeProcess) -> N
 
 
 async def test_status_reads_ride_out_injected_faults(runtime: RuntimeProcess) -> None:
-    async with client_for(runtime, status_retries=12) as client:
+    async with client_for(runtime, status_retries=16) as client:
         caller = await caller_of(client)
         submitted = await client.upload_content(
             caller, filename="customers.csv", mime_type="text/csv", content=CUSTOMERS_CSV

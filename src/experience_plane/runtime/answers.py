@@ -1,0 +1,116 @@
+"""Reading the Runtime's HTTP answers: status codes become typed errors, bodies become models."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import httpx
+import pydantic
+
+from experience_plane.runtime.errors import (
+    RuntimeClientError,
+    RuntimeProtocolError,
+    RuntimeRejected,
+    RuntimeUnavailable,
+)
+from experience_plane.runtime.models import ExecutionState, SubmitResult
+
+__all__ = ["failed_submit", "json_body", "parse_answer", "retry_after"]
+
+_W = TypeVar("_W", bound=pydantic.BaseModel)
+
+
+def json_body(response: httpx.Response, not_found: type[RuntimeClientError] | None) -> object:
+    """The decoded JSON body of a 2xx answer; any other status raises its error.
+
+    404 raises `not_found` when the caller looked something up (else `RuntimeRejected`); 429
+    and 5xx raise `RuntimeUnavailable` (with the `Retry-After` pause); other 4xx raise
+    `RuntimeRejected` with the Runtime's `detail`; a body that is not JSON, or a 1xx/3xx status,
+    raises `RuntimeProtocolError`.
+    """
+    what = f"{response.request.method} {response.request.url.path}"
+    status = response.status_code
+    try:
+        response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        detail = _detail(response)
+        message = f"{what}: {status} {_short(detail)}"
+        if status == 404 and not_found is not None:
+            raise not_found(message, status_code=status) from exc
+        if status == 429 or status >= 500:
+            pause = retry_after(response)
+            raise RuntimeUnavailable(message, status_code=status, retry_after=pause) from exc
+        if 400 <= status < 500:
+            raise RuntimeRejected(message, detail=detail, status_code=status) from exc
+        raise RuntimeProtocolError(message, status_code=status) from exc
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise RuntimeProtocolError(
+            f"{what}: answer is not JSON: {_short(response.text)}", status_code=status
+        ) from exc
+
+
+def parse_answer(model: type[_W], data: object) -> _W:
+    """`data` as `model`, or `RuntimeProtocolError` when it is not of that shape."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise RuntimeProtocolError(f"Unexpected answer from the Runtime: {exc}") from exc
+
+
+def failed_submit(response: httpx.Response, intent_id: str) -> SubmitResult | None:
+    """The platform's synchronous failure (500 `{"detail": ...}`, no execution id) as a failed
+    `SubmitResult`; None when the 500 is anything else (an HTML page, no detail)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data.get("detail") or data.get("execution_id"):
+        return None
+    detail = data["detail"]
+    return SubmitResult(
+        execution_id=None,
+        intent_id=intent_id,
+        state=ExecutionState.FAILED,
+        raw_status="failed",
+        error=detail if isinstance(detail, str) else json.dumps(detail),
+        created_at=None,
+    )
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The pause in seconds a `Retry-After` header asks for (delta-seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _detail(response: httpx.Response) -> object:
+    """The FastAPI `detail` of an error answer, or its text when it is not FastAPI-shaped."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text
+    if isinstance(data, dict) and "detail" in data:
+        return data["detail"]
+    return data
+
+
+def _short(value: object, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
