@@ -25,6 +25,7 @@ from experience_plane.runtime import (
     RuntimeCaller,
     RuntimeClient,
     RuntimeFlavour,
+    RuntimeRejected,
     RuntimeTimeout,
     RuntimeUnavailable,
     StreamUnavailable,
@@ -382,3 +383,30 @@ async def test_a_stopped_runtime_is_unavailable(runtime: RuntimeProcess) -> None
         assert not isinstance(caught.value, RuntimeTimeout)
         with pytest.raises(RuntimeUnavailable):
             await client.create_session(TENANT, "user-1")
+
+
+async def test_an_idempotency_key_makes_a_repeated_submit_the_same_execution(
+    runtime: RuntimeProcess,
+) -> None:
+    async with client_for(runtime) as client:
+        caller = await caller_of(client)
+        first, second, other = [
+            await client.upload_content(
+                caller,
+                filename="customers.csv",
+                mime_type="text/csv",
+                content=CUSTOMERS_CSV,
+                idempotency_key=key,
+            )
+            for key in ("upload-1", "upload-1", "upload-2")
+        ]
+    assert first.execution_id == second.execution_id
+    assert other.execution_id != first.execution_id
+
+
+async def test_an_unknown_intent_is_rejected(runtime: RuntimeProcess) -> None:
+    async with client_for(runtime) as client:
+        caller = await caller_of(client)
+        with pytest.raises(RuntimeRejected) as caught:
+            await client.submit_intent(caller, "no.such.intent", {})
+    assert "no.such.intent" in str(caught.value.detail)
