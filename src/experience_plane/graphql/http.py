@@ -171,6 +171,9 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             return _error_response(exc.status_code, exc.reason, media_type, headers)
         finally:
             _response_media_type.reset(token)
+            # Strawberry reads multipart bodies with `request.form()` and never closes the
+            # uploaded files' temporary files; the answer is complete here, so close them.
+            await request.close()
 
     async def execute_single(
         self,

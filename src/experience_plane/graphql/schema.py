@@ -69,10 +69,8 @@ class Subscription:
     """The subscription root."""
 
     @described_subscription(
-
-            "The execution's status now, then once per change; completes after a terminal "
-            "status. An unknown id is an error."
-
+        "The execution's status now, then once per change; completes after a terminal "
+        "status. An unknown id is an error."
     )
     async def execution_status(
         self, info: Info, execution_id: ExecutionIdArgument

@@ -1,0 +1,83 @@
+"""The same flow against a Runtime that behaves like the platform's current one: synchronous
+submits, reduced artifacts, sparse statuses, failures without an id, no stream endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.client import (
+    EXAMPLES,
+    EXECUTION,
+    MASH_DETAILS,
+    create_mash,
+    http_client,
+    request,
+    upload,
+    watch_sse,
+    watch_ws,
+    ws_client,
+)
+from tests.support.processes import ApiProcess, RuntimeProcess
+
+
+@pytest.fixture(scope="module")
+def platform_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    """The API in platform flavour, in front of the reference Runtime in platform mode."""
+    data_dir = tmp_path_factory.mktemp("e2e-platform") / "runtime"
+    with (
+        RuntimeProcess(data_dir, mode="platform") as runtime,
+        ApiProcess(
+            runtime.url, tmp_path_factory.mktemp("platform-api-logs"), flavour="platform"
+        ) as api,
+    ):
+        yield api
+
+
+async def test_flow_against_the_platform_runtime(platform_api: ApiProcess) -> None:
+    api = platform_api
+    file_ids = []
+    async with http_client(api) as session:
+        for name in ("customers.csv", "policies.json"):
+            accepted = await upload(session, EXAMPLES / name)
+            assert accepted["__typename"] == "ExecutionAccepted", accepted
+            execution = accepted["execution"]
+            # Synchronous submit: the execution is finished when the mutation returns, and
+            # the reduced artifact's details come from the artifacts endpoint.
+            assert execution["state"] == "COMPLETED"
+            assert execution["isTerminal"] is True
+            (artifact,) = execution["artifacts"]
+            assert artifact["__typename"] == "ContentFile"
+            assert artifact["name"] == name
+            assert artifact["rowCount"] == 6
+            file_ids.append(artifact["fileId"])
+
+            # Watching a finished execution: one event, the terminal status.
+            events = await watch_ws(ws_client(api), execution["id"])
+            assert [event["state"] for event in events] == ["COMPLETED"]
+
+        mash = await create_mash(session, file_ids, targetDomain="insurance")
+        assert mash["__typename"] == "ExecutionAccepted", mash
+        execution_id = mash["execution"]["id"]
+        assert mash["execution"]["state"] == "COMPLETED"
+        assert [event["state"] for event in await watch_sse(api, execution_id)] == ["COMPLETED"]
+
+        details = await session.execute(request(MASH_DETAILS, id=execution_id, first=2))
+        (data_mash,) = details["executionStatus"]["artifacts"]
+        assert {column["column"] for column in data_mash["canonicalFields"][0]["sources"]} >= {
+            "customer_id"
+        }
+        assert data_mash["records"]["totalCount"] == data_mash["rowCount"]
+        assert len(data_mash["records"]["edges"]) == 2
+
+        status = await session.execute(request(EXECUTION, id=execution_id))
+        assert status["executionStatus"]["state"] == "COMPLETED"
+
+
+async def test_failed_submit_without_an_id_is_a_rejection(platform_api: ApiProcess) -> None:
+    async with http_client(platform_api) as session:
+        result = await create_mash(session, ["file_missing"])
+    assert result["__typename"] == "RuntimeRejectedError"
+    assert result["code"] == "RUNTIME_REJECTED"
+    assert "file_missing" in result["message"]

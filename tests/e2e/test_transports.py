@@ -1,0 +1,50 @@
+"""The same subscription over every transport: graphql-transport-ws, legacy graphql-ws, SSE."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gql.transport.websockets import WebsocketsTransport
+
+from tests.e2e.client import (
+    EXAMPLES,
+    create_mash,
+    http_client,
+    upload,
+    watch_sse,
+    watch_ws,
+    ws_client,
+)
+from tests.e2e.test_graphql_flow import assert_each_change_once_in_order
+from tests.support.processes import ApiProcess
+
+
+async def test_all_transports_deliver_the_same_events(api: ApiProcess) -> None:
+    async with http_client(api) as session:
+        accepted = await upload(session, EXAMPLES / "customers.csv")
+    execution_id = accepted["execution"]["id"]
+
+    transport_ws, legacy_ws, sse = await asyncio.gather(
+        watch_ws(ws_client(api, WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL), execution_id),
+        watch_ws(ws_client(api, WebsocketsTransport.APOLLO_SUBPROTOCOL), execution_id),
+        watch_sse(api, execution_id),
+    )
+
+    assert_each_change_once_in_order(transport_ws)
+    assert transport_ws[-1]["state"] == "COMPLETED"
+    assert legacy_ws == transport_ws
+    assert sse == transport_ws
+
+
+async def test_mash_events_over_sse(api: ApiProcess) -> None:
+    async with http_client(api) as session:
+        accepted = await upload(session, EXAMPLES / "policies.json")
+        events = await watch_sse(api, accepted["execution"]["id"])
+        file_id_events = events[-1]
+        assert file_id_events["state"] == "COMPLETED"
+        # A finished execution: one event, the terminal status, then `complete`.
+        assert await watch_sse(api, accepted["execution"]["id"]) == [events[-1]]
+        mash = await create_mash(session, ["no-such-file"])
+    failed = await watch_sse(api, mash["execution"]["id"])
+    assert failed[-1]["state"] == "FAILED"
+    assert "no-such-file" in failed[-1]["error"]

@@ -1,0 +1,115 @@
+"""The schema as clients see it: checked-in SDL, descriptions everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLUnionType,
+)
+
+from experience_plane.graphql.schema import build_schema, schema_sdl
+
+SCHEMA_PATH = Path(__file__).parents[3] / "schema" / "schema.graphql"
+REGENERATE = (
+    ".venv/bin/experience-plane export-schema  (or: python -m experience_plane export-schema)"
+)
+
+
+def test_checked_in_schema_matches_the_code() -> None:
+    checked_in = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
+    assert checked_in == schema_sdl(), (
+        f"schema/schema.graphql differs from the code; regenerate it with: {REGENERATE}"
+    )
+
+
+def _missing_descriptions() -> list[str]:
+    schema = build_schema()._schema
+    missing: list[str] = []
+    for name, named_type in schema.type_map.items():
+        if name.startswith("__"):
+            continue
+        if isinstance(named_type, GraphQLScalarType) and name in {
+            "String",
+            "Int",
+            "Float",
+            "Boolean",
+            "ID",
+        }:
+            continue
+        if not named_type.description:
+            missing.append(name)
+        if isinstance(
+            named_type, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType
+        ):
+            for field_name, field in named_type.fields.items():
+                if not field.description:
+                    missing.append(f"{name}.{field_name}")
+                for arg_name, arg in getattr(field, "args", {}).items():
+                    if not arg.description:
+                        missing.append(f"{name}.{field_name}({arg_name})")
+        if isinstance(named_type, GraphQLEnumType):
+            for value_name, value in named_type.values.items():
+                if not value.description:
+                    missing.append(f"{name}.{value_name}")
+        if isinstance(named_type, GraphQLUnionType) and not named_type.description:
+            missing.append(name)
+    return missing
+
+
+def test_every_type_field_argument_and_enum_value_is_described() -> None:
+    assert _missing_descriptions() == []
+
+
+@pytest.mark.parametrize(
+    ("type_name", "members"),
+    [
+        (
+            "UploadContentResult",
+            {
+                "ExecutionAccepted",
+                "InvalidInputError",
+                "UploadTooLargeError",
+                "RuntimeUnavailableError",
+                "RuntimeTimeoutError",
+                "RuntimeRejectedError",
+            },
+        ),
+        (
+            "CreateDataMashResult",
+            {
+                "ExecutionAccepted",
+                "InvalidInputError",
+                "RuntimeUnavailableError",
+                "RuntimeTimeoutError",
+                "RuntimeRejectedError",
+            },
+        ),
+    ],
+)
+def test_mutations_return_result_unions(type_name: str, members: set[str]) -> None:
+    union = build_schema()._schema.type_map[type_name]
+    assert isinstance(union, GraphQLUnionType)
+    assert {member.name for member in union.types} == members
+
+
+def test_error_types_share_the_error_interface_with_a_stable_code() -> None:
+    schema = build_schema()._schema
+    error = schema.type_map["Error"]
+    assert isinstance(error, GraphQLInterfaceType)
+    assert set(error.fields) == {"code", "message"}
+    codes = schema.type_map["ErrorCode"]
+    assert isinstance(codes, GraphQLEnumType)
+    assert {
+        "INVALID_INPUT",
+        "RUNTIME_UNAVAILABLE",
+        "RUNTIME_TIMEOUT",
+        "RUNTIME_REJECTED",
+        "UPLOAD_TOO_LARGE",
+    } <= set(codes.values)
