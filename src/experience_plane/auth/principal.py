@@ -1,13 +1,15 @@
 """The principal a request acts as.
 
-Authentication (JWT) is a later step; until then every HTTP request, WebSocket and SSE stream
-acts as the configured development principal. This is the one place that changes when tokens
-arrive: everything else receives a `Principal` and never looks at headers.
+Everything past the transport receives a `Principal` and never looks at headers or tokens.
+`principal_from_connection` is the pre-JWT stand-in (every connection acts as the configured dev
+principal); the wiring step replaces it with `TokenVerifier.authenticate` (see the package
+docstring).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from starlette.requests import HTTPConnection
 
@@ -16,13 +18,37 @@ from experience_plane.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: the tenant whose data it may see and the user acting."""
+    """An authenticated caller: the tenant whose data it may see, the user acting, their roles,
+    and when the credentials stop being valid (`None`: they do not expire, e.g. the dev principal).
+    """
 
     tenant_id: str
     user_id: str
+    roles: frozenset[str] = frozenset()
+    expires_at: datetime | None = None
+    token_id: str | None = None
+
+    def has_role(self, role: str) -> bool:
+        """Whether the token granted `role`."""
+        return role in self.roles
+
+    def seconds_until_expiry(self, now: datetime) -> float | None:
+        """Seconds left before the credentials expire (never negative), `None` if they never do.
+
+        A long-lived subscription uses this to end itself when the token expires instead of
+        streaming on credentials that are no longer valid. `now` must be timezone-aware.
+        """
+        if self.expires_at is None:
+            return None
+        return max(0.0, (self.expires_at - now).total_seconds())
+
+    def is_expired(self, now: datetime) -> bool:
+        """Whether the credentials have expired at `now`."""
+        remaining = self.seconds_until_expiry(now)
+        return remaining is not None and remaining <= 0.0
 
 
 def principal_from_connection(connection: HTTPConnection, settings: Settings) -> Principal:
     """Derive the caller from an HTTP request or WebSocket handshake (dev principal for now)."""
-    del connection  # the credentials will be read from here once JWT authentication lands
+    del connection  # the credentials will be read from here once JWT authentication is wired
     return Principal(tenant_id=settings.dev_tenant_id, user_id=settings.dev_user_id)
