@@ -10,6 +10,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
 from tests.e2e.client import (
+    EXAMPLES,
     EXECUTION,
     WATCH,
     create_mash,
@@ -20,7 +21,7 @@ from tests.e2e.client import (
     watch_ws,
     ws_client,
 )
-from tests.support.processes import ApiProcess
+from tests.support.processes import ApiProcess, RuntimeProcess
 
 
 async def test_mash_of_a_non_tabular_file_fails_with_its_error(
@@ -79,3 +80,18 @@ async def test_unknown_execution_over_sse_is_an_error_then_complete(api: ApiProc
     error = json.loads(events[0][1])["errors"][0]
     assert error["message"] == "Execution 'exec_unknown' not found."
     assert error["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_another_tenants_execution_looks_unknown(
+    api: ApiProcess, e2e_runtime: RuntimeProcess, tmp_path: Path
+) -> None:
+    async with http_client(api) as session:
+        accepted = await upload(session, EXAMPLES / "customers.csv")
+    execution_id = accepted["execution"]["id"]
+    env = {"EXPERIENCE_DEV_TENANT_ID": "another-tenant"}
+    with ApiProcess(e2e_runtime.url, tmp_path / "other-api", env=env) as other:
+        async with http_client(other) as session:
+            result = await session.execute(request(EXECUTION, id=execution_id))
+        assert result == {"executionStatus": None}
+        with pytest.raises(TransportQueryError, match="not found"):
+            await watch_ws(ws_client(other), execution_id)

@@ -23,15 +23,20 @@ from tests.support.processes import ApiProcess, RuntimeProcess
 
 
 @pytest.fixture(scope="module")
-def platform_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """The API in platform flavour, in front of the reference Runtime in platform mode."""
+def platform_runtime_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
+    """The reference Runtime in platform mode."""
     data_dir = tmp_path_factory.mktemp("e2e-platform") / "runtime"
-    with (
-        RuntimeProcess(data_dir, mode="platform") as runtime,
-        ApiProcess(
-            runtime.url, tmp_path_factory.mktemp("platform-api-logs"), flavour="platform"
-        ) as api,
-    ):
+    with RuntimeProcess(data_dir, mode="platform") as runtime:
+        yield runtime
+
+
+@pytest.fixture(scope="module")
+def platform_api(
+    platform_runtime_process: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    """The API in platform flavour, in front of the Runtime in platform mode."""
+    log_dir = tmp_path_factory.mktemp("platform-api-logs")
+    with ApiProcess(platform_runtime_process.url, log_dir, flavour="platform") as api:
         yield api
 
 
@@ -81,3 +86,50 @@ async def test_failed_submit_without_an_id_is_a_rejection(platform_api: ApiProce
     assert result["__typename"] == "RuntimeRejectedError"
     assert result["code"] == "RUNTIME_REJECTED"
     assert "file_missing" in result["message"]
+
+
+DETAILS_TWICE = """
+query Twice($id: ID!) {
+  a: executionStatus(executionId: $id) {
+    artifacts {
+      ... on DataMash {
+        name entity rowCount canonicalFields { name } joinKeys { field }
+        records(first: 2) { totalCount edges { node } }
+      }
+    }
+  }
+  b: executionStatus(executionId: $id) {
+    artifacts {
+      ... on DataMash {
+        name qualityReport { completeness }
+        again: records(first: 2) { totalCount }
+      }
+    }
+  }
+}
+"""
+
+
+async def test_reduced_artifact_details_are_read_once_per_request(
+    platform_api: ApiProcess, platform_runtime_process: RuntimeProcess
+) -> None:
+    async with http_client(platform_api) as session:
+        file_ids = []
+        for name in ("customers.csv", "policies.json"):
+            accepted = await upload(session, EXAMPLES / name)
+            file_ids.append(accepted["execution"]["artifacts"][0]["fileId"])
+        mash = await create_mash(session, file_ids)
+        execution_id = mash["execution"]["id"]
+
+        platform_runtime_process.reset_stats()
+        result = await session.execute(request(DETAILS_TWICE, id=execution_id))
+
+    (first,) = result["a"]["artifacts"]
+    (second,) = result["b"]["artifacts"]
+    assert first["name"] == second["name"]
+    assert first["records"]["totalCount"] == second["again"]["totalCount"]
+    stats = platform_runtime_process.stats()
+    # One read of the mash's details and one of its first records page, however often they
+    # are selected; the terminal status itself is not read again at all.
+    assert stats["requests"].get("GET /api/artifacts/{artifact_id}") == 2, stats
+    assert stats["status_reads"].get(execution_id, 0) == 0, stats

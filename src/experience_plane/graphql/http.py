@@ -7,7 +7,8 @@ GraphQL over SSE (distinct connections mode, chosen by `Accept: text/event-strea
   when `Accept` is absent or a wildcard) and `application/json`; 406 when neither is acceptable;
 - request errors (unparsable or invalid documents, bad variables) answered without `data`, with
   400 under `application/graphql-response+json` and 200 under `application/json`;
-- 405 (with `Allow: POST`) for a mutation sent with GET;
+- 405 (with `Allow: POST`) for a mutation sent with GET, and a clear 400 for a subscription sent
+  as a plain HTTP request (it needs a WebSocket or SSE);
 - JSON error bodies for requests that are not GraphQL requests at all (bad JSON, no query);
 - 413 for a body larger than the upload limit, before it is read;
 - `/graphql/stream`, which always answers as an SSE stream, for clients that cannot set headers.
@@ -25,10 +26,11 @@ from fastapi import Depends
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.exceptions import MissingQueryError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -43,6 +45,10 @@ from experience_plane.graphql.context import GraphQLContext
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
+SUBSCRIPTION_OVER_HTTP = (
+    "Subscriptions need a WebSocket (graphql-transport-ws or graphql-ws) or Server-Sent Events "
+    "(Accept: text/event-stream, or POST /graphql/stream)."
+)
 # Room for the multipart envelope (operations, map, part headers) around the file itself.
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 
@@ -184,19 +190,32 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        # Strawberry's own version, but plain HTTP never runs a subscription (that needs
+        # a WebSocket or SSE) and a GET mutation is 405 rather than 400.
+        method = request_adapter.method
+        allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
+        if not self.allow_queries_via_get and method == "GET":
+            allowed -= {OperationType.QUERY}
         try:
-            return await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
             )
-        except HTTPException as exc:
-            cause = exc.__cause__
-            if (
-                request_adapter.method == "GET"
-                and isinstance(cause, InvalidOperationTypeError)
-                and cause.operation_type is OperationType.MUTATION
-            ):
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise HTTPException(400, SUBSCRIPTION_OVER_HTTP) from exc
+            if method == "GET" and exc.operation_type is OperationType.MUTATION:
                 raise HTTPException(405, "Mutations must be sent with POST.") from exc
-            raise
+            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request.") from exc
 
     async def process_result(
         self, request: Request, result: ExecutionResult

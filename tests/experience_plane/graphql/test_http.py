@@ -165,13 +165,33 @@ async def test_sse_streams_next_then_complete(
     assert json.loads(events[0][1]) == {"data": {"__typename": "Query"}}
 
 
-async def test_sse_reports_an_unknown_execution_as_an_error_event(app: RunningApp) -> None:
-    subscription = 'subscription { executionStatus(executionId: "nope") { id state } }'
+async def test_subscription_with_the_runtime_down_is_a_clear_error(app: RunningApp) -> None:
+    subscription = 'subscription { executionStatus(executionId: "exec_1") { id state } }'
     response = await app.http.post("/graphql/stream", json={"query": subscription})
     events = _sse_events(response.text)
     assert [name for name, _ in events] == ["next", "complete"]
-    payload = json.loads(events[0][1])
-    assert payload["errors"][0]["extensions"]["code"] in {"NOT_FOUND", "RUNTIME_UNAVAILABLE"}
+    (error,) = json.loads(events[0][1])["errors"]
+    assert error["message"] == "The Runtime is unavailable; try again later."
+    assert error["extensions"]["code"] == "RUNTIME_UNAVAILABLE"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("accept", [GQL_JSON, JSON])
+async def test_subscription_over_plain_http_is_400(
+    app: RunningApp, method: str, accept: str
+) -> None:
+    subscription = 'subscription { executionStatus(executionId: "exec_1") { id } }'
+    if method == "GET":
+        response = await app.http.get(
+            "/graphql", params={"query": subscription}, headers={"accept": accept}
+        )
+    else:
+        response = await app.http.post(
+            "/graphql", json={"query": subscription}, headers={"accept": accept}
+        )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith(accept)
+    assert "WebSocket" in response.json()["errors"][0]["message"]
 
 
 async def test_sse_validation_errors_arrive_as_next_events(app: RunningApp) -> None:
