@@ -74,11 +74,15 @@ class TokenVerifier:
                 "The bearer token is not a well-formed JWT (its header cannot be decoded).",
             ) from error
         algorithm = header.get("alg")
+        if not isinstance(algorithm, str):
+            raise AuthenticationError(
+                AuthFailure.MALFORMED_TOKEN, "The token's header has no string 'alg'."
+            )
         key = await self._key_for(algorithm, header.get("kid"))
-        claims = self._decode(token, key, str(algorithm))
+        claims = self._decode(token, key, algorithm)
         return self._principal(claims)
 
-    async def _key_for(self, algorithm: object, kid: object) -> str | PyJWK:
+    async def _key_for(self, algorithm: str, kid: object) -> str | PyJWK:
         settings = self._settings
         if algorithm == HS256 and settings.hs256_secret is not None:
             return settings.hs256_secret
@@ -87,10 +91,10 @@ class TokenVerifier:
                 raise AuthenticationError(
                     AuthFailure.MALFORMED_TOKEN, "The token's 'kid' header must be a string."
                 )
-            key = (await self._keys.key_set()).find(kid, str(algorithm))
+            key = (await self._keys.key_set()).find(kid, algorithm)
             if key is None:
                 # Keys may have rotated since they were fetched: one (rate-limited) refresh.
-                key = (await self._keys.key_set(refresh=True)).find(kid, str(algorithm))
+                key = (await self._keys.key_set(refresh=True)).find(kid, algorithm)
             if key is None:
                 raise AuthenticationError(
                     AuthFailure.UNKNOWN_KEY,
@@ -150,13 +154,12 @@ class TokenVerifier:
             raise AuthenticationError(
                 AuthFailure.MALFORMED_TOKEN, "The token's 'sub' claim must be a non-empty string."
             )
-        expiry = claims.get("exp")
         token_id = claims.get("jti")
         return Principal(
             tenant_id=tenant,
             user_id=subject,
             roles=_roles(claims.get(settings.roles_claim), settings.roles_claim),
-            expires_at=None if expiry is None else datetime.fromtimestamp(expiry, tz=UTC),
+            expires_at=_expiry(claims.get("exp")),
             token_id=token_id if isinstance(token_id, str) and token_id else None,
         )
 
@@ -166,10 +169,23 @@ class TokenVerifier:
             await self._keys.aclose()
 
 
-def _describe(algorithm: object) -> str:
-    if isinstance(algorithm, str) and algorithm.isalnum() and len(algorithm) <= 10:
+def _describe(algorithm: str) -> str:
+    if algorithm.isalnum() and len(algorithm) <= 10:
         return f"alg {algorithm!r}"
     return "no usable 'alg'"
+
+
+def _expiry(value: object) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError("exp is not a number")
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (TypeError, OverflowError, OSError, ValueError) as error:
+        raise AuthenticationError(
+            AuthFailure.MALFORMED_TOKEN, "The token's 'exp' claim is out of range."
+        ) from error
 
 
 def _tenant(claims: Mapping[str, Any], name: str) -> str | None:

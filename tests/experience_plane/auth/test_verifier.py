@@ -294,3 +294,19 @@ async def test_minted_token_with_custom_tenant_claim(make_verifier: Factory) -> 
 def _b64(value: dict[str, Any]) -> str:
     raw = json.dumps(value, default=lambda moment: int(moment.timestamp())).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"alg": ["HS256"]}, {"alg": {"name": "HS256"}}, {"typ": "JWT"}, {"alg": "HS256", "kid": 5}],
+)
+async def test_odd_headers_are_malformed(make_verifier: Factory, header: dict[str, Any]) -> None:
+    token = f"{_b64(header)}.{_b64(claims())}.c2lnbmF0dXJl"
+    assert (await refused(make_verifier(), token)).reason is AuthFailure.MALFORMED_TOKEN
+
+
+@pytest.mark.parametrize("exp", ["1e300", "99999999999999999999", "Infinity", "NaN", '"soon"'])
+async def test_absurd_expiry_is_malformed(make_verifier: Factory, exp: str) -> None:
+    payload = f'{{"sub": "alice", "tenant_id": "acme", "exp": {exp}}}'.encode()
+    token = jwt.api_jws.encode(payload, SECRET, algorithm="HS256")
+    assert (await refused(make_verifier(), token)).reason is AuthFailure.MALFORMED_TOKEN
