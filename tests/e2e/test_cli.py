@@ -34,7 +34,10 @@ def _unreachable(url: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize(
+    "stop_signal",
+    [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")],
+)
 def test_dev_runs_both_services_and_stops_them(tmp_path: Path, stop_signal: signal.Signals) -> None:
     port, runtime_port = free_port(), free_port()
     command = [

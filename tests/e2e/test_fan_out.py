@@ -8,6 +8,7 @@ from typing import Any
 from gql import Client
 
 from tests.e2e.client import EXAMPLES, WATCH, http_client, request, upload, ws_client
+from tests.e2e.conftest import PHASE_DELAY
 from tests.support.processes import ApiProcess, RuntimeProcess
 
 CONNECTIONS = 10
@@ -40,7 +41,7 @@ async def test_fifty_subscribers_one_runtime_watcher(
             *(follow_on_one_connection(ws_client(api), execution_id) for _ in range(CONNECTIONS))
         )
     finally:
-        e2e_runtime.set_faults(phase_delay=0.2)
+        e2e_runtime.set_faults(phase_delay=PHASE_DELAY)
 
     followers = [events for connection in per_connection for events in connection]
     assert len(followers) == 50

@@ -15,20 +15,28 @@ from tests.e2e.client import (
     watch_ws,
     ws_client,
 )
+from tests.e2e.conftest import PHASE_DELAY
 from tests.e2e.test_graphql_flow import assert_each_change_once_in_order
-from tests.support.processes import ApiProcess
+from tests.support.processes import ApiProcess, RuntimeProcess
 
 
-async def test_all_transports_deliver_the_same_events(api: ApiProcess) -> None:
-    async with http_client(api) as session:
-        accepted = await upload(session, EXAMPLES / "customers.csv")
-    execution_id = accepted["execution"]["id"]
+async def test_all_transports_deliver_the_same_events(
+    api: ApiProcess, e2e_runtime: RuntimeProcess
+) -> None:
+    # Slow phases: all three subscribers must join before the first change to see the same.
+    e2e_runtime.set_faults(phase_delay=0.5)
+    try:
+        async with http_client(api) as session:
+            accepted = await upload(session, EXAMPLES / "customers.csv")
+        execution_id = accepted["execution"]["id"]
 
-    transport_ws, legacy_ws, sse = await asyncio.gather(
-        watch_ws(ws_client(api, WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL), execution_id),
-        watch_ws(ws_client(api, WebsocketsTransport.APOLLO_SUBPROTOCOL), execution_id),
-        watch_sse(api, execution_id),
-    )
+        transport_ws, legacy_ws, sse = await asyncio.gather(
+            watch_ws(ws_client(api, WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL), execution_id),
+            watch_ws(ws_client(api, WebsocketsTransport.APOLLO_SUBPROTOCOL), execution_id),
+            watch_sse(api, execution_id),
+        )
+    finally:
+        e2e_runtime.set_faults(phase_delay=PHASE_DELAY)
 
     assert_each_change_once_in_order(transport_ws)
     assert transport_ws[-1]["state"] == "COMPLETED"
