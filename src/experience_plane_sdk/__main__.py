@@ -1,0 +1,7 @@
+"""`python -m experience_plane_sdk`: the SDK's command line (see `experience_plane_sdk.cli`)."""
+
+import sys
+
+from experience_plane_sdk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,376 @@
+"""The Experience Plane command line: upload files, mash them, follow executions, read records.
+
+    experience-plane upload FILE... [--wait]
+    experience-plane mash FILE_ID... [--domain general] [--confidence low|medium|high]
+                                     [--name NAME] [--wait]
+    experience-plane status EXECUTION_ID
+    experience-plane watch EXECUTION_ID
+    experience-plane records EXECUTION_ID [--limit N]
+
+Every command takes `--url` (default `$EXPERIENCE_URL`, else http://127.0.0.1:8000/graphql),
+`--token` (default `$EXPERIENCE_TOKEN`) and `--json` (one JSON document; JSON lines for `watch`
+and `records`). Errors are one line on stderr, never a traceback.
+
+Exit codes:
+    0  success
+    1  the execution failed or was cancelled (or the Runtime rejected the request)
+    2  usage error or invalid input
+    3  the API or the Runtime is unreachable (or answered something unreadable)
+    4  not found
+    5  authentication failed
+    6  the wait timed out
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TextIO
+
+from experience_plane_sdk import render
+from experience_plane_sdk.client import DEFAULT_WAIT_TIMEOUT, ExperienceClient
+from experience_plane_sdk.errors import (
+    ApiProtocolError,
+    ApiUnreachable,
+    AuthenticationFailed,
+    ExecutionFailed,
+    ExecutionNotFoundError,
+    ExperienceError,
+    InvalidInput,
+    RuntimeProtocolError,
+    RuntimeRejectedError,
+    RuntimeUnavailableError,
+    UploadTooLarge,
+    WaitTimeout,
+)
+from experience_plane_sdk.models import Execution
+
+PROG = "experience-plane"
+DEFAULT_URL = "http://127.0.0.1:8000/graphql"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_NOT_FOUND = 4
+EXIT_AUTH = 5
+EXIT_TIMEOUT = 6
+
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  1  the execution failed or was cancelled (or the Runtime rejected the request)
+  2  usage error or invalid input
+  3  the API or the Runtime is unreachable (or answered something unreadable)
+  4  not found
+  5  authentication failed
+  6  the wait timed out
+
+environment:
+  EXPERIENCE_URL    the API's GraphQL URL (default http://127.0.0.1:8000/graphql)
+  EXPERIENCE_TOKEN  the bearer token to send
+"""
+
+# Most specific first: RuntimeTimeoutError is a RuntimeUnavailableError.
+_EXIT_FOR_ERROR: tuple[tuple[type[ExperienceError], int], ...] = (
+    (ExecutionFailed, EXIT_FAILED),
+    (RuntimeRejectedError, EXIT_FAILED),
+    (InvalidInput, EXIT_USAGE),
+    (UploadTooLarge, EXIT_USAGE),
+    (ApiUnreachable, EXIT_UNREACHABLE),
+    (RuntimeUnavailableError, EXIT_UNREACHABLE),
+    (RuntimeProtocolError, EXIT_UNREACHABLE),
+    (ApiProtocolError, EXIT_UNREACHABLE),
+    (ExecutionNotFoundError, EXIT_NOT_FOUND),
+    (AuthenticationFailed, EXIT_AUTH),
+    (WaitTimeout, EXIT_TIMEOUT),
+)
+
+
+def exit_code_for(error: ExperienceError) -> int:
+    """The documented exit code for an SDK error."""
+    for cls, code in _EXIT_FOR_ERROR:
+        if isinstance(error, cls):
+            return code
+    return EXIT_UNREACHABLE
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The argument parser of every SDK command (`upload`, `mash`, `status`, `watch`, `records`)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="the API's GraphQL URL (default: $EXPERIENCE_URL)")
+    common.add_argument("--token", help="bearer token (default: $EXPERIENCE_TOKEN)")
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    common.add_argument(
+        "--request-timeout", type=_positive, default=30.0, metavar="S",
+        help="seconds each request may take (default: 30)",
+    )  # fmt: skip
+    waiting = argparse.ArgumentParser(add_help=False)
+    waiting.add_argument("--wait", action="store_true", help="wait until the execution ends")
+    waiting.add_argument(
+        "--timeout", type=_positive, default=DEFAULT_WAIT_TIMEOUT, metavar="S",
+        help=f"with --wait: give up after S seconds (default: {DEFAULT_WAIT_TIMEOUT:g})",
+    )  # fmt: skip
+
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Upload files to the Experience Plane, mash them and follow executions.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(
+        name: str, help_text: str, *parents: argparse.ArgumentParser
+    ) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=help_text, description=help_text, parents=[common, *parents],
+            epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
+
+    upload = command("upload", "upload files; prints their executions", waiting)
+    upload.add_argument("files", nargs="+", metavar="FILE")
+    upload.add_argument("--mime-type", help="the files' media type (default: guessed)")
+
+    mash = command("mash", "compose uploaded files (their file ids) into a data mash", waiting)
+    mash.add_argument("content_refs", nargs="+", metavar="FILE_ID")
+    mash.add_argument("--domain", default="general", help="vocabulary (default: general)")
+    mash.add_argument(
+        "--confidence", choices=("low", "medium", "high"), default="medium",
+        help="least confidence at which columns are mapped (default: medium)",
+    )  # fmt: skip
+    mash.add_argument("--name", help="a name for the mash")
+
+    status = command("status", "print an execution's current status")
+    status.add_argument("execution_id", metavar="EXECUTION_ID")
+
+    watch = command("watch", "follow an execution until it ends")
+    watch.add_argument("execution_id", metavar="EXECUTION_ID")
+    watch.add_argument("--timeout", type=_positive, metavar="S", help="give up after S seconds")
+
+    records = command("records", "print the records of a data mash execution")
+    records.add_argument("execution_id", metavar="EXECUTION_ID")
+    records.add_argument("--limit", type=_count, metavar="N", help="print at most N records")
+    records.add_argument(
+        "--page-size", type=_count, default=200, metavar="N", help="records per request (max 500)"
+    )
+    return parser
+
+
+class Progress:
+    """Shows execution updates: a live `\\r` bar on a TTY, plain lines otherwise, or nothing."""
+
+    def __init__(self, out: TextIO, *, enabled: bool = True) -> None:
+        self.out = out
+        self.enabled = enabled
+        self.tty = enabled and out.isatty()
+        self._live = False
+
+    def __call__(self, execution: Execution, label: str = "") -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            self.out.write("\r\x1b[2K" + render.progress_bar(execution, label))
+            self._live = True
+        else:
+            prefix = f"{label}  " if label else ""
+            self.out.write(prefix + render.status_line(execution) + "\n")
+        self.out.flush()
+
+    def done(self) -> None:
+        """End the live line so that what follows starts on a fresh one."""
+        if self._live:
+            self.out.write("\n")
+            self.out.flush()
+            self._live = False
+
+
+class Command:
+    """One run of a command: its arguments, the client and where output goes."""
+
+    def __init__(self, args: argparse.Namespace, client: ExperienceClient) -> None:
+        self.args = args
+        self.client = client
+        self.json: bool = args.json
+        self.out = sys.stdout
+
+    def emit(self, document: object) -> None:
+        print(render.dumps(document), file=self.out, flush=True)
+
+    async def _wait_all(
+        self, executions: list[Execution], labels: list[str]
+    ) -> tuple[list[Execution], int]:
+        """Wait for every execution; their final (or last seen) statuses and the exit code."""
+        progress = Progress(sys.stderr, enabled=not self.json or sys.stderr.isatty())
+
+        failures: list[str] = []
+
+        async def one(execution: Execution, label: str) -> tuple[Execution, int]:
+            def update(current: Execution) -> None:
+                progress(current, label)
+
+            try:
+                final = await self.client.wait(
+                    execution.id, timeout=self.args.timeout, on_update=update
+                )
+            except ExecutionFailed as exc:
+                failures.append(str(exc))
+                return exc.execution, EXIT_FAILED
+            except WaitTimeout as exc:
+                failures.append(str(exc))
+                return exc.execution or execution, EXIT_TIMEOUT
+            return final, EXIT_OK
+
+        try:
+            results = await asyncio.gather(
+                *(
+                    one(execution, label)
+                    for execution, label in zip(executions, labels, strict=True)
+                )
+            )
+        finally:
+            progress.done()
+            for message in failures:
+                fail(message)
+        return [execution for execution, _ in results], max(code for _, code in results)
+
+    async def upload(self) -> int:
+        executions = []
+        for path in self.args.files:
+            executions.append(await self.client.upload_content(path, mime_type=self.args.mime_type))
+        code = EXIT_OK
+        labels = [os.path.basename(path) for path in self.args.files]
+        if self.args.wait:
+            executions, code = await self._wait_all(executions, labels)
+        if self.json:
+            self.emit([render.execution_json(e) for e in executions])
+        elif self.args.wait:
+            print("\n\n".join(render.execution_text(e) for e in executions), file=self.out)
+        else:
+            width = max(len(label) for label in labels)
+            for label, execution in zip(labels, executions, strict=True):
+                print(f"{label:<{width}}  {render.status_line(execution)}", file=self.out)
+        return code
+
+    async def mash(self) -> int:
+        execution = await self.client.create_data_mash(
+            self.args.content_refs,
+            target_domain=self.args.domain,
+            confidence_level=self.args.confidence,
+            name=self.args.name,
+        )
+        code = EXIT_OK
+        if self.args.wait:
+            [execution], code = await self._wait_all([execution], [self.args.name or "mash"])
+        self.show(execution)
+        return code
+
+    def show(self, execution: Execution) -> None:
+        if self.json:
+            self.emit(render.execution_json(execution))
+        else:
+            print(render.execution_text(execution), file=self.out)
+
+    async def status(self) -> int:
+        execution = await self.client.execution_status(self.args.execution_id)
+        if execution is None:
+            raise ExecutionNotFoundError(f"Execution {self.args.execution_id} not found")
+        self.show(execution)
+        return EXIT_OK
+
+    async def watch(self) -> int:
+        progress = Progress(self.out, enabled=not self.json)
+        last: Execution | None = None
+        try:
+            async with asyncio.timeout(self.args.timeout):
+                async for execution in self.client.watch(self.args.execution_id):
+                    last = execution
+                    if self.json:
+                        self.emit(render.execution_json(execution))
+                    else:
+                        progress(execution)
+        except TimeoutError as exc:
+            raise WaitTimeout(self.args.execution_id, self.args.timeout, last) from exc
+        finally:
+            progress.done()
+        if last is None:
+            raise ExecutionNotFoundError(f"Execution {self.args.execution_id} not found")
+        if not self.json and progress.tty:
+            print(render.execution_text(last), file=self.out)
+        if last.is_terminal and not last.state.succeeded:
+            fail(str(ExecutionFailed(last)))
+            return EXIT_FAILED
+        return EXIT_OK
+
+    async def records(self) -> int:
+        limit: int | None = self.args.limit
+        page_size = min(self.args.page_size, limit) if limit else self.args.page_size
+        table = render.RecordTable(self.out)
+        batch: list[dict[str, object]] = []
+        count = 0
+        async for record in self.client.records(self.args.execution_id, page_size=page_size):
+            count += 1
+            if self.json:
+                self.emit(record)
+            else:
+                batch.append(record)
+                if len(batch) >= page_size:
+                    table.write(batch)
+                    batch = []
+            if limit is not None and count >= limit:
+                break
+        table.write(batch)
+        return EXIT_OK
+
+
+def fail(message: str) -> None:
+    """Print one error line on stderr."""
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run the parsed command and return its exit code (SDK errors are raised)."""
+    async with ExperienceClient(args.url, args.token, timeout=args.request_timeout) as client:
+        command = Command(args, client)
+        handlers: dict[str, Callable[[], Awaitable[int]]] = {
+            "upload": command.upload,
+            "mash": command.mash,
+            "status": command.status,
+            "watch": command.watch,
+            "records": command.records,
+        }
+        return await handlers[args.command]()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` (default: `sys.argv[1:]`), run the command and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) and usage errors (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    args.url = args.url or os.environ.get("EXPERIENCE_URL") or DEFAULT_URL
+    args.token = args.token or os.environ.get("EXPERIENCE_TOKEN") or None
+    try:
+        return asyncio.run(run(args))
+    except ExperienceError as exc:
+        fail(exc.message)
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        return 130

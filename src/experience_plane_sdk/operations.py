@@ -1,0 +1,136 @@
+"""Every GraphQL document the SDK sends, in one place.
+
+Tests validate each of them against the checked-in `schema/schema.graphql`, so a schema change
+that breaks the SDK fails the build instead of a user's call.
+
+Idempotency: the mutations do not take an `idempotencyKey` argument yet (the schema has none),
+so the SDK sends its key only as the `Idempotency-Key` HTTP header. A test fails as soon as the
+schema grows the argument, which is the moment to add it to the two mutations below.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+EXECUTION_FIELDS: Final = """
+fragment ExecutionFields on Execution {
+  id
+  intentType
+  state
+  rawStatus
+  progress { phase percent }
+  error
+  createdAt
+  updatedAt
+  isTerminal
+  artifacts {
+    __typename
+    id
+    ... on ContentFile {
+      fileId
+      name
+      mimeType
+      size
+      sha256
+      format
+      columns { name type nullCount distinctCount }
+      rowCount
+    }
+    ... on DataMash {
+      mashId
+      name
+      entity
+      canonicalFields {
+        name
+        type
+        confidence
+        sources { fileId column confidence }
+      }
+      joinKeys {
+        field
+        overlap
+        sources { fileId column confidence }
+      }
+      rowCount
+      qualityReport { completeness nullDensity duplicateKeys typeConflicts issues }
+    }
+  }
+}
+"""
+
+# What both mutations' result unions have in common: the accepted execution or an error.
+ACCEPTED_OR_ERROR: Final = """
+    __typename
+    ... on ExecutionAccepted { execution { ...ExecutionFields } }
+    ... on Error { code message }
+    ... on InvalidInputError { field }
+"""
+
+UPLOAD_CONTENT: Final = (
+    """
+mutation UploadContent($file: Upload!, $filename: String, $mimeType: String) {
+  uploadContent(file: $file, filename: $filename, mimeType: $mimeType) {"""
+    + ACCEPTED_OR_ERROR
+    + """    ... on UploadTooLargeError { maxBytes }
+  }
+}
+"""
+    + EXECUTION_FIELDS
+)
+
+CREATE_DATA_MASH: Final = (
+    """
+mutation CreateDataMash($input: CreateDataMashInput!) {
+  createDataMash(input: $input) {"""
+    + ACCEPTED_OR_ERROR
+    + """  }
+}
+"""
+    + EXECUTION_FIELDS
+)
+
+EXECUTION_STATUS: Final = (
+    """
+query ExecutionStatus($executionId: ID!) {
+  executionStatus(executionId: $executionId) { ...ExecutionFields }
+}
+"""
+    + EXECUTION_FIELDS
+)
+
+WATCH_EXECUTION: Final = (
+    """
+subscription WatchExecution($executionId: ID!) {
+  executionStatus(executionId: $executionId) { ...ExecutionFields }
+}
+"""
+    + EXECUTION_FIELDS
+)
+
+MASH_RECORDS: Final = """
+query MashRecords($executionId: ID!, $first: Int!, $after: String) {
+  executionStatus(executionId: $executionId) {
+    id
+    state
+    artifacts {
+      __typename
+      ... on DataMash {
+        mashId
+        records(first: $first, after: $after) {
+          totalCount
+          pageInfo { hasNextPage endCursor }
+          edges { cursor node }
+        }
+      }
+    }
+  }
+}
+"""
+
+ALL: Final = {
+    "UploadContent": UPLOAD_CONTENT,
+    "CreateDataMash": CREATE_DATA_MASH,
+    "ExecutionStatus": EXECUTION_STATUS,
+    "WatchExecution": WATCH_EXECUTION,
+    "MashRecords": MASH_RECORDS,
+}

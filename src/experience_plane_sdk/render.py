@@ -1,0 +1,183 @@
+"""How the CLI shows results: JSON documents for scripts, concise aligned text for people.
+
+Kept apart from `cli` so the command logic reads without formatting noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any, TextIO
+
+from experience_plane_sdk.models import ContentFile, DataMash, Execution
+
+BAR_WIDTH = 24
+MAX_CELL = 24
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def execution_json(execution: Execution) -> dict[str, Any]:
+    """The execution as a JSON-ready dict: the dataclass fields, artifacts tagged by `type`."""
+    data: dict[str, Any] = _plain(dataclasses.asdict(execution))
+    data["artifacts"] = [
+        {"type": type(artifact).__name__, **_plain(dataclasses.asdict(artifact))}
+        for artifact in execution.artifacts
+    ]
+    return data
+
+
+def dumps(document: Any) -> str:
+    """One compact JSON line (non-ASCII kept readable)."""
+    return json.dumps(_plain(document), ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "? B"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover - the loop always returns
+
+
+def _progress(execution: Execution) -> str:
+    if execution.progress is None:
+        return ""
+    return f"{execution.progress.phase} {execution.progress.percent:.0f}%"
+
+
+def status_line(execution: Execution) -> str:
+    """One line: id, state and progress (the plain, non-TTY update line)."""
+    parts = [execution.id, f"{execution.state.value:<9}", _progress(execution)]
+    if execution.error:
+        parts.append(execution.error)
+    return "  ".join(part for part in parts if part).rstrip()
+
+
+def progress_bar(execution: Execution, label: str = "") -> str:
+    """A one-line bar for a TTY: `label  STATE  [#####-----]  42%  phase`."""
+    percent = execution.progress.percent if execution.progress else 0.0
+    if execution.state.succeeded:
+        percent = 100.0
+    filled = round(BAR_WIDTH * max(0.0, min(100.0, percent)) / 100)
+    phase = execution.progress.phase if execution.progress else ""
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    text = f"{label}  {execution.state.value:<9} [{bar}] {percent:3.0f}%  {phase}".strip()
+    width = shutil.get_terminal_size((80, 24)).columns - 1
+    return text[:width]
+
+
+def _pairs(rows: Iterable[tuple[str, str]]) -> list[str]:
+    rows = [(key, value) for key, value in rows if value]
+    width = max((len(key) for key, _ in rows), default=0)
+    return [f"{key:<{width}}  {value}" for key, value in rows]
+
+
+def _file_lines(artifact: ContentFile) -> list[str]:
+    facts = [
+        artifact.name or "",
+        artifact.mime_type or "",
+        _size(artifact.size),
+        artifact.format or "",
+        "" if artifact.row_count is None else f"{artifact.row_count} rows",
+    ]
+    lines = [f"file {artifact.file_id}  " + "  ".join(f for f in facts if f)]
+    for column in artifact.columns or ():
+        nulls = "" if not column.null_count else f"  {column.null_count} empty"
+        lines.append(f"  {column.name:<20} {column.type}{nulls}")
+    return lines
+
+
+def _mash_lines(mash: DataMash) -> list[str]:
+    facts = [
+        mash.name or "",
+        f"entity {mash.entity}" if mash.entity else "",
+        "" if mash.row_count is None else f"{mash.row_count} records",
+    ]
+    lines = [f"data mash {mash.mash_id}  " + "  ".join(f for f in facts if f)]
+    for field in mash.canonical_fields:
+        sources = ", ".join(f"{s.column} ({s.file_id})" for s in field.sources)
+        lines.append(f"  {field.name:<20} {field.type or '?':<9} <- {sources}")
+    for key in mash.join_keys:
+        overlap = "" if key.overlap is None else f"  overlap {key.overlap:.0%}"
+        lines.append(f"  joined on {key.field}{overlap}")
+    report = mash.quality_report
+    if report is not None:
+        completeness = "?" if report.completeness is None else f"{report.completeness:.0%}"
+        lines.append(
+            f"  quality: {completeness} complete, {report.duplicate_keys or 0} duplicate keys, "
+            f"{report.type_conflicts or 0} type conflicts"
+        )
+        lines.extend(f"  ! {issue}" for issue in report.issues)
+    return lines
+
+
+def execution_text(execution: Execution) -> str:
+    """A short aligned description of an execution and what it produced."""
+    lines = _pairs(
+        [
+            ("execution", execution.id),
+            ("intent", execution.intent_type or ""),
+            ("state", execution.state.value),
+            ("progress", _progress(execution)),
+            ("error", execution.error or ""),
+            ("created", execution.created_at.isoformat() if execution.created_at else ""),
+            ("updated", execution.updated_at.isoformat() if execution.updated_at else ""),
+        ]
+    )
+    for artifact in execution.artifacts:
+        if isinstance(artifact, ContentFile):
+            lines.extend(_file_lines(artifact))
+        else:
+            lines.extend(_mash_lines(artifact))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else value if isinstance(value, str) else dumps(value)
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+class RecordTable:
+    """Records as an aligned table; widths come from the first batch, so it can stream."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.columns: list[str] = []
+        self.widths: list[int] = []
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Print a batch of records (the header before the first one)."""
+        if not records:
+            return
+        if not self.columns:
+            for record in records:
+                self.columns.extend(k for k in record if k not in self.columns)
+            self.widths = [
+                max(len(column), *(len(_cell(r.get(column))) for r in records))
+                for column in self.columns
+            ]
+            self._row(self.columns)
+        for record in records:
+            self._row([_cell(record.get(column)) for column in self.columns])
+
+    def _row(self, cells: Sequence[str]) -> None:
+        line = "  ".join(f"{cell:<{width}}" for cell, width in zip(cells, self.widths, strict=True))
+        print(line.rstrip(), file=self.out)
