@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         context_getter=get_graphql_context,
         graphql_ide="graphiql" if settings.graphiql else None,
         multipart_uploads_enabled=True,
+        # Legacy graphql-ws clients get `ka` messages so idle proxies keep the socket open.
+        keep_alive=True,
+        keep_alive_interval=15,
         max_body_bytes=settings.max_upload_bytes,
     )
     app.include_router(graphql)

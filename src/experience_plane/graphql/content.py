@@ -60,7 +60,7 @@ class ContentFile(Artifact):
         if self.artifact.complete:
             return self.artifact
         try:
-            loaded = await info.context.loaders.artifacts.load(self.artifact.file_id)
+            loaded = await info.context.loaders.artifact(self.artifact.file_id)
         except services.ServiceError as exc:
             raise public_error(exc) from exc
         return loaded if isinstance(loaded, FileArtifact) else self.artifact

@@ -142,7 +142,7 @@ class DataMash(Artifact):
         if self.artifact.complete:
             return self.artifact
         try:
-            loaded = await info.context.loaders.artifacts.load(self.artifact.mash_id)
+            loaded = await info.context.loaders.artifact(self.artifact.mash_id)
         except services.ServiceError as exc:
             raise public_error(exc) from exc
         return loaded if isinstance(loaded, DataMashArtifact) else self.artifact
@@ -214,8 +214,8 @@ class DataMash(Artifact):
             )
         offset = 0 if after is None else decode_cursor(after) + 1
         try:
-            page = await info.context.loaders.mash_records.load(
-                (self.artifact.mash_id, offset, first)
+            page = await info.context.loaders.records_page(
+                self.artifact.mash_id, offset=offset, limit=first
             )
         except services.ServiceError as exc:
             raise public_error(exc) from exc

@@ -27,6 +27,24 @@ class Loaders:
             load_fn=self._load_mash_records
         )
 
+    async def artifact(self, artifact_id: str) -> Artifact:
+        """An artifact's full details, read at most once while this context lives."""
+        try:
+            return await self.artifacts.load(artifact_id)
+        except Exception:
+            # A WebSocket context outlives one operation: do not keep a transient failure.
+            self.artifacts.clear(artifact_id)
+            raise
+
+    async def records_page(self, mash_id: str, *, offset: int, limit: int) -> MashRecordsPage:
+        """A page of a mash's records, read at most once while this context lives."""
+        key = (mash_id, offset, limit)
+        try:
+            return await self.mash_records.load(key)
+        except Exception:
+            self.mash_records.clear(key)
+            raise
+
     async def _load_artifacts(self, ids: list[str]) -> Sequence[Artifact | BaseException]:
         # The Runtime has no batch endpoint: one call per distinct id, concurrently.
         return await asyncio.gather(
