@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -21,6 +22,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from experience_plane.graphql.content import ContentFile, UploadContentResult, upload_content
 from experience_plane.graphql.context import Info
@@ -38,6 +40,14 @@ from experience_plane.graphql.executions import (
 from experience_plane.graphql.fields import described_subscription
 
 UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
+# Raised on purpose: GraphQL errors, and Strawberry's refusals of an operation the transport does
+# not allow (e.g. a mutation over an EventSource GET); their messages are written for clients.
+_REQUEST_ERRORS = (
+    GraphQLError,
+    InvalidOperationTypeError,
+    CannotGetOperationTypeError,
+    MissingQueryError,
+)
 
 
 @strawberry.type(description="Reading executions and what they produced.")
@@ -82,11 +92,11 @@ class Subscription:
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors caused by a bug or an unforeseen failure, whose text must not leak.
 
-    Errors raised as GraphQL errors on purpose (validation, `PublicError`) are meant for the
-    client; anything wrapping another exception is not.
+    Errors raised on purpose (validation, `PublicError`, an operation type the transport does
+    not allow) are meant for the client; anything wrapping another exception is not.
     """
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, _REQUEST_ERRORS)
 
 
 def build_schema(

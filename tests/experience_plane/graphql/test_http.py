@@ -212,3 +212,17 @@ async def test_oversized_body_is_refused_before_reading(settings: Settings) -> N
         )
     assert response.status_code == 413
     assert "larger than 1 bytes" in response.json()["errors"][0]["message"]
+
+
+async def test_sse_over_get_for_event_source_clients(app: RunningApp) -> None:
+    # Browsers' EventSource can only GET; queries and subscriptions work, mutations do not.
+    response = await app.http.get("/graphql/stream", params={"query": "{ __typename }"})
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = _sse_events(response.text)
+    assert [name for name, _ in events] == ["next", "complete"]
+    assert json.loads(events[0][1]) == {"data": {"__typename": "Query"}}
+
+    mutation = 'mutation { createDataMash(input: {contentRefs: ["a"]}) { __typename } }'
+    response = await app.http.get("/graphql/stream", params={"query": mutation})
+    events = _sse_events(response.text)
+    assert "not allowed" in json.loads(events[0][1])["errors"][0]["message"]
