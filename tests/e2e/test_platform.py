@@ -52,6 +52,7 @@ async def test_flow_against_the_platform_runtime(platform_api: ApiProcess) -> No
             # the reduced artifact's details come from the artifacts endpoint.
             assert execution["state"] == "COMPLETED"
             assert execution["isTerminal"] is True
+            assert execution["intentType"] == "content.upload"
             (artifact,) = execution["artifacts"]
             assert artifact["__typename"] == "ContentFile"
             assert artifact["name"] == name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 
 from experience_plane.auth import Principal
 from experience_plane.executions import ExecutionTracker
@@ -80,6 +81,9 @@ class ExecutionService:
                 status = await self._client.get_execution(
                     principal.tenant_id, submitted.execution_id
                 )
+            if status.intent_type is None:
+                # The platform's sparse statuses omit it; we know what was submitted.
+                status = replace(status, intent_type=intent_type)
             self._tracker.remember(principal.tenant_id, status)
             return status
         return ExecutionStatus(
