@@ -166,6 +166,7 @@ class ExperienceClient:
 
         Every call is idempotent: reads by nature, mutations by their idempotency key.
         """
+        self._http()  # a client that is not open is a programming error, not a retry
         retries = self.retries if retries is None else retries
         for number in range(retries + 1):
             try:

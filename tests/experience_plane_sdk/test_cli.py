@@ -1,0 +1,180 @@
+"""The command line, run as a user would: `python -m experience_plane_sdk ...` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from experience_plane_sdk.cli import build_parser, main
+from tests.experience_plane_sdk.conftest import CUSTOMERS, POLICIES, Mashed, StandInServer
+from tests.support.processes import ApiProcess, free_port
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+    def json_lines(self) -> list[Any]:
+        return [json.loads(line) for line in self.out.splitlines()]
+
+
+def cli(*args: str, url: str | None = None, timeout: float = 60) -> Run:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIENCE_")}
+    if url is not None:
+        env["EXPERIENCE_URL"] = url
+    result = subprocess.run(
+        [sys.executable, "-m", "experience_plane_sdk", *args],
+        capture_output=True, text=True, env=env, timeout=timeout, check=False,
+    )  # fmt: skip
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+def assert_one_error_line(run: Run, *fragments: str) -> None:
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("experience-plane: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in run.err
+
+
+def test_upload_wait_json_then_mash_status_watch_and_records(api: ApiProcess) -> None:
+    url = api.graphql_url
+    upload = cli("upload", str(CUSTOMERS), str(POLICIES), "--wait", "--json", url=url)
+    assert upload.code == 0, upload.err
+    executions = upload.json()
+    assert [e["state"] for e in executions] == ["COMPLETED", "COMPLETED"]
+    file_ids = [e["artifacts"][0]["file_id"] for e in executions]
+    assert [e["artifacts"][0]["name"] for e in executions] == ["customers.csv", "policies.json"]
+
+    mash = cli("mash", *file_ids, "--name", "cli mash", "--confidence", "high", "--wait", url=url)
+    assert mash.code == 0, mash.err
+    assert "COMPLETED" in mash.out
+    assert "cli mash" in mash.out
+    assert "joined on customer_id" in mash.out
+    execution_id = mash.out.split()[1]  # "execution  <id>" is the first line
+    assert execution_id.startswith("exec")
+
+    status = cli("status", execution_id, "--json", url=url)
+    assert status.code == 0, status.err
+    assert status.json()["artifacts"][0]["type"] == "DataMash"
+    assert status.json()["artifacts"][0]["row_count"] == 6
+
+    watch = cli("watch", execution_id, "--json", url=url)
+    assert watch.code == 0, watch.err
+    assert watch.json_lines()[-1]["state"] == "COMPLETED"
+
+    records = cli("records", execution_id, "--json", "--page-size", "2", url=url)
+    assert records.code == 0, records.err
+    assert [r["customer_id"] for r in records.json_lines()] == [
+        "C001", "C002", "C003", "C004", "C005", "C006",
+    ]  # fmt: skip
+
+    table = cli("records", execution_id, "--limit", "3", url=url)
+    assert table.code == 0, table.err
+    header, *rows = table.out.splitlines()
+    assert header.split()[0] == "customer_id"
+    assert [row.split()[0] for row in rows] == ["C001", "C002", "C003"]
+
+
+def test_upload_without_wait_prints_one_line_per_file(api: ApiProcess) -> None:
+    run = cli("upload", str(CUSTOMERS), url=api.graphql_url)
+    assert run.code == 0, run.err
+    [line] = run.out.splitlines()
+    assert line.split()[0] == "customers.csv"
+    assert line.split()[1].startswith("exec")
+
+
+def test_watch_prints_plain_lines_when_not_a_tty(api: ApiProcess) -> None:
+    upload = cli("upload", str(CUSTOMERS), "--json", url=api.graphql_url)
+    [execution] = upload.json()
+    run = cli("watch", execution["id"], url=api.graphql_url)
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert "\r" not in run.out
+    assert all(line.startswith(execution["id"]) for line in lines)
+    assert "COMPLETED" in lines[-1]
+
+
+def test_a_failed_execution_exits_1(api: ApiProcess) -> None:
+    run = cli("mash", "file_missing", "--wait", "--json", url=api.graphql_url)
+    assert run.code == 1
+    assert run.json()["state"] == "FAILED"
+    assert_one_error_line(run, "ended FAILED", "file_missing")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["mash"],
+        ["mash", "file_1", "--confidence", "certain"],
+        ["records", "exec_1", "--limit", "0"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    run = cli(*args, url="http://127.0.0.1:9/graphql")
+    assert run.code == 2
+    assert "usage:" in run.err
+
+
+def test_invalid_input_exits_2(api: ApiProcess, mashed: Mashed) -> None:
+    run = cli("records", mashed.upload_execution_id, url=api.graphql_url)
+    assert run.code == 2
+    assert_one_error_line(run, "has no data mash")
+    missing = cli("upload", "/no/such/file.csv", url=api.graphql_url)
+    assert missing.code == 2
+    assert_one_error_line(missing, "No such file")
+
+
+def test_an_unreachable_api_exits_3() -> None:
+    run = cli("status", "exec_1", url=f"http://127.0.0.1:{free_port()}/graphql")
+    assert run.code == 3
+    assert_one_error_line(run, "Cannot connect to the API")
+
+
+def test_not_found_exits_4(api: ApiProcess) -> None:
+    for command in ("status", "watch", "records"):
+        run = cli(command, "exec_missing", url=api.graphql_url)
+        assert run.code == 4, (command, run.err)
+        assert_one_error_line(run, "not found")
+
+
+def test_refused_credentials_exit_5(stand_in: StandInServer) -> None:
+    run = cli("status", "exec_1", "--token", "t.o.k", url=stand_in.url)
+    assert run.code == 5
+    assert_one_error_line(run, "HTTP 401")
+    assert stand_in.requests[0]["authorization"] == "Bearer t.o.k"
+    stand_in.status = 403
+    assert cli("watch", "exec_1", url=stand_in.url).code == 5
+
+
+def test_a_wait_timeout_exits_6(api: ApiProcess, mashed: Mashed) -> None:
+    run = cli("mash", *mashed.file_ids, "--wait", "--timeout", "0.01", url=api.graphql_url)
+    assert run.code == 6
+    assert_one_error_line(run, "did not finish within 0.01s")
+
+
+def test_url_and_token_flags_override_the_environment(api: ApiProcess) -> None:
+    run = cli("status", "exec_missing", "--url", api.graphql_url, url="http://127.0.0.1:9/x")
+    assert run.code == 4
+
+
+def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for line in ("0  success", "1  the execution failed", "3  the API or the Runtime",
+                 "4  not found", "5  authentication failed", "6  the wait timed out"):  # fmt: skip
+        assert line in text
+    assert build_parser().prog == "experience-plane"
