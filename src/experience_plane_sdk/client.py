@@ -23,6 +23,7 @@ from graphql import DocumentNode, parse
 from experience_plane_sdk import operations
 from experience_plane_sdk.errors import (
     ApiProtocolError,
+    ApiUnreachable,
     ExecutionFailed,
     ExecutionNotFoundError,
     ExperienceError,
@@ -45,6 +46,9 @@ T = TypeVar("T")
 
 DEFAULT_WAIT_TIMEOUT = 300.0
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# How `wait` polls when it cannot subscribe: quickly at first, then every couple of seconds.
+POLL_INTERVAL_MIN = 0.1
+POLL_INTERVAL_MAX = 2.0
 CONFIDENCE_LEVELS = ("low", "medium", "high")
 
 
@@ -219,8 +223,9 @@ class ExperienceClient:
     ) -> Execution:
         """Upload a file (a path, bytes or a binary file object); returns its execution at once.
 
-        Paths and file objects are streamed, never read whole into memory. A file object is
-        retried only if it is seekable (it is rewound to where it was).
+        Paths and file objects are streamed, never read whole into memory; a file object is
+        sent whole (from its start) and is not closed. The name defaults to the path's or file
+        object's name. Retries resend the file, so an unseekable stream is never retried.
         """
         key = idempotency_key or new_idempotency_key()
         opener, default_name, rewindable = upload_opener(source)
@@ -322,26 +327,40 @@ class ExperienceClient:
         Raises `ExecutionFailed` (carrying the execution) when it ended FAILED, CANCELLED or
         UNKNOWN, `WaitTimeout` when `timeout` seconds pass first (None waits for ever), and
         `ExecutionNotFoundError` for an unknown id. `on_update` sees every status on the way.
+        Follows the subscription; when the WebSocket cannot be opened or drops, it polls
+        `execution_status` instead.
         """
         last: Execution | None = None
+
+        def seen(execution: Execution) -> None:
+            nonlocal last
+            if execution != last and on_update is not None:
+                on_update(execution)
+            last = execution
+
         try:
             async with asyncio.timeout(timeout):
-                async with aclosing(self.watch(execution_id)) as updates:
-                    async for execution in updates:
-                        last = execution
-                        if on_update is not None:
-                            on_update(execution)
-                        if execution.is_terminal:
-                            break
-                if last is None or not last.is_terminal:
-                    # The subscription ended early (it should not); the status says how it went.
-                    last = await self.execution_status(execution_id)
+                try:
+                    async with aclosing(self.watch(execution_id)) as updates:
+                        async for execution in updates:
+                            seen(execution)
+                            if execution.is_terminal:
+                                break
+                except ApiUnreachable:
+                    # No WebSocket (a proxy without upgrade support, a dropped connection);
+                    # plain HTTP may still work, and fails the same way if it does not.
+                    pass
+                delay = POLL_INTERVAL_MIN
+                while last is None or not last.is_terminal:
+                    current = await self.execution_status(execution_id)
+                    if current is None:
+                        raise ExecutionNotFoundError(f"Execution {execution_id} not found")
+                    seen(current)
+                    if not current.is_terminal:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, POLL_INTERVAL_MAX)
         except TimeoutError as exc:
             raise WaitTimeout(execution_id, timeout or 0.0, last) from exc
-        if last is None:
-            raise ExecutionNotFoundError(f"Execution {execution_id} not found")
-        if not last.is_terminal:
-            raise ApiProtocolError(f"The status of {execution_id} stopped before it ended")
         if not last.state.succeeded:
             raise ExecutionFailed(last)
         return last

@@ -78,9 +78,7 @@ def stand_in() -> Iterator[StandInServer]:
         protocol_version = "HTTP/1.1"
 
         def _answer(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            if length:
-                self.rfile.read(length)
+            self._read_body()
             server_state.requests.append({k.lower(): v for k, v in self.headers.items()})
             self.send_response(server_state.status)
             self.send_header("Content-Type", "application/json")
@@ -89,6 +87,15 @@ def stand_in() -> Iterator[StandInServer]:
             self.wfile.write(server_state.body)
 
         do_GET = do_POST = _answer
+
+        def _read_body(self) -> None:
+            if self.headers.get("transfer-encoding", "").lower() != "chunked":
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                return
+            # A stream of unknown length (e.g. an unseekable upload) arrives chunked.
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                self.rfile.read(size + 2)
+            self.rfile.readline()
 
         def log_message(self, format: str, *args: object) -> None:
             pass

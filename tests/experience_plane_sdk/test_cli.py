@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -41,7 +42,8 @@ def cli(*args: str, url: str | None = None, timeout: float = 60) -> Run:
 
 
 def assert_one_error_line(run: Run, *fragments: str) -> None:
-    lines = run.err.strip().splitlines()
+    # Progress lines may precede it on stderr when --wait runs without a terminal.
+    lines = [line for line in run.err.splitlines() if line.startswith("experience-plane:")]
     assert len(lines) == 1, run.err
     assert lines[0].startswith("experience-plane: error: ")
     for fragment in fragments:
@@ -178,3 +180,31 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
                  "4  not found", "5  authentication failed", "6  the wait timed out"):  # fmt: skip
         assert line in text
     assert build_parser().prog == "experience-plane"
+
+
+def test_watch_on_a_terminal_draws_a_live_bar_then_the_result(api: ApiProcess) -> None:
+    [execution] = cli("upload", str(CUSTOMERS), "--json", url=api.graphql_url).json()
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIENCE_")}
+    with subprocess.Popen(
+        [sys.executable, "-m", "experience_plane_sdk", "watch", execution["id"],
+         "--url", api.graphql_url],
+        stdout=terminal, stderr=subprocess.PIPE, env=env,
+    ) as process:  # fmt: skip
+        os.close(terminal)
+        output = b""
+        while chunk := _read(controller):
+            output += chunk
+        assert process.wait(30) == 0
+    os.close(controller)
+    text = output.decode()
+    assert "\r" in text
+    assert "[" + "#" * 24 + "] 100%" in text
+    assert "file file_" in text  # the final status, with its artifact, on a fresh line
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the terminal's other side was closed (the process ended)
+        return b""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+from typing import BinaryIO
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -13,6 +15,7 @@ from websockets.typing import Subprotocol
 from experience_plane_sdk import (
     ApiUnreachable,
     AuthenticationFailed,
+    Execution,
     ExecutionFailed,
     ExecutionNotFoundError,
     ExecutionState,
@@ -21,6 +24,7 @@ from experience_plane_sdk import (
     WaitTimeout,
 )
 from tests.experience_plane_sdk.conftest import CUSTOMERS, POLICIES, Mashed, StandInServer
+from tests.experience_plane_sdk.test_models import execution_json
 from tests.support.processes import ApiProcess, free_port
 
 
@@ -239,3 +243,33 @@ async def test_the_token_rides_in_connection_init_and_4403_is_authentication_fai
             with pytest.raises(AuthenticationFailed, match="4403"):
                 await client.wait("exec_1")
     assert payloads == [{"type": "connection_init", "payload": {"Authorization": "Bearer t.o.k"}}]
+
+
+def unseekable(data: bytes) -> BinaryIO:
+    """A pipe's read end holding `data`: readable once, not seekable."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, data)
+    os.close(write_end)
+    return open(read_end, "rb")
+
+
+async def test_an_unseekable_stream_is_sent_once(stand_in: StandInServer) -> None:
+    stand_in.status = 503
+    async with ExperienceClient(stand_in.url, retries=2) as client:
+        with unseekable(b"a\n1\n") as pipe, pytest.raises(ApiUnreachable):
+            await client.upload_content(pipe, filename="a.csv")
+    assert len(stand_in.requests) == 1
+
+
+async def test_wait_polls_when_the_websocket_cannot_be_opened(stand_in: StandInServer) -> None:
+    # A server (think: a proxy) that answers HTTP but refuses every WebSocket upgrade.
+    stand_in.status = 200
+    stand_in.body = json.dumps({"data": {"executionStatus": execution_json()}}).encode()
+    updates: list[Execution] = []
+    async with ExperienceClient(stand_in.url) as client:
+        final = await client.wait("exec_1", timeout=10, on_update=updates.append)
+    assert final.state is ExecutionState.COMPLETED
+    assert updates == [final]
+    upgrade, poll = stand_in.requests
+    assert upgrade.get("upgrade") == "websocket"
+    assert "content-length" in poll
