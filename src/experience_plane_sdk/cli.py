@@ -8,8 +8,11 @@
     experience-plane records EXECUTION_ID [--limit N]
 
 Every command takes `--url` (default `$EXPERIENCE_URL`, else http://127.0.0.1:8000/graphql),
-`--token` (default `$EXPERIENCE_TOKEN`) and `--json` (one JSON document; JSON lines for `watch`
-and `records`). Errors are one line on stderr, never a traceback.
+`--token` (default `$EXPERIENCE_TOKEN`) and `--json`: one JSON document (an array of executions
+for `upload`, an execution for `mash` and `status`), JSON lines for `watch` (executions) and
+`records` (records). `--wait` follows the execution: a live progress bar on stderr when it is a
+terminal, plain lines otherwise (but not with `--json`). Errors are one line on stderr, never a
+traceback.
 
 Exit codes:
     0  success

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
@@ -52,11 +53,10 @@ POLL_INTERVAL_MAX = 2.0
 CONFIDENCE_LEVELS = ("low", "medium", "high")
 
 
-def _document(source: str, _cache: dict[str, DocumentNode] = {}) -> DocumentNode:  # noqa: B006
-    # Parsed once per process on first use, not at import time; the dict is the cache on purpose.
-    if source not in _cache:
-        _cache[source] = parse(source)
-    return _cache[source]
+@functools.cache
+def _document(source: str) -> DocumentNode:
+    """The parsed document, parsed once per process on first use (not at import time)."""
+    return parse(source)
 
 
 def new_idempotency_key() -> str:
@@ -69,9 +69,13 @@ class ExperienceClient:
 
     `token` is sent as `Authorization: Bearer <token>` on HTTP and as `{"Authorization":
     "Bearer <token>"}` in the WebSocket's `connection_init`. `timeout` bounds each request
-    (connect, read, write), not how long an execution may take (see `wait`). Requests that fail
-    before reaching the API, or with 502/503/504, are retried `retries` times with backoff;
-    mutations are retried with the same idempotency key.
+    (connect, read, write), not how long an execution may take (see `wait`).
+
+    Transport failures (connection refused or reset, timeouts) and 5xx answers are retried
+    `retries` times with jittered backoff. A mutation is resent with the same idempotency key
+    (`idempotency_key`, or one generated per call) in the `Idempotency-Key` header; until the
+    API honours that key, a retry after a failure that reached the API could start the work
+    twice.
     """
 
     def __init__(
@@ -198,8 +202,10 @@ class ExperienceClient:
         return data
 
     @staticmethod
-    def _accepted(result: Mapping[str, Any]) -> Execution:
+    def _accepted(result: object) -> Execution:
         """The accepted execution of a mutation's result union, or its error raised."""
+        if not isinstance(result, Mapping):
+            raise ApiProtocolError(f"Unexpected mutation result: {result!r}")
         if result.get("__typename") == "ExecutionAccepted":
             return Execution.from_graphql(result["execution"])
         if "code" in result:
@@ -244,7 +250,7 @@ class ExperienceClient:
 
         # An unseekable stream is consumed by the first attempt: there is nothing to resend.
         data = await self._with_retries(attempt, retries=None if rewindable else 0)
-        return self._accepted(data["uploadContent"])
+        return self._accepted(data.get("uploadContent"))
 
     async def create_data_mash(
         self,
@@ -282,7 +288,7 @@ class ExperienceClient:
                 headers={IDEMPOTENCY_HEADER: key},
             )
         )
-        return self._accepted(data["createDataMash"])
+        return self._accepted(data.get("createDataMash"))
 
     async def execution_status(self, execution_id: str) -> Execution | None:
         """The execution's current status, or None when it is unknown to the caller."""
@@ -304,7 +310,7 @@ class ExperienceClient:
         try:
             async with aclosing(session.subscribe(request)) as results:
                 async for data in results:
-                    yield Execution.from_graphql(data["executionStatus"])
+                    yield Execution.from_graphql(data.get("executionStatus") or {})
         except ExperienceError:
             raise
         except Exception as exc:
@@ -380,7 +386,7 @@ class ExperienceClient:
             raise ExecutionNotFoundError(f"Execution {execution_id} not found")
         for artifact in execution.get("artifacts") or ():
             if artifact.get("__typename") == "DataMash":
-                return RecordsPage.from_graphql(artifact["records"])
+                return RecordsPage.from_graphql(artifact.get("records") or {})
         raise InvalidInput(
             f"Execution {execution_id} has no data mash (it is {execution.get('state')})",
             field="executionId",
