@@ -62,18 +62,19 @@ EXIT_NOT_FOUND = 4
 EXIT_AUTH = 5
 EXIT_TIMEOUT = 6
 
+# The epilog of every --help; the module docstring says the same (a test keeps them equal).
 EXIT_CODES_HELP = """exit codes:
-  0  success
-  1  the execution failed or was cancelled (or the Runtime rejected the request)
-  2  usage error or invalid input
-  3  the API or the Runtime is unreachable (or answered something unreadable)
-  4  not found
-  5  authentication failed
-  6  the wait timed out
+    0  success
+    1  the execution failed or was cancelled (or the Runtime rejected the request)
+    2  usage error or invalid input
+    3  the API or the Runtime is unreachable (or answered something unreadable)
+    4  not found
+    5  authentication failed
+    6  the wait timed out
 
 environment:
-  EXPERIENCE_URL    the API's GraphQL URL (default http://127.0.0.1:8000/graphql)
-  EXPERIENCE_TOKEN  the bearer token to send
+    EXPERIENCE_URL    the API's GraphQL URL (default http://127.0.0.1:8000/graphql)
+    EXPERIENCE_TOKEN  the bearer token to send
 """
 
 # Most specific first: RuntimeTimeoutError is a RuntimeUnavailableError.

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from experience_plane_sdk.cli import build_parser, main
+from experience_plane_sdk import cli as cli_module
+from experience_plane_sdk.cli import EXIT_CODES_HELP, build_parser, main
 from tests.experience_plane_sdk.conftest import CUSTOMERS, POLICIES, Mashed, StandInServer
 from tests.support.processes import ApiProcess, free_port
 
@@ -208,3 +209,9 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # EIO: the terminal's other side was closed (the process ended)
         return b""
+
+
+def test_the_module_docstring_lists_the_same_exit_codes() -> None:
+    codes = EXIT_CODES_HELP.split("\n\n")[0].splitlines()[1:]
+    assert cli_module.__doc__ is not None
+    assert "\n".join(codes) in cli_module.__doc__
