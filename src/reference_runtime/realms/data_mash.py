@@ -5,10 +5,21 @@
 report quality and lineage. Its payload is the `data_mash` artifact's semantic payload; the
 records are stored beside it and fetched by `mash_id`.
 
+Records: one per joined pair of rows (a full outer join with multiplicity, see `joining`);
+`row_count` is their number. No accepted row is dropped or merged into another.
+
+Entity: what one record is about. When a join is one-to-many (the key repeats on one side only),
+a record is one row of the "many" side, so the entity is that side's own (`policy` for customers
++ policies, a customer having several policies); with several such joins, the last in the plan
+decides. Otherwise, or when the many side has no identifier of its own, it is the entity the
+first join key identifies; without a join, the first identifier among the fields; failing both,
+the domain's default.
+
 Quality report: `completeness` is the share of records that found a row in every source (1.0 for
 a single source), `null_density` the share of empty cells over all cells (records times fields),
-`duplicate_keys` how many key values occur more than once within a source, `type_conflicts` how
-many fields are fed values of incompatible types.
+`duplicate_keys` how many key values occur more than once within a source (informative: such
+rows give one record each), `type_conflicts` how many fields are fed values of incompatible
+types. Value conflicts (sources of one record disagreeing on a field) are issues.
 """
 
 from __future__ import annotations
@@ -24,7 +35,13 @@ from reference_runtime.realms.alignment import (
     MashSource,
     align,
 )
-from reference_runtime.realms.joining import JoinResult, KeyPair, join_records, plan_joins
+from reference_runtime.realms.joining import (
+    JoinResult,
+    KeyPair,
+    join_records,
+    plan_joins,
+    source_entity,
+)
 from reference_runtime.realms.vocabularies import UnknownDomain, Vocabulary, get_vocabulary
 
 __all__ = ["MashError", "MashOptions", "MashOutcome", "MashSource", "build_mash", "parse_options"]
@@ -70,9 +87,27 @@ def parse_options(raw: object) -> MashOptions:
     return MashOptions(target_domain=domain, confidence_level=level, name=name or None)
 
 
-def _entity(alignment: Alignment, plan: list[KeyPair], vocabulary: Vocabulary) -> str:
-    # What the records are about: the thing the first join key identifies; without a join, the
-    # first identifier among the fields; failing both, the domain's default.
+def _entity(
+    sources: list[MashSource],
+    alignment: Alignment,
+    plan: list[KeyPair],
+    joined: JoinResult,
+    vocabulary: Vocabulary,
+) -> str:
+    # See the module docstring.
+    for pair in reversed(plan):
+        left_repeats = joined.repeats.get((pair.left_source, pair.left_column), 0) > 0
+        right_repeats = joined.repeats.get((pair.right_source, pair.right_column), 0) > 0
+        if left_repeats != right_repeats:
+            many, column = (
+                (pair.right_source, pair.right_column)
+                if right_repeats
+                else (pair.left_source, pair.left_column)
+            )
+            entity = source_entity(sources, alignment, many, column)
+            if entity:
+                return entity
+            break
     if plan:
         key_field = next(f for f in alignment.fields if f.name == plan[0].field)
         if key_field.spec.entity:
@@ -91,8 +126,8 @@ def _quality(sources: list[MashSource], alignment: Alignment, joined: JoinResult
     issues = [*alignment.issues, *joined.issues]
     for name, count in joined.conflicts.most_common():
         issues.append(
-            f"{count} conflicting value(s) for '{name}' between rows of the same key; "
-            "the first value (in content_refs order) was kept"
+            f"Conflicting values for '{name}' in {count} record(s): the value from the earlier "
+            "source (content_refs order) was kept"
         )
     if len(sources) > 1:
         for si, source in enumerate(sources):
@@ -124,7 +159,7 @@ def build_mash(mash_id: str, sources: list[MashSource], options: MashOptions) ->
     payload = {
         "mash_id": mash_id,
         "name": options.name or " + ".join(PurePath(s.filename).stem for s in sources),
-        "entity": _entity(alignment, plan, vocabulary),
+        "entity": _entity(sources, alignment, plan, joined, vocabulary),
         "target_domain": options.target_domain,
         "confidence_level": options.confidence_level,
         "canonical_fields": [

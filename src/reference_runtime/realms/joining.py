@@ -7,16 +7,28 @@ pair with the highest overlap (plus a preference for a shared field and for iden
 if the overlap is at least 0.5. The first content ref is the anchor; each further source joins
 onto the sources joined so far.
 
-**Records.** A full outer join: one canonical record per key value, holding the fields of every
-source that has a row with that key; rows with no match, or no key, become records of their own.
-**Conflicts**: when two rows give one field different values, the first non-null value wins (in
-content_refs order, then row order); conflicts are counted per field and reported as issues.
+**Records.** A full outer join with multiplicity; no accepted row is ever dropped or merged:
+
+- for each key value, every record joined so far pairs with every row of the new source having
+  that value: one-to-many and many-to-many joins give one record per pair (a customer with two
+  policies gives two records, the customer's fields on each);
+- records without a match, and rows of the new source without a match, stay records of their own
+  (the other side's fields null); so do rows with no key value;
+- a record's key is the value of the planned left column; when the left source has no row in the
+  record, the value of the key's canonical field from the record's other sources;
+- a many-to-many join (more records than its two sides have rows) giving more than
+  `MAX_JOINED_RECORDS` records fails the mash (`MashError`, naming the key and how many rows
+  repeat on each side) before any is built, instead of exhausting memory.
+
+**Conflicts.** When one canonical field is fed by several sources of one record with different
+non-null values, the value of the earliest source (content_refs order) is kept; the records are
+counted per field and reported as an issue. Key values occurring more than once within one source
+(`duplicate_keys`) are counted once per key column and reported as an informative issue.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +39,13 @@ MIN_KEY_OVERLAP = 0.5
 HIGH_DISTINCTNESS = 0.9
 SAME_FIELD_BONUS = 0.2
 IDENTIFIER_BONUS = 0.1
+# The most records a mash may have; only a many-to-many join can exceed it (rows on both sides
+# repeat a key value), and building them would exhaust memory long before anyone read them.
+MAX_JOINED_RECORDS = 1_000_000
+
+Row = list[Any]
+# A record being joined: one row (or None, no row) per source, in content_refs order.
+Partial = list[Row | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +63,23 @@ class KeyPair:
 
 @dataclass(slots=True)
 class JoinResult:
-    """The joined records and what happened on the way."""
+    """The joined records and what happened on the way.
 
-    records: list[dict[str, Any]]
-    origins: list[set[int]]
+    `origins[i]` are the indexes of the sources with a row in `records[i]`; `conflicts` counts,
+    per field, the records whose sources disagree on it; `repeats[(source, column)]` is how many
+    values of a key column occur more than once in its source.
+    """
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[set[int]] = field(default_factory=list)
     conflicts: Counter[str] = field(default_factory=Counter)
-    duplicate_keys: int = 0
+    repeats: dict[tuple[int, int], int] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
+
+    @property
+    def duplicate_keys(self) -> int:
+        """Key values occurring more than once within one source, over every key column."""
+        return sum(self.repeats.values())
 
 
 def key_of(value: Any) -> Any:
@@ -148,115 +177,200 @@ def _no_key_message(
     )
 
 
+def source_entity(
+    sources: list[MashSource], alignment: Alignment, si: int, key_column: int
+) -> str | None:
+    """What one row of source `si` is about: the entity of its own identifier, if it has one.
+
+    That is the first column other than `key_column` feeding an identifier field (other than a
+    generic record id) whose values are all present and distinct, such as `policy_number`.
+    """
+    source = sources[si]
+    rows = len(source.table.rows)
+    for ci, profile in enumerate(source.profiles):
+        entity = alignment.field_of(si, ci).spec.entity
+        if ci == key_column or entity in (None, "record"):
+            continue
+        if rows and profile.null_count == 0 and profile.distinct_count == rows:
+            return entity
+    return None
+
+
 def join_records(
     sources: list[MashSource], alignment: Alignment, plan: list[KeyPair]
 ) -> JoinResult:
     """Full outer join of every source's rows on the planned keys (see the module docstring)."""
-    types = {f.name: f.type for f in alignment.fields}
-    result = JoinResult(records=[], origins=[])
-
-    def values_of(si: int, row: list[Any]) -> dict[str, Any]:
-        out = {}
-        for ci, raw in enumerate(row):
-            name = alignment.by_column[si, ci].field
-            value = coerce(raw, types[name])
-            if value is not None:
-                out[name] = value
-        return out
-
-    def merge(index: int, values: dict[str, Any], si: int) -> None:
-        record = result.records[index]
-        for name, value in values.items():
-            current = record.get(name)
-            if current is None:
-                record[name] = value
-            elif key_of(current) != key_of(value):
-                result.conflicts[name] += 1
-        result.origins[index].add(si)
-
-    def add(values: dict[str, Any], si: int) -> int:
-        result.records.append({})
-        result.origins.append(set())
-        merge(len(result.records) - 1, values, si)
-        return len(result.records) - 1
-
-    counted: set[tuple[int, int]] = set()
-
-    def grouped(si: int, ci: int) -> tuple[dict[Any, list[list[Any]]], list[list[Any]]]:
-        groups: defaultdict[Any, list[list[Any]]] = defaultdict(list)
-        keyless = []
-        for row in sources[si].table.rows:
-            if is_null(row[ci]):
-                keyless.append(row)
-            else:
-                groups[key_of(row[ci])].append(row)
-        if (si, ci) not in counted:
-            counted.add((si, ci))
-            duplicates = sum(1 for rows in groups.values() if len(rows) > 1)
-            result.duplicate_keys += duplicates
-            if duplicates:
-                column = sources[si].table.columns[ci]
-                result.issues.append(
-                    f"{duplicates} value(s) of '{column}' occur more than once in "
-                    f"{sources[si].filename}; their rows were merged into one record per value"
-                )
-        if keyless:
-            column = sources[si].table.columns[ci]
-            result.issues.append(
-                f"{len(keyless)} row(s) of {sources[si].filename} have no '{column}'; "
-                "kept as records of their own"
-            )
-        return groups, keyless
-
-    if not plan:
-        for row in sources[0].table.rows:
-            add(values_of(0, row), 0)
-        return result
-
-    anchor_groups, anchor_keyless = grouped(0, plan[0].left_column)
-    for rows in anchor_groups.values():
-        index = add(values_of(0, rows[0]), 0)
-        for row in rows[1:]:
-            merge(index, values_of(0, row), 0)
-    for row in anchor_keyless:
-        add(values_of(0, row), 0)
-
+    result = JoinResult()
+    width = len(sources)
+    partials: list[Partial] = []
+    for row in sources[0].table.rows:
+        partial: Partial = [None] * width
+        partial[0] = row
+        partials.append(partial)
     for pair in plan:
-        _join_one(sources, pair, result, values_of, merge, add, grouped)
+        _note_key_column(sources, alignment, pair.left_source, pair.left_column, result)
+        _note_key_column(sources, alignment, pair.right_source, pair.right_column, result)
+        partials = _join_one(sources, alignment, pair, partials, result)
+    _materialise(sources, alignment, partials, result)
     return result
+
+
+def _groups(rows: list[Row], ci: int) -> dict[Any, list[Row]]:
+    groups: defaultdict[Any, list[Row]] = defaultdict(list)
+    for row in rows:
+        if not is_null(row[ci]):
+            groups[key_of(row[ci])].append(row)
+    return groups
+
+
+def _note_key_column(
+    sources: list[MashSource], alignment: Alignment, si: int, ci: int, result: JoinResult
+) -> None:
+    # Once per key column: how many of its values repeat, and how many rows have none.
+    if (si, ci) in result.repeats:
+        return
+    source, name = sources[si], alignment.field_of(si, ci).name
+    groups = _groups(source.table.rows, ci)
+    repeated = sum(1 for rows in groups.values() if len(rows) > 1)
+    result.repeats[si, ci] = repeated
+    if repeated:
+        entity = source_entity(sources, alignment, si, ci)
+        per = entity if entity else f"row of {source.filename}"
+        values = "value" if repeated == 1 else "values"
+        result.issues.append(
+            f"{name} repeats in {source.filename} for {repeated} {values}: one record per {per}"
+        )
+    keyless = sum(1 for row in source.table.rows if is_null(row[ci]))
+    if keyless:
+        column = source.table.columns[ci]
+        result.issues.append(
+            f"{keyless} row(s) of {source.filename} have no '{column}'; "
+            "kept as records of their own"
+        )
+
+
+def _key_columns(alignment: Alignment, name: str) -> list[tuple[int, int]]:
+    """The (source, column) pairs feeding canonical field `name`, in content_refs order."""
+    return sorted(
+        (m.source_index, m.column_index) for m in alignment.by_column.values() if m.field == name
+    )
+
+
+def _key_of_partial(partial: Partial, pair: KeyPair, feeds: list[tuple[int, int]]) -> Any:
+    left = partial[pair.left_source]
+    if left is not None:
+        value = left[pair.left_column]
+        return None if is_null(value) else key_of(value)
+    for si, ci in feeds:
+        row = partial[si]
+        if row is not None and not is_null(row[ci]):
+            return key_of(row[ci])
+    return None
 
 
 def _join_one(
     sources: list[MashSource],
+    alignment: Alignment,
     pair: KeyPair,
+    partials: list[Partial],
     result: JoinResult,
-    values_of: Callable[[int, list[Any]], dict[str, Any]],
-    merge: Callable[[int, dict[str, Any], int], None],
-    add: Callable[[dict[str, Any], int], int],
-    grouped: Callable[[int, int], tuple[dict[Any, list[list[Any]]], list[list[Any]]]],
-) -> None:
-    si = pair.right_source
-    index: defaultdict[Any, list[int]] = defaultdict(list)
-    for position, record in enumerate(result.records):
-        if record.get(pair.field) is not None:
-            index[key_of(record[pair.field])].append(position)
-    groups, keyless = grouped(si, pair.right_column)
-    unmatched = 0
-    for key, rows in groups.items():
-        targets = index.get(key)
-        if targets is None:
-            unmatched += len(rows)
-            targets = [add(values_of(si, rows[0]), si)]
-            rows = rows[1:]
-        for row in rows:
-            values = values_of(si, row)
-            for target in targets:
-                merge(target, values, si)
-    for row in keyless:
-        add(values_of(si, row), si)
-    if unmatched:
-        total = len(sources[si].table.rows)
+) -> list[Partial]:
+    si, right = pair.right_source, sources[pair.right_source]
+    groups = _groups(right.table.rows, pair.right_column)
+    feeds = _key_columns(alignment, pair.field)
+    keys = [_key_of_partial(partial, pair, feeds) for partial in partials]
+    matched = {key for key in keys if key is not None and key in groups}
+    leftover = [
+        row
+        for row in right.table.rows
+        if is_null(row[pair.right_column]) or key_of(row[pair.right_column]) not in matched
+    ]
+    size = len(leftover) + sum(len(groups[k]) if k in matched else 1 for k in keys)
+    # Without a key repeating on both sides a join gives at most one record per input row; past
+    # that, it multiplies rows (many-to-many), which is what the limit guards against.
+    if size > MAX_JOINED_RECORDS and size > len(partials) + len(right.table.rows):
+        raise MashError(_blow_up_message(sources, pair, keys, groups, size))
+
+    joined: list[Partial] = []
+    for partial, key in zip(partials, keys, strict=True):
+        if key not in matched:
+            joined.append(partial)
+            continue
+        for row in groups[key]:
+            pairing = partial.copy()
+            pairing[si] = row
+            joined.append(pairing)
+    for row in leftover:
+        alone: Partial = [None] * len(sources)
+        alone[si] = row
+        joined.append(alone)
+
+    left_counts = Counter(key for key in keys if key in matched)
+    both = sum(1 for key, count in left_counts.items() if count > 1 and len(groups[key]) > 1)
+    if both:
         result.issues.append(
-            f"{unmatched} of {total} row(s) of {sources[si].filename} matched no record on "
-            f"'{pair.field}'; kept as records of their own"
+            f"{both} value(s) of {pair.field} repeat on both sides of the join with "
+            f"{right.filename}: every pairing of their rows is a record (many-to-many)"
         )
+    unmatched = sum(len(rows) for key, rows in groups.items() if key not in matched)
+    if unmatched:
+        result.issues.append(
+            f"{unmatched} of {len(right.table.rows)} row(s) of {right.filename} matched no "
+            f"record on '{pair.field}'; kept as records of their own"
+        )
+    return joined
+
+
+def _blow_up_message(
+    sources: list[MashSource],
+    pair: KeyPair,
+    keys: list[Any],
+    groups: dict[Any, list[Row]],
+    size: int,
+) -> str:
+    left, right = sources[pair.left_source], sources[pair.right_source]
+    left_counts = Counter(key for key in keys if key in groups)
+    worst = max(left_counts, key=lambda key: left_counts[key] * len(groups[key]))
+    shown = groups[worst][0][pair.right_column]  # as written, not case-folded
+    repeated_left = sum(1 for count in left_counts.values() if count > 1)
+    repeated_right = sum(1 for rows in groups.values() if len(rows) > 1)
+    return (
+        f"Joining {right.filename} on '{pair.field}' ('{left.table.columns[pair.left_column]}' "
+        f"~ '{right.table.columns[pair.right_column]}') would give {size:,} records, more than "
+        f"the limit of {MAX_JOINED_RECORDS:,}: {repeated_left:,} key value(s) repeat among the "
+        f"{len(keys):,} record(s) joined so far from {left.filename} and {repeated_right:,} "
+        f"among the {len(right.table.rows):,} row(s) of {right.filename} (the value "
+        f"{shown!r} alone pairs {left_counts[worst]:,} rows with {len(groups[worst]):,}). Join on "
+        "a more specific key, remove the repeated rows from one side, or mash fewer files."
+    )
+
+
+def _materialise(
+    sources: list[MashSource], alignment: Alignment, partials: list[Partial], result: JoinResult
+) -> None:
+    # Sources in content_refs order: the first non-null value of a field wins.
+    types = {f.name: f.type for f in alignment.fields}
+    feeds = [
+        [(ci, alignment.by_column[si, ci].field) for ci in range(len(source.table.columns))]
+        for si, source in enumerate(sources)
+    ]
+    for partial in partials:
+        record: dict[str, Any] = {}
+        origin: set[int] = set()
+        conflicted: set[str] = set()
+        for si, row in enumerate(partial):
+            if row is None:
+                continue
+            origin.add(si)
+            for ci, name in feeds[si]:
+                value = coerce(row[ci], types[name])
+                if value is None:
+                    continue
+                current = record.get(name)
+                if current is None:
+                    record[name] = value
+                elif name not in conflicted and key_of(current) != key_of(value):
+                    conflicted.add(name)
+                    result.conflicts[name] += 1
+        result.records.append(record)
+        result.origins.append(origin)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.reference_runtime.support import CUSTOMERS_CSV, POLICIES_JSON, WEATHER_CSV, RuntimeApi
+
+EXAMPLES = Path(__file__).parents[3] / "examples"
 
 
 def _mash_payload(status: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +106,51 @@ def test_a_single_source_mash_with_a_name(api: RuntimeApi) -> None:
     assert payload["name"] == "Customer book"
     assert payload["row_count"] == 4
     assert payload["join_keys"] == []
+
+
+def test_mash_of_the_examples_keeps_every_policy(api: RuntimeApi) -> None:
+    customers = api.upload_file_id(
+        "customers.csv", (EXAMPLES / "customers.csv").read_bytes(), "text/csv"
+    )
+    policies = api.upload_file_id(
+        "policies.json", (EXAMPLES / "policies.json").read_bytes(), "application/json"
+    )
+    payload = _mash_payload(api.mash([customers, policies], target_domain="insurance"))
+    assert (payload["row_count"], payload["entity"]) == (7, "policy")
+    quality = payload["quality_report"]
+    assert quality["duplicate_keys"] == 1
+    repeats = "customer_id repeats in policies.json for 1 value: one record per policy"
+    assert repeats in quality["issues"]
+    artifact = api.artifact(payload["mash_id"]).json()
+    assert artifact["records_total"] == 7
+    records = artifact["records"]
+    assert [(r["customer_id"], r["name"], r["policy_number"]) for r in records] == [
+        ("C001", "Ada Lovelace", "P-1001"),
+        ("C001", "Ada Lovelace", "P-1006"),
+        ("C002", "Alan Turing", "P-1002"),
+        ("C003", "Grace Hopper", "P-1003"),
+        ("C004", "Edsger Dijkstra", "P-1004"),
+        ("C005", "Barbara Liskov", "P-1005"),
+        ("C006", "Donald Knuth", None),
+    ]
+    assert records[1]["email"] == "ada@example.com"
+
+
+def test_a_many_to_many_blow_up_fails_with_the_key_and_the_row_counts(api: RuntimeApi) -> None:
+    # 1,001 x 1,000 rows sharing one key: 1,001,000 records, past the 1,000,000 limit.
+    orders = b"customer_id,item\n" + b"C1,tea\n" * 1001
+    visits = b"customer_id,shop\n" + b"C1,Leeds\n" * 1000
+    refs = [
+        api.upload_file_id("orders.csv", orders, "text/csv"),
+        api.upload_file_id("visits.csv", visits, "text/csv"),
+    ]
+    error = _failure(api.mash(refs))
+    assert error.startswith(
+        "Joining visits.csv on 'customer_id' ('customer_id' ~ 'customer_id') would give "
+        "1,001,000 records, more than the limit of 1,000,000: 1 key value(s) repeat among the "
+        "1,001 record(s) joined so far from orders.csv and 1 among the 1,000 row(s) of "
+        "visits.csv (the value 'C1' alone pairs 1,001 rows with 1,000)."
+    )
 
 
 def _failure(status: dict[str, Any]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from reference_runtime.realms.data_mash import (
 from tests.reference_runtime.realms.sources import source
 from tests.reference_runtime.support import CUSTOMERS_CSV, POLICIES_JSON, WEATHER_CSV
 
+EXAMPLES = Path(__file__).parents[3] / "examples"
 CLAIMS_NDJSON = b"""{"claim_no": "K1", "policy_id": "P-100", "amount_claimed": 1200}
 {"claim_no": "K2", "policy_id": "P-100", "amount_claimed": 300}
 {"claim_no": "K3", "policy_id": "P-102", "amount_claimed": 50}
@@ -99,7 +102,7 @@ def test_confidence_level_decides_which_columns_are_mapped() -> None:
     assert any("below the high threshold 0.9" in i for i in high["quality_report"]["issues"])
 
 
-def test_three_sources_chain_through_different_keys_and_conflicts_keep_the_first_value() -> None:
+def test_three_sources_chain_through_different_keys_one_record_per_claim() -> None:
     sources = [
         source("customers.csv", CUSTOMERS_CSV),
         source("policies.json", POLICIES_JSON),
@@ -109,14 +112,77 @@ def test_three_sources_chain_through_different_keys_and_conflicts_keep_the_first
     payload = outcome.payload
     assert payload["name"] == "book"
     assert [k["field"] for k in payload["join_keys"]] == ["customer_id", "policy_number"]
-    by_id = {r["customer_id"]: r for r in outcome.records}
-    # K1 and K2 share policy P-100: one record per key, the first claim wins.
-    assert by_id["C001"]["claim_id"] == "K1"
-    assert by_id["C001"]["claim_amount"] == 1200
-    assert by_id["C003"]["claim_id"] == "K3"
+    # K1 and K2 share policy P-100: one record each, both carrying the customer and the policy.
+    rows = [
+        (r["customer_id"], r["first_name"], r["policy_number"], r["claim_id"], r["claim_amount"])
+        for r in outcome.records
+    ]
+    assert rows == [
+        ("C001", "Ann", "P-100", "K1", 1200),
+        ("C001", "Ann", "P-100", "K2", 300),
+        ("C002", "Bob", "P-101", None, None),
+        ("C003", "Cy", "P-102", "K3", 50),
+        ("C004", "Di", None, None, None),
+        ("C009", None, "P-103", None, None),
+    ]
+    assert payload["row_count"] == 6
+    assert payload["entity"] == "claim"  # policies -> claims is the last one-to-many join
     quality = payload["quality_report"]
     assert quality["duplicate_keys"] == 1
-    assert any("conflicting value(s) for 'claim_id'" in i for i in quality["issues"])
+    repeats = "policy_number repeats in claims.ndjson for 1 value: one record per claim"
+    assert repeats in quality["issues"]
+    assert not any("onflicting" in i for i in quality["issues"])
+
+
+def test_the_examples_keep_both_policies_of_a_customer_and_the_entity_is_the_policy() -> None:
+    sources = [
+        source("customers.csv", (EXAMPLES / "customers.csv").read_bytes()),
+        source("policies.json", (EXAMPLES / "policies.json").read_bytes()),
+    ]
+    outcome = build_mash("m", sources, MashOptions("insurance", "medium"))
+    payload, records = outcome.payload, outcome.records
+    assert payload["row_count"] == len(records) == 7  # 6 policies + 1 customer without any
+    assert payload["entity"] == "policy"
+    ada = [r for r in records if r["customer_id"] == "C001"]
+    assert [(r["policy_number"], r["product"], r["premium"]) for r in ada] == [
+        ("P-1001", "home", 412.5),
+        ("P-1006", "motor", 455.25),
+    ]
+    assert all((r["name"], r["email"]) == ("Ada Lovelace", "ada@example.com") for r in ada)
+    assert sorted(r["policy_number"] for r in records if r["policy_number"]) == [
+        f"P-100{n}" for n in range(1, 7)
+    ]
+    (knuth,) = [r for r in records if r["customer_id"] == "C006"]
+    assert (knuth["name"], knuth["policy_number"], knuth["premium"]) == (
+        "Donald Knuth",
+        None,
+        None,
+    )
+    quality = payload["quality_report"]
+    assert quality["duplicate_keys"] == 1
+    assert quality["completeness"] == round(6 / 7, 4)
+    assert quality["issues"] == [
+        "customer_id repeats in policies.json for 1 value: one record per policy",
+        "1 record(s) have no data from policies.json",
+    ]
+
+
+def test_a_policy_of_an_unknown_customer_is_kept_beside_the_examples() -> None:
+    policies = json.loads((EXAMPLES / "policies.json").read_bytes())
+    policies.append({"policy_number": "P-1007", "cust_id": "C999", "product": "pet"})
+    sources = [
+        source("customers.csv", (EXAMPLES / "customers.csv").read_bytes()),
+        source("policies.json", json.dumps(policies).encode()),
+    ]
+    outcome = build_mash("m", sources, MashOptions("insurance", "medium"))
+    assert outcome.payload["row_count"] == 8
+    unknown = outcome.records[-1]
+    assert (unknown["customer_id"], unknown["policy_number"], unknown["product"]) == (
+        "C999",
+        "P-1007",
+        "pet",
+    )
+    assert (unknown["name"], unknown["email"], unknown["city"]) == (None, None, None)
 
 
 def test_a_single_source_is_profiled_and_canonicalised() -> None:
