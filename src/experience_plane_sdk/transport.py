@@ -36,6 +36,9 @@ from experience_plane_sdk.errors import (
 
 # What a GraphQL-over-HTTP server should answer with; both are JSON for gql.
 ACCEPT = "application/graphql-response+json, application/json;q=0.9"
+# The API refuses a multipart upload (a "simple" request a browser could send cross-site)
+# without it, as CSRF protection; a non-browser client just sends it.
+PREFLIGHT_HEADER = "GraphQL-Preflight"
 # Close codes graphql-transport-ws servers use for refused credentials (4401 Unauthorized,
 # 4403 Forbidden); our API closes with 4403.
 AUTH_CLOSE_CODES = frozenset({4401, 4403})
@@ -76,7 +79,12 @@ class HttpTransport(HTTPXAsyncTransport):
 
 
 def _short_body(response: httpx.Response, limit: int = 200) -> str:
-    text = " ".join(response.text.split())
+    """The first GraphQL error's message of a JSON body, else the body's start."""
+    try:
+        message = response.json()["errors"][0]["message"]
+    except (ValueError, LookupError, TypeError):
+        message = None
+    text = message if isinstance(message, str) else " ".join(response.text.split())
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -84,7 +92,7 @@ def http_transport(url: str, *, headers: Mapping[str, str], timeout: float) -> H
     """The HTTP transport for queries and mutations, one pooled httpx client."""
     return HttpTransport(
         url,
-        headers={"Accept": ACCEPT, **headers},
+        headers={"Accept": ACCEPT, PREFLIGHT_HEADER: "1", **headers},
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
     )
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from experience_plane_sdk.errors import InvalidInput
 
@@ -35,14 +35,28 @@ class _Borrowed:
         return None
 
 
+class _Unsized:
+    """Only `read` of an unseekable stream (a pipe, a socket), so that httpx sends it chunked.
+
+    httpx sizes a file object with `fstat`, which says 0 for a pipe: the request would declare
+    a Content-Length that the body then overruns.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+
 def upload_opener(
     source: UploadSource,
-) -> tuple[Callable[[], AbstractContextManager[IO[bytes]]], str, bool]:
+) -> tuple[Callable[[], AbstractContextManager[Any]], str, bool]:
     """How to (re)open the upload for each attempt, its default file name, and if it can be
     sent again.
 
     httpx sends a seekable file object whole, from its start, on every attempt; an unseekable
-    one (a pipe, a socket) is consumed by the first.
+    one is sent chunked and consumed by the first attempt.
     """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
@@ -52,9 +66,14 @@ def upload_opener(
         if not path.is_file():
             raise InvalidInput(f"No such file: {path}", field="file")
         return (lambda: path.open("rb")), path.name, True
-    name = os.path.basename(str(getattr(source, "name", "") or "")) or DEFAULT_NAME
+    # A file object's `name` is its path, or an int for one opened from a file descriptor.
+    source_name = getattr(source, "name", None)
+    name = os.path.basename(source_name) if isinstance(source_name, str) else ""
+    name = name or DEFAULT_NAME
     try:
         seekable = bool(source.seekable())
     except (AttributeError, OSError):
         seekable = False
-    return (lambda: _Borrowed(source)), name, seekable
+    if seekable:
+        return (lambda: _Borrowed(source)), name, True
+    return (lambda: nullcontext(_Unsized(source))), name, False

@@ -23,16 +23,25 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 CUSTOMERS = EXAMPLES / "customers.csv"
 POLICIES = EXAMPLES / "policies.json"
 PHASE_DELAY = 0.05
+CUSTOMER_IDS = {line.split(",")[0] for line in CUSTOMERS.read_text().splitlines()[1:] if line}
+CUSTOMER_COUNT = len(CUSTOMER_IDS)
 
 
 @pytest.fixture(scope="package")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """The Experience Plane API in front of a reference Runtime (real processes)."""
+    """The Experience Plane API as in production (tokens verified, CSRF prevention on) in
+    front of a reference Runtime."""
     root = tmp_path_factory.mktemp("sdk")
     with RuntimeProcess(root / "runtime") as runtime:
         runtime.set_faults(phase_delay=PHASE_DELAY)
-        with ApiProcess(runtime.url, root / "api-logs") as process:
+        with ApiProcess(runtime.url, root / "api-logs", auth=True) as process:
             yield process
+
+
+@pytest.fixture(scope="package")
+def token(api: ApiProcess) -> str:
+    """A token the test API accepts, for the tenant every SDK test works in."""
+    return api.token("sdk-tenant", "sdk-user")
 
 
 @dataclass(frozen=True)
@@ -45,9 +54,9 @@ class Mashed:
 
 
 @pytest.fixture(scope="package")
-def mashed(api: ApiProcess) -> Mashed:
+def mashed(api: ApiProcess, token: str) -> Mashed:
     """customers.csv and policies.json uploaded and mashed once, for the read-only tests."""
-    with SyncExperienceClient(api.graphql_url) as client:
+    with SyncExperienceClient(api.graphql_url, token) as client:
         uploads = [client.upload_content(CUSTOMERS), client.upload_content(POLICIES)]
         done = [client.wait(execution.id, timeout=30) for execution in uploads]
         customers, policies = (execution.files[0].file_id for execution in done)

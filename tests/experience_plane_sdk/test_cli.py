@@ -14,7 +14,14 @@ import pytest
 
 from experience_plane_sdk import cli as cli_module
 from experience_plane_sdk.cli import EXIT_CODES_HELP, build_parser, main
-from tests.experience_plane_sdk.conftest import CUSTOMERS, POLICIES, Mashed, StandInServer
+from tests.experience_plane_sdk.conftest import (
+    CUSTOMER_COUNT,
+    CUSTOMER_IDS,
+    CUSTOMERS,
+    POLICIES,
+    Mashed,
+    StandInServer,
+)
 from tests.support.processes import ApiProcess, free_port
 
 
@@ -31,10 +38,13 @@ class Run:
         return [json.loads(line) for line in self.out.splitlines()]
 
 
-def cli(*args: str, url: str | None = None, timeout: float = 60) -> Run:
+def cli(*args: str, url: str | None = None, token: str | None = None, timeout: float = 60) -> Run:
+    """Run the CLI with only `EXPERIENCE_URL` and `EXPERIENCE_TOKEN` of our environment set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIENCE_")}
     if url is not None:
         env["EXPERIENCE_URL"] = url
+    if token is not None:
+        env["EXPERIENCE_TOKEN"] = token
     result = subprocess.run(
         [sys.executable, "-m", "experience_plane_sdk", *args],
         capture_output=True, text=True, env=env, timeout=timeout, check=False,
@@ -52,16 +62,26 @@ def assert_one_error_line(run: Run, *fragments: str) -> None:
     assert "Traceback" not in run.err
 
 
-def test_upload_wait_json_then_mash_status_watch_and_records(api: ApiProcess) -> None:
+def test_upload_wait_json_then_mash_status_watch_and_records(api: ApiProcess, token: str) -> None:
     url = api.graphql_url
-    upload = cli("upload", str(CUSTOMERS), str(POLICIES), "--wait", "--json", url=url)
+    upload = cli("upload", str(CUSTOMERS), str(POLICIES), "--wait", "--json", url=url, token=token)
     assert upload.code == 0, upload.err
     executions = upload.json()
     assert [e["state"] for e in executions] == ["COMPLETED", "COMPLETED"]
     file_ids = [e["artifacts"][0]["file_id"] for e in executions]
     assert [e["artifacts"][0]["name"] for e in executions] == ["customers.csv", "policies.json"]
 
-    mash = cli("mash", *file_ids, "--name", "cli mash", "--confidence", "high", "--wait", url=url)
+    mash = cli(
+        "mash",
+        *file_ids,
+        "--name",
+        "cli mash",
+        "--confidence",
+        "high",
+        "--wait",
+        url=url,
+        token=token,
+    )
     assert mash.code == 0, mash.err
     assert "COMPLETED" in mash.out
     assert "cli mash" in mash.out
@@ -69,40 +89,40 @@ def test_upload_wait_json_then_mash_status_watch_and_records(api: ApiProcess) ->
     execution_id = mash.out.split()[1]  # "execution  <id>" is the first line
     assert execution_id.startswith("exec")
 
-    status = cli("status", execution_id, "--json", url=url)
+    status = cli("status", execution_id, "--json", url=url, token=token)
     assert status.code == 0, status.err
     assert status.json()["artifacts"][0]["type"] == "DataMash"
-    assert status.json()["artifacts"][0]["row_count"] == 6
+    row_count = status.json()["artifacts"][0]["row_count"]
+    assert row_count >= CUSTOMER_COUNT
 
-    watch = cli("watch", execution_id, "--json", url=url)
+    watch = cli("watch", execution_id, "--json", url=url, token=token)
     assert watch.code == 0, watch.err
     assert watch.json_lines()[-1]["state"] == "COMPLETED"
 
-    records = cli("records", execution_id, "--json", "--page-size", "2", url=url)
+    records = cli("records", execution_id, "--json", "--page-size", "2", url=url, token=token)
     assert records.code == 0, records.err
-    assert [r["customer_id"] for r in records.json_lines()] == [
-        "C001", "C002", "C003", "C004", "C005", "C006",
-    ]  # fmt: skip
+    assert len(records.json_lines()) == row_count
+    assert {r["customer_id"] for r in records.json_lines()} == CUSTOMER_IDS
 
-    table = cli("records", execution_id, "--limit", "3", url=url)
+    table = cli("records", execution_id, "--limit", "3", url=url, token=token)
     assert table.code == 0, table.err
     header, *rows = table.out.splitlines()
     assert header.split()[0] == "customer_id"
-    assert [row.split()[0] for row in rows] == ["C001", "C002", "C003"]
+    assert [row.split()[0] for row in rows] == [r["customer_id"] for r in records.json_lines()[:3]]
 
 
-def test_upload_without_wait_prints_one_line_per_file(api: ApiProcess) -> None:
-    run = cli("upload", str(CUSTOMERS), url=api.graphql_url)
+def test_upload_without_wait_prints_one_line_per_file(api: ApiProcess, token: str) -> None:
+    run = cli("upload", str(CUSTOMERS), url=api.graphql_url, token=token)
     assert run.code == 0, run.err
     [line] = run.out.splitlines()
     assert line.split()[0] == "customers.csv"
     assert line.split()[1].startswith("exec")
 
 
-def test_watch_prints_plain_lines_when_not_a_tty(api: ApiProcess) -> None:
-    upload = cli("upload", str(CUSTOMERS), "--json", url=api.graphql_url)
+def test_watch_prints_plain_lines_when_not_a_tty(api: ApiProcess, token: str) -> None:
+    upload = cli("upload", str(CUSTOMERS), "--json", url=api.graphql_url, token=token)
     [execution] = upload.json()
-    run = cli("watch", execution["id"], url=api.graphql_url)
+    run = cli("watch", execution["id"], url=api.graphql_url, token=token)
     assert run.code == 0, run.err
     lines = run.out.splitlines()
     assert "\r" not in run.out
@@ -110,33 +130,40 @@ def test_watch_prints_plain_lines_when_not_a_tty(api: ApiProcess) -> None:
     assert "COMPLETED" in lines[-1]
 
 
-def test_a_failed_execution_exits_1(api: ApiProcess) -> None:
-    run = cli("mash", "file_missing", "--wait", "--json", url=api.graphql_url)
+def test_a_failed_execution_exits_1(api: ApiProcess, token: str) -> None:
+    run = cli("mash", "file_missing", "--wait", "--json", url=api.graphql_url, token=token)
     assert run.code == 1
     assert run.json()["state"] == "FAILED"
     assert_one_error_line(run, "ended FAILED", "file_missing")
 
 
+def test_a_usage_error_exits_2() -> None:
+    run = cli("mash", url="http://127.0.0.1:9/graphql")
+    assert run.code == 2
+    assert "usage:" in run.err
+    assert "required: FILE_ID" in run.err
+
+
 @pytest.mark.parametrize(
     "args",
     [
-        ["mash"],
         ["mash", "file_1", "--confidence", "certain"],
         ["records", "exec_1", "--limit", "0"],
+        ["upload", "a.csv", "--wait", "--timeout", "-1"],
         ["frobnicate"],
+        [],
     ],
 )
-def test_usage_errors_exit_2(args: list[str]) -> None:
-    run = cli(*args, url="http://127.0.0.1:9/graphql")
-    assert run.code == 2
-    assert "usage:" in run.err
+def test_more_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 2
+    assert "usage:" in capsys.readouterr().err
 
 
-def test_invalid_input_exits_2(api: ApiProcess, mashed: Mashed) -> None:
-    run = cli("records", mashed.upload_execution_id, url=api.graphql_url)
+def test_invalid_input_exits_2(api: ApiProcess, mashed: Mashed, token: str) -> None:
+    run = cli("records", mashed.upload_execution_id, url=api.graphql_url, token=token)
     assert run.code == 2
     assert_one_error_line(run, "has no data mash")
-    missing = cli("upload", "/no/such/file.csv", url=api.graphql_url)
+    missing = cli("upload", "/no/such/file.csv", url=api.graphql_url, token=token)
     assert missing.code == 2
     assert_one_error_line(missing, "No such file")
 
@@ -147,14 +174,23 @@ def test_an_unreachable_api_exits_3() -> None:
     assert_one_error_line(run, "Cannot connect to the API")
 
 
-def test_not_found_exits_4(api: ApiProcess) -> None:
+def test_not_found_exits_4(api: ApiProcess, token: str) -> None:
     for command in ("status", "watch", "records"):
-        run = cli(command, "exec_missing", url=api.graphql_url)
+        run = cli(command, "exec_missing", url=api.graphql_url, token=token)
         assert run.code == 4, (command, run.err)
         assert_one_error_line(run, "not found")
 
 
-def test_refused_credentials_exit_5(stand_in: StandInServer) -> None:
+def test_refused_credentials_exit_5(api: ApiProcess) -> None:
+    for command in ("status", "watch"):
+        missing = cli(command, "exec_1", url=api.graphql_url, token=None)
+        assert missing.code == 5, missing.err
+        assert_one_error_line(missing, "refused the credentials")
+    wrong = cli("status", "exec_1", "--token", "a.b.c", url=api.graphql_url, token=None)
+    assert wrong.code == 5, wrong.err
+
+
+def test_any_401_answer_exits_5(stand_in: StandInServer) -> None:
     run = cli("status", "exec_1", "--token", "t.o.k", url=stand_in.url)
     assert run.code == 5
     assert_one_error_line(run, "HTTP 401")
@@ -163,14 +199,19 @@ def test_refused_credentials_exit_5(stand_in: StandInServer) -> None:
     assert cli("watch", "exec_1", url=stand_in.url).code == 5
 
 
-def test_a_wait_timeout_exits_6(api: ApiProcess, mashed: Mashed) -> None:
-    run = cli("mash", *mashed.file_ids, "--wait", "--timeout", "0.01", url=api.graphql_url)
+def test_a_wait_timeout_exits_6(api: ApiProcess, mashed: Mashed, token: str) -> None:
+    run = cli(
+        "mash", *mashed.file_ids, "--wait", "--timeout", "0.01", url=api.graphql_url, token=token
+    )
     assert run.code == 6
     assert_one_error_line(run, "did not finish within 0.01s")
 
 
-def test_url_and_token_flags_override_the_environment(api: ApiProcess) -> None:
-    run = cli("status", "exec_missing", "--url", api.graphql_url, url="http://127.0.0.1:9/x")
+def test_url_and_token_flags_override_the_environment(api: ApiProcess, token: str) -> None:
+    run = cli(
+        "status", "exec_missing", "--url", api.graphql_url, "--token", token,
+        url="http://127.0.0.1:9/x", token="not.the.token",
+    )  # fmt: skip
     assert run.code == 4
 
 
@@ -183,10 +224,11 @@ def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     assert build_parser().prog == "experience-plane"
 
 
-def test_watch_on_a_terminal_draws_a_live_bar_then_the_result(api: ApiProcess) -> None:
-    [execution] = cli("upload", str(CUSTOMERS), "--json", url=api.graphql_url).json()
+def test_watch_on_a_terminal_draws_a_live_bar_then_the_result(api: ApiProcess, token: str) -> None:
+    [execution] = cli("upload", str(CUSTOMERS), "--json", url=api.graphql_url, token=token).json()
     controller, terminal = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIENCE_")}
+    env["EXPERIENCE_TOKEN"] = token
     with subprocess.Popen(
         [sys.executable, "-m", "experience_plane_sdk", "watch", execution["id"],
          "--url", api.graphql_url],

@@ -13,12 +13,12 @@ from experience_plane_sdk import (
     InvalidInput,
     SyncExperienceClient,
 )
-from tests.experience_plane_sdk.conftest import CUSTOMERS, Mashed
+from tests.experience_plane_sdk.conftest import CUSTOMER_COUNT, CUSTOMERS, Mashed
 from tests.support.processes import ApiProcess
 
 
-def test_upload_watch_wait_and_records(api: ApiProcess, mashed: Mashed) -> None:
-    with SyncExperienceClient(api.graphql_url) as client:
+def test_upload_watch_wait_and_records(api: ApiProcess, mashed: Mashed, token: str) -> None:
+    with SyncExperienceClient(api.graphql_url, token) as client:
         accepted = client.upload_content(CUSTOMERS)
         states = [execution.state for execution in client.watch(accepted.id)]
         final = client.wait(accepted.id, timeout=30)
@@ -26,14 +26,14 @@ def test_upload_watch_wait_and_records(api: ApiProcess, mashed: Mashed) -> None:
         status = client.execution_status(mashed.mash_execution_id)
 
     assert states[-1] is ExecutionState.COMPLETED
-    assert final.files[0].row_count == 6
-    assert len(records) == 6
+    assert final.files[0].row_count == CUSTOMER_COUNT
     assert status is not None
     assert status.data_mash is not None
+    assert len(records) == status.data_mash.row_count
 
 
-def test_errors_are_the_same_typed_errors(api: ApiProcess) -> None:
-    with SyncExperienceClient(api.graphql_url) as client:
+def test_errors_are_the_same_typed_errors(api: ApiProcess, token: str) -> None:
+    with SyncExperienceClient(api.graphql_url, token) as client:
         assert client.execution_status("exec_missing") is None
         with pytest.raises(InvalidInput):
             client.create_data_mash([])
@@ -45,10 +45,10 @@ def test_errors_are_the_same_typed_errors(api: ApiProcess) -> None:
 
 
 def test_breaking_out_of_an_iterator_and_closing_leaves_no_thread(
-    api: ApiProcess, mashed: Mashed
+    api: ApiProcess, mashed: Mashed, token: str
 ) -> None:
     before = threading.active_count()
-    with SyncExperienceClient(api.graphql_url) as client:
+    with SyncExperienceClient(api.graphql_url, token) as client:
         for _record in client.records(mashed.mash_execution_id, page_size=2):
             break
     assert threading.active_count() == before
