@@ -18,7 +18,7 @@ Exit codes:
     0  success
     1  the execution failed or was cancelled (or the Runtime rejected the request)
     2  usage error or invalid input
-    3  the API or the Runtime is unreachable (or answered something unreadable)
+    3  the API or the Runtime is unreachable or busy (or answered something unreadable)
     4  not found
     5  authentication failed
     6  the wait timed out
@@ -43,6 +43,7 @@ from experience_plane_sdk.errors import (
     ExecutionNotFoundError,
     ExperienceError,
     InvalidInput,
+    RateLimited,
     RuntimeProtocolError,
     RuntimeRejectedError,
     RuntimeUnavailableError,
@@ -67,7 +68,7 @@ EXIT_CODES_HELP = """exit codes:
     0  success
     1  the execution failed or was cancelled (or the Runtime rejected the request)
     2  usage error or invalid input
-    3  the API or the Runtime is unreachable (or answered something unreadable)
+    3  the API or the Runtime is unreachable or busy (or answered something unreadable)
     4  not found
     5  authentication failed
     6  the wait timed out
@@ -84,6 +85,7 @@ _EXIT_FOR_ERROR: tuple[tuple[type[ExperienceError], int], ...] = (
     (InvalidInput, EXIT_USAGE),
     (UploadTooLarge, EXIT_USAGE),
     (ApiUnreachable, EXIT_UNREACHABLE),
+    (RateLimited, EXIT_UNREACHABLE),
     (RuntimeUnavailableError, EXIT_UNREACHABLE),
     (RuntimeProtocolError, EXIT_UNREACHABLE),
     (ApiProtocolError, EXIT_UNREACHABLE),

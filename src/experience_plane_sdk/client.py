@@ -214,6 +214,7 @@ class ExperienceClient:
                 str(result.get("message", "")),
                 field=result.get("field"),
                 max_bytes=result.get("maxBytes"),
+                retry_after=result.get("retryAfterSeconds"),
             )
         raise ApiProtocolError(f"Unexpected mutation result: {result.get('__typename')!r}")
 

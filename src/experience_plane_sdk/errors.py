@@ -2,7 +2,8 @@
 
 Every error the SDK raises is an `ExperienceError`. Its `code` is the API's `ErrorCode` string
 when the API reported the failure (`INVALID_INPUT`, `UPLOAD_TOO_LARGE`, `RUNTIME_UNAVAILABLE`,
-`RUNTIME_TIMEOUT`, `RUNTIME_REJECTED`, `RUNTIME_PROTOCOL_ERROR`, `NOT_FOUND`), or one of the
+`RUNTIME_TIMEOUT`, `RUNTIME_REJECTED`, `RUNTIME_PROTOCOL_ERROR`, `NOT_FOUND`, `RATE_LIMITED`,
+`UNAUTHENTICATED`), or one of the
 SDK's own codes otherwise (`API_UNREACHABLE`, `UNAUTHENTICATED`, `API_PROTOCOL_ERROR`,
 `EXECUTION_FAILED`, `WAIT_TIMEOUT`). Errors caused by a lower-level exception are raised `from`
 it, like `httpx`'s.
@@ -27,6 +28,7 @@ __all__ = [
     "ExecutionNotFoundError",
     "ExperienceError",
     "InvalidInput",
+    "RateLimited",
     "RuntimeProtocolError",
     "RuntimeRejectedError",
     "RuntimeTimeoutError",
@@ -87,6 +89,19 @@ class UploadTooLarge(ExperienceError):
     ) -> None:
         super().__init__(message, code=code)
         self.max_bytes = max_bytes
+
+
+class RateLimited(ExperienceError):
+    """The caller's tenant started too much work; `retry_after` is the pause (seconds) the API
+    asked for, when it said. The SDK does not wait and retry by itself."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class RuntimeUnavailableError(ExperienceError):
@@ -151,6 +166,7 @@ _BY_CODE: dict[str, type[ExperienceError]] = {
     "RUNTIME_REJECTED": RuntimeRejectedError,
     "RUNTIME_PROTOCOL_ERROR": RuntimeProtocolError,
     "NOT_FOUND": ExecutionNotFoundError,
+    "RATE_LIMITED": RateLimited,
     # Spellings authentication layers commonly put in a GraphQL error's `extensions.code`.
     "UNAUTHENTICATED": AuthenticationFailed,
     "FORBIDDEN": AuthenticationFailed,
@@ -163,6 +179,7 @@ def error_for_code(
     *,
     field: str | None = None,
     max_bytes: int | None = None,
+    retry_after: float | None = None,
 ) -> ExperienceError:
     """The typed error for an API error code; `ApiProtocolError` for a missing or unknown one.
 
@@ -173,6 +190,8 @@ def error_for_code(
         return InvalidInput(message, field=field)
     if cls is UploadTooLarge:
         return UploadTooLarge(message, max_bytes=max_bytes)
+    if cls is RateLimited:
+        return RateLimited(message, retry_after=retry_after)
     if cls is not None:
         return cls(message)
     return ApiProtocolError(message, code=code)

@@ -64,6 +64,7 @@ ACCEPTED_OR_ERROR: Final = """
     ... on ExecutionAccepted { execution { ...ExecutionFields } }
     ... on Error { code message }
     ... on InvalidInputError { field }
+    ... on RateLimitedError { retryAfterSeconds }
 """
 
 UPLOAD_CONTENT: Final = (

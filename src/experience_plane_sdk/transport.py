@@ -31,6 +31,7 @@ from experience_plane_sdk.errors import (
     ApiUnreachable,
     AuthenticationFailed,
     ExperienceError,
+    RateLimited,
     error_for_code,
 )
 
@@ -71,11 +72,24 @@ class HttpTransport(HTTPXAsyncTransport):
                 f"The API refused the credentials (HTTP {response.status_code}): "
                 f"{_short_body(response)}"
             )
+        if response.status_code == 429:
+            raise RateLimited(
+                f"The API asks to slow down (HTTP 429): {_short_body(response)}",
+                retry_after=_retry_after(response),
+            )
         if response.status_code >= 500:
             raise TransportServerError(
                 f"HTTP {response.status_code}: {_short_body(response)}", response.status_code
             )
         return super()._prepare_result(response)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The pause a `Retry-After: <seconds>` header asks for (HTTP dates are not worth parsing)."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
 
 
 def _short_body(response: httpx.Response, limit: int = 200) -> str:

@@ -72,6 +72,7 @@ class StandInServer:
     status: int
     body: bytes
     requests: list[dict[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
     url: str = ""
 
 
@@ -91,6 +92,8 @@ def stand_in() -> Iterator[StandInServer]:
             server_state.requests.append({k.lower(): v for k, v in self.headers.items()})
             self.send_response(server_state.status)
             self.send_header("Content-Type", "application/json")
+            for name, value in server_state.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(server_state.body)))
             self.end_headers()
             self.wfile.write(server_state.body)

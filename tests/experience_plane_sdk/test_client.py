@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from experience_plane_sdk import (
     ExecutionState,
     ExperienceClient,
     InvalidInput,
+    RateLimited,
     WaitTimeout,
 )
 from tests.experience_plane_sdk.conftest import (
@@ -332,3 +334,28 @@ async def test_wait_polls_when_the_websocket_cannot_be_opened(stand_in: StandInS
     upgrade, poll = stand_in.requests
     assert upgrade.get("upgrade") == "websocket"
     assert "content-length" in poll
+
+
+async def test_a_tenant_over_its_rate_gets_rate_limited(api: ApiProcess) -> None:
+    # The API's default budget is a burst of 50 mutations per tenant; this tenant spends it.
+    async def spend_the_budget(client: ExperienceClient) -> None:
+        for _ in range(200):
+            with contextlib.suppress(InvalidInput):
+                await client.create_data_mash([])
+
+    async with ExperienceClient(api.graphql_url, api.token("busy-tenant")) as client:
+        with pytest.raises(RateLimited) as caught:
+            await spend_the_budget(client)
+    assert caught.value.code == "RATE_LIMITED"
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 0
+
+
+async def test_an_http_429_is_rate_limited_with_its_retry_after(stand_in: StandInServer) -> None:
+    stand_in.status = 429
+    stand_in.headers = {"Retry-After": "7"}
+    async with ExperienceClient(stand_in.url) as client:
+        with pytest.raises(RateLimited, match="HTTP 429") as caught:
+            await client.execution_status("exec_1")
+    assert caught.value.retry_after == 7.0
+    assert len(stand_in.requests) == 1

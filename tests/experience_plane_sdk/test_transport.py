@@ -23,6 +23,7 @@ from experience_plane_sdk import (
     ExecutionNotFoundError,
     ExperienceError,
     InvalidInput,
+    RateLimited,
     RuntimeTimeoutError,
     RuntimeUnavailableError,
 )
@@ -88,6 +89,12 @@ def test_an_unknown_api_code_is_kept_on_the_error() -> None:
     error = error_for_code("SOMETHING_NEW", "new failure")
     assert isinstance(error, ApiProtocolError)
     assert (error.code, error.message) == ("SOMETHING_NEW", "new failure")
+
+
+def test_rate_limited_keeps_the_pause() -> None:
+    error = error_for_code("RATE_LIMITED", "slow down", retry_after=1.5)
+    assert isinstance(error, RateLimited)
+    assert (error.code, error.retry_after) == ("RATE_LIMITED", 1.5)
 
 
 def test_runtime_timeout_is_a_kind_of_unavailable() -> None:
