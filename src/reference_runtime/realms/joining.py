@@ -202,35 +202,52 @@ def join_records(
     """Full outer join of every source's rows on the planned keys (see the module docstring)."""
     result = JoinResult()
     width = len(sources)
+    columns = _KeyColumns(sources)
     partials: list[Partial] = []
     for row in sources[0].table.rows:
         partial: Partial = [None] * width
         partial[0] = row
         partials.append(partial)
     for pair in plan:
-        _note_key_column(sources, alignment, pair.left_source, pair.left_column, result)
-        _note_key_column(sources, alignment, pair.right_source, pair.right_column, result)
-        partials = _join_one(sources, alignment, pair, partials, result)
+        _note_key_column(sources, alignment, columns, pair.left_source, pair.left_column, result)
+        _note_key_column(sources, alignment, columns, pair.right_source, pair.right_column, result)
+        partials = _join_one(sources, alignment, columns, pair, partials, result)
     _materialise(sources, alignment, partials, result)
     return result
 
 
-def _groups(rows: list[Row], ci: int) -> dict[Any, list[Row]]:
-    groups: defaultdict[Any, list[Row]] = defaultdict(list)
-    for row in rows:
-        if not is_null(row[ci]):
-            groups[key_of(row[ci])].append(row)
-    return groups
+class _KeyColumns:
+    """Per key column, computed once: each row's key (None when it has none) and the rows by key."""
+
+    def __init__(self, sources: list[MashSource]) -> None:
+        self.sources = sources
+        self._cache: dict[tuple[int, int], tuple[list[Any], dict[Any, list[Row]]]] = {}
+
+    def get(self, si: int, ci: int) -> tuple[list[Any], dict[Any, list[Row]]]:
+        if (si, ci) not in self._cache:
+            rows = self.sources[si].table.rows
+            keys = [None if is_null(row[ci]) else key_of(row[ci]) for row in rows]
+            groups: defaultdict[Any, list[Row]] = defaultdict(list)
+            for key, row in zip(keys, rows, strict=True):
+                if key is not None:
+                    groups[key].append(row)
+            self._cache[si, ci] = (keys, dict(groups))
+        return self._cache[si, ci]
 
 
 def _note_key_column(
-    sources: list[MashSource], alignment: Alignment, si: int, ci: int, result: JoinResult
+    sources: list[MashSource],
+    alignment: Alignment,
+    columns: _KeyColumns,
+    si: int,
+    ci: int,
+    result: JoinResult,
 ) -> None:
     # Once per key column: how many of its values repeat, and how many rows have none.
     if (si, ci) in result.repeats:
         return
     source, name = sources[si], alignment.field_of(si, ci).name
-    groups = _groups(source.table.rows, ci)
+    keys, groups = columns.get(si, ci)
     repeated = sum(1 for rows in groups.values() if len(rows) > 1)
     result.repeats[si, ci] = repeated
     if repeated:
@@ -240,7 +257,7 @@ def _note_key_column(
         result.issues.append(
             f"{name} repeats in {source.filename} for {repeated} {values}: one record per {per}"
         )
-    keyless = sum(1 for row in source.table.rows if is_null(row[ci]))
+    keyless = keys.count(None)
     if keyless:
         column = source.table.columns[ci]
         result.issues.append(
@@ -256,11 +273,12 @@ def _key_columns(alignment: Alignment, name: str) -> list[tuple[int, int]]:
     )
 
 
-def _key_of_partial(partial: Partial, pair: KeyPair, feeds: list[tuple[int, int]]) -> Any:
+def _key_of_partial(
+    partial: Partial, pair: KeyPair, left_keys: dict[int, Any], feeds: list[tuple[int, int]]
+) -> Any:
     left = partial[pair.left_source]
     if left is not None:
-        value = left[pair.left_column]
-        return None if is_null(value) else key_of(value)
+        return left_keys[id(left)]
     for si, ci in feeds:
         row = partial[si]
         if row is not None and not is_null(row[ci]):
@@ -271,19 +289,25 @@ def _key_of_partial(partial: Partial, pair: KeyPair, feeds: list[tuple[int, int]
 def _join_one(
     sources: list[MashSource],
     alignment: Alignment,
+    columns: _KeyColumns,
     pair: KeyPair,
     partials: list[Partial],
     result: JoinResult,
 ) -> list[Partial]:
     si, right = pair.right_source, sources[pair.right_source]
-    groups = _groups(right.table.rows, pair.right_column)
+    right_keys, groups = columns.get(si, pair.right_column)
     feeds = _key_columns(alignment, pair.field)
-    keys = [_key_of_partial(partial, pair, feeds) for partial in partials]
+    # The left rows' keys, computed once per key column, looked up by row identity.
+    left_rows = sources[pair.left_source].table.rows
+    left_keys = dict(
+        zip(map(id, left_rows), columns.get(pair.left_source, pair.left_column)[0], strict=True)
+    )
+    keys = [_key_of_partial(partial, pair, left_keys, feeds) for partial in partials]
     matched = {key for key in keys if key is not None and key in groups}
     leftover = [
         row
-        for row in right.table.rows
-        if is_null(row[pair.right_column]) or key_of(row[pair.right_column]) not in matched
+        for key, row in zip(right_keys, right.table.rows, strict=True)
+        if key is None or key not in matched
     ]
     size = len(leftover) + sum(len(groups[k]) if k in matched else 1 for k in keys)
     # Without a key repeating on both sides a join gives at most one record per input row; past
@@ -369,7 +393,9 @@ def _materialise(
                 current = record.get(name)
                 if current is None:
                     record[name] = value
-                elif name not in conflicted and key_of(current) != key_of(value):
+                elif (
+                    name not in conflicted and current != value and key_of(current) != key_of(value)
+                ):
                     conflicted.add(name)
                     result.conflicts[name] += 1
         result.records.append(record)
