@@ -2,12 +2,14 @@
 
 `RuntimeClient` speaks the Runtime contract (docs: the runtime contract) to either the reference
 Runtime or the platform's current one, returns the frozen values of `models`, and raises only the
-errors of `errors`.
+errors of `errors`. Its `CircuitBreaker` (`breaker`) fails calls fast while the Runtime is down.
 """
 
+from experience_plane.runtime.breaker import BreakerSnapshot, BreakerState, CircuitBreaker
 from experience_plane.runtime.client import RuntimeClient
 from experience_plane.runtime.errors import (
     ArtifactNotFound,
+    CircuitOpen,
     ExecutionNotFound,
     RuntimeClientError,
     RuntimeProtocolError,
@@ -15,6 +17,7 @@ from experience_plane.runtime.errors import (
     RuntimeTimeout,
     RuntimeUnavailable,
     StreamUnavailable,
+    SubmitOutcomeUnknown,
 )
 from experience_plane.runtime.models import (
     Artifact,
@@ -37,7 +40,11 @@ from experience_plane.runtime.models import (
 __all__ = [
     "Artifact",
     "ArtifactNotFound",
+    "BreakerSnapshot",
+    "BreakerState",
     "CanonicalField",
+    "CircuitBreaker",
+    "CircuitOpen",
     "ColumnProfile",
     "DataMashArtifact",
     "ExecutionNotFound",
@@ -58,5 +65,6 @@ __all__ = [
     "RuntimeTimeout",
     "RuntimeUnavailable",
     "StreamUnavailable",
+    "SubmitOutcomeUnknown",
     "SubmitResult",
 ]

@@ -2,7 +2,14 @@
 
 One pooled `httpx.AsyncClient` with explicit timeouts and limits, owned by the client and closed
 by `aclose()`. Every failure below this boundary leaves it as one of `runtime.errors`. Status and
-artifact reads are retried (they are safe to repeat); submits never are.
+artifact reads are retried (they are safe to repeat); a submit is retried only when it carries an
+idempotency key and its first answer was lost (`SubmitOutcomeUnknown`), at most
+`submit_outcome_retries` times, because the Runtime deduplicates submits by that key.
+
+Every call passes a `CircuitBreaker` (see `runtime.breaker`): once the Runtime has failed
+`breaker_failure_threshold` calls in a row, calls fail fast with `CircuitOpen` until a probe
+(a read, or `/health` run on a submit's behalf) finds it back. `breaker_state` and
+`breaker_snapshot()` expose it for a readiness endpoint.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urlencode
@@ -19,6 +26,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from experience_plane.runtime.answers import failed_submit, json_body, parse_answer
+from experience_plane.runtime.breaker import BreakerSnapshot, BreakerState, CircuitBreaker, Permit
 from experience_plane.runtime.errors import (
     ArtifactNotFound,
     ExecutionNotFound,
@@ -27,6 +35,7 @@ from experience_plane.runtime.errors import (
     RuntimeTimeout,
     RuntimeUnavailable,
 )
+from experience_plane.runtime.guarded import GuardedCalls
 from experience_plane.runtime.models import (
     Artifact,
     DataMashArtifact,
@@ -37,6 +46,7 @@ from experience_plane.runtime.models import (
     SubmitResult,
 )
 from experience_plane.runtime.stream import stream_statuses
+from experience_plane.runtime.submits import SUBMIT_PATH, SubmitAttempt, retry_lost_answers
 from experience_plane.runtime.transport import TRANSPORT_ERRORS, default_transport, is_timeout
 from experience_plane.runtime.upload import ContentEncoding, upload_body
 from experience_plane.runtime.wire import (
@@ -52,10 +62,11 @@ from experience_plane.runtime.wire import (
 
 __all__ = ["RuntimeClient"]
 
+BodyFactory = Callable[[], bytes | AsyncIterator[bytes]]
+
 # `Retry-After` is honoured up to this many seconds: one header must not park a status read for
 # minutes; past the cap the read is simply retried sooner.
 RETRY_AFTER_CAP = 30.0
-SUBMIT_PATH = "/api/intent/submit"
 _MIME_FILE_TYPES = {"text/csv": "csv", "application/json": "json", "text/plain": "text"}
 
 
@@ -64,7 +75,10 @@ class RuntimeClient:
 
     Use it as an async context manager, or call `aclose()`. `transport` replaces the pooled
     network transport (tests pass an `httpx.MockTransport`); `backoff_base` and `backoff_max`
-    shape the full-jitter exponential backoff between status-read retries.
+    shape the full-jitter exponential backoff between status-read retries. The `breaker_*`
+    arguments configure the circuit breaker (see `CircuitBreaker`); `breaker` replaces it
+    whole (tests pass one with a fake clock). `submit_outcome_retries` is how many times a
+    submit carrying an idempotency key is repeated when its answer is lost (0: never).
     """
 
     def __init__(
@@ -79,6 +93,12 @@ class RuntimeClient:
         transport: httpx.AsyncBaseTransport | None = None,
         backoff_base: float = 0.1,
         backoff_max: float = 2.0,
+        breaker_failure_threshold: int = 5,
+        breaker_failure_window: float = 30.0,
+        breaker_reset_seconds: float = 5.0,
+        breaker_max_reset_seconds: float = 60.0,
+        breaker: CircuitBreaker | None = None,
+        submit_outcome_retries: int = 1,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.flavour = RuntimeFlavour(flavour)
@@ -86,6 +106,14 @@ class RuntimeClient:
         self.status_retries = max(0, status_retries)
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.submit_outcome_retries = max(0, submit_outcome_retries)
+        self._breaker = breaker or CircuitBreaker(
+            failure_threshold=breaker_failure_threshold,
+            failure_window=breaker_failure_window,
+            reset_seconds=breaker_reset_seconds,
+            max_reset_seconds=max(breaker_max_reset_seconds, breaker_reset_seconds),
+        )
+        self._guard = GuardedCalls(self._breaker, self._health_once)
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=timeout, write=timeout, pool=timeout
         )
@@ -114,17 +142,29 @@ class RuntimeClient:
         """Close the pooled connections. The client cannot be used afterwards."""
         await self._http.aclose()
 
+    # -- breaker ----------------------------------------------------------------------------
+
+    @property
+    def breaker_state(self) -> BreakerState:
+        """The circuit breaker's state: `closed`, `open` or `half_open`."""
+        return self._breaker.state
+
+    def breaker_snapshot(self) -> BreakerSnapshot:
+        """The circuit breaker's state and counters (for a readiness endpoint)."""
+        return self._breaker.snapshot()
+
     # -- reads ------------------------------------------------------------------------------
 
     async def health(self) -> bool:
         """True when the Runtime's `/health` says `healthy`; False when it says otherwise or
-        cannot be reached (a readiness probe wants an answer, not an exception)."""
+        cannot be reached (a readiness probe wants an answer, not an exception). While the
+        circuit is open this answers False without asking; once it is half-open, this call
+        may be the probe that closes it."""
         try:
-            response = await self._send("GET", "/health")
-            health = parse_answer(WireHealth, json_body(response, None))
+            await self._guard.call(self._health_once, can_probe=True)
         except RuntimeClientError:
             return False
-        return health.status.lower() == "healthy"
+        return True
 
     async def get_execution(self, tenant_id: str, execution_id: str) -> ExecutionStatus:
         """Read an execution's status (retried on 5xx, 429, connection errors and timeouts).
@@ -178,7 +218,7 @@ class RuntimeClient:
         ws_base = "ws" + self.base_url.removeprefix("http")
         query = urlencode({"tenant_id": tenant_id})
         url = f"{ws_base}/api/execution/{quote(execution_id, safe='')}/stream?{query}"
-        return stream_statuses(url, open_timeout=self._timeout.connect)
+        return self._guard.stream(lambda: stream_statuses(url, open_timeout=self._timeout.connect))
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -203,8 +243,12 @@ class RuntimeClient:
             },
             "metadata": dict(metadata or {}),
         }
-        response = await self._send("POST", "/api/session/create", json=body)
-        return parse_answer(WireSession, json_body(response, None)).session_id
+
+        async def create(_: Permit) -> str:
+            response = await self._send("POST", "/api/session/create", json=body)
+            return parse_answer(WireSession, json_body(response, None)).session_id
+
+        return await self._guard.call(create, can_probe=False)
 
     async def submit_intent(
         self,
@@ -215,11 +259,15 @@ class RuntimeClient:
         idempotency_key: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> SubmitResult:
-        """Submit an intent. Never retried: a lost answer may mean the intent ran, and only an
-        idempotency key makes repeating it safe, which is the caller's decision."""
+        """Submit an intent. A submit without an idempotency key is never retried: a lost answer
+        may mean the intent ran. With a key, a lost answer (`SubmitOutcomeUnknown`) is retried
+        up to `submit_outcome_retries` times, since the Runtime deduplicates by the key.
+
+        Raises `SubmitOutcomeUnknown` when the request was sent but its answer lost; a failure
+        to connect (nothing sent) is a plain `RuntimeUnavailable`."""
         envelope = self._envelope(caller, intent_type, idempotency_key, metadata)
         body = json.dumps({**envelope, "parameters": dict(parameters)}).encode()
-        return await self._submit(body, str(envelope["intent_id"]))
+        return await self._submit(envelope, lambda: body, replayable=True)
 
     async def upload_content(
         self,
@@ -235,7 +283,9 @@ class RuntimeClient:
         iterable of chunks) is encoded on the fly and never held whole in memory.
 
         Reference flavour: `content.upload`, base64. Platform flavour: `ingest_file`, hex, with
-        `ui_name`, `file_type` and `user_id`. Size and sha256 are computed on the way.
+        `ui_name`, `file_type` and `user_id`. Size and sha256 are computed on the way. Lost
+        answers are handled as in `submit_intent`, except that streamed content (an iterable)
+        cannot be sent twice, so such an upload is never retried by the client.
         """
         parameters: dict[str, object] = {"filename": filename, "mime_type": mime_type}
         if self.flavour is RuntimeFlavour.PLATFORM:
@@ -249,8 +299,11 @@ class RuntimeClient:
             intent_type, encoding = "content.upload", ContentEncoding.BASE64
             parameters["content_encoding"] = encoding.value
         envelope = self._envelope(caller, intent_type, idempotency_key, metadata)
-        body = upload_body(envelope, parameters, content, encoding)
-        return await self._submit(body, str(envelope["intent_id"]))
+        return await self._submit(
+            envelope,
+            lambda: upload_body(envelope, parameters, content, encoding),
+            replayable=isinstance(content, bytes | bytearray | memoryview),
+        )
 
     async def create_data_mash(
         self,
@@ -263,7 +316,7 @@ class RuntimeClient:
         idempotency_key: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> SubmitResult:
-        """Submit `data_mash.create` over the given file ids (never retried)."""
+        """Submit `data_mash.create` over the given file ids (retried as `submit_intent`)."""
         options: dict[str, object] = {
             "target_domain": target_domain,
             "confidence_level": confidence_level,
@@ -301,12 +354,47 @@ class RuntimeClient:
             "metadata": meta,
         }
 
-    async def _submit(self, body: bytes | AsyncIterator[bytes], intent_id: str) -> SubmitResult:
-        response = await self._send(
-            "POST", SUBMIT_PATH, content=body, headers={"Content-Type": "application/json"}
+    async def _submit(
+        self, envelope: Mapping[str, object], body: BodyFactory, *, replayable: bool
+    ) -> SubmitResult:
+        """Send a submit as one logical call, repeating it on a lost answer only when that is
+        safe: a key was sent, the body can be built again, and the circuit is still closed."""
+        meta = envelope["metadata"]
+        key = meta.get("idempotency_key") if isinstance(meta, dict) else None
+        attempt = SubmitAttempt(
+            intent_type=str(envelope["intent_type"]),
+            intent_id=str(envelope["intent_id"]),
+            idempotency_key=key if isinstance(key, str) else None,
         )
+        safe = attempt.idempotency_key is not None and replayable
+
+        async def attempts(_: Permit) -> SubmitResult:
+            return await retry_lost_answers(
+                lambda: self._submit_once(body(), attempt),
+                attempt,
+                retries=self.submit_outcome_retries,
+                may_retry=lambda: safe and self._breaker.still_closed(),
+                pause=lambda tries: self._backoff(tries, None),
+            )
+
+        return await self._guard.call(attempts, can_probe=False)
+
+    async def _submit_once(
+        self, body: bytes | AsyncIterator[bytes], attempt: SubmitAttempt
+    ) -> SubmitResult:
+        try:
+            response = await self._send(
+                "POST", SUBMIT_PATH, content=body, headers={"Content-Type": "application/json"}
+            )
+        except RuntimeUnavailable as exc:
+            attempt.check_sent(exc)
+            raise
+        if response.status_code == 504:
+            # A gateway timed out waiting for the Runtime, which may have read the submit.
+            lost = RuntimeTimeout(f"{response.status_code} from a gateway", status_code=504)
+            raise attempt.unknown(lost, retried=0)
         if response.status_code == 500:
-            failed = failed_submit(response, intent_id)
+            failed = failed_submit(response, attempt.intent_id)
             if failed is not None:
                 return failed
         return submit_from_wire(parse_answer(WireSubmit, json_body(response, None)))
@@ -325,17 +413,37 @@ class RuntimeClient:
         self, path: str, params: Mapping[str, str], not_found: type[RuntimeClientError]
     ) -> object:
         """GET and decode JSON, retrying what may succeed on a second try (5xx, 429, connection
-        errors, timeouts) with full-jitter exponential backoff, honouring `Retry-After`."""
-        attempt = 0
-        while True:
-            try:
-                response = await self._send("GET", path, params=params)
-                return json_body(response, not_found)
-            except RuntimeUnavailable as exc:
-                if attempt >= self.status_retries:
-                    raise
-                await asyncio.sleep(self._backoff(attempt, exc.retry_after))
-                attempt += 1
+        errors, timeouts) with full-jitter exponential backoff, honouring `Retry-After`.
+
+        The read is one logical call for the breaker; it stops retrying once the circuit opens,
+        and a probe is never retried (its one answer decides the breaker's state)."""
+
+        async def attempts(permit: Permit) -> object:
+            attempt = 0
+            while True:
+                try:
+                    response = await self._send("GET", path, params=params)
+                    return json_body(response, not_found)
+                except RuntimeUnavailable as exc:
+                    if (
+                        permit is Permit.PROBE
+                        or attempt >= self.status_retries
+                        or not self._breaker.still_closed()
+                    ):
+                        raise
+                    await asyncio.sleep(self._backoff(attempt, exc.retry_after))
+                    if not self._breaker.still_closed():
+                        raise
+                    attempt += 1
+
+        return await self._guard.call(attempts, can_probe=True)
+
+    async def _health_once(self, _: Permit) -> None:
+        response = await self._send("GET", "/health")
+        health = parse_answer(WireHealth, json_body(response, None))
+        if health.status.lower() != "healthy":
+            # An answer, but one that says the Runtime cannot work: down, for the breaker too.
+            raise RuntimeUnavailable(f"GET /health: the Runtime says {health.status!r}")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -7,6 +7,8 @@ status codes, malformed bodies) is translated at the client boundary into one of
 * RuntimeClientError
   + RuntimeUnavailable
     - RuntimeTimeout
+    - CircuitOpen
+    - SubmitOutcomeUnknown
   + RuntimeRejected
   + ExecutionNotFound
   + ArtifactNotFound
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 __all__ = [
     "ArtifactNotFound",
+    "CircuitOpen",
     "ExecutionNotFound",
     "RuntimeClientError",
     "RuntimeProtocolError",
@@ -25,6 +28,7 @@ __all__ = [
     "RuntimeTimeout",
     "RuntimeUnavailable",
     "StreamUnavailable",
+    "SubmitOutcomeUnknown",
 ]
 
 
@@ -61,6 +65,40 @@ class RuntimeTimeout(RuntimeUnavailable):
 
     A subclass of `RuntimeUnavailable`: a slow Runtime is, to the caller, an unavailable one.
     """
+
+
+class CircuitOpen(RuntimeUnavailable):
+    """The client's circuit breaker is open: the Runtime failed repeatedly, so the call failed
+    at once without being sent.
+
+    `retry_after` is the seconds until the breaker lets a probe through. Nothing reached the
+    Runtime, so a submit refused this way is safe to repeat.
+    """
+
+
+class SubmitOutcomeUnknown(RuntimeUnavailable):
+    """A submit was sent but its answer was lost (a read timeout, a connection dropped mid-answer):
+    the Runtime may or may not have started the execution.
+
+    `idempotency_key` is the key the submit carried (None when it had none), `intent_id` the
+    intent's id, `timed_out` whether the answer was lost to a timeout. Repeating the submit is
+    safe only with the same idempotency key: the Runtime then returns the execution the first
+    submit started, if it started one, instead of starting a second.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        idempotency_key: str | None,
+        intent_id: str | None = None,
+        timed_out: bool = False,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.idempotency_key = idempotency_key
+        self.intent_id = intent_id
+        self.timed_out = timed_out
 
 
 class RuntimeRejected(RuntimeClientError):

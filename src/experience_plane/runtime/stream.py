@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pydantic
 from websockets.asyncio.client import connect
@@ -28,7 +28,7 @@ MAX_MESSAGE_SIZE = 16 * 2**20
 
 async def stream_statuses(
     url: str, *, open_timeout: float | None
-) -> AsyncIterator[ExecutionStatus]:
+) -> AsyncGenerator[ExecutionStatus, None]:
     """Yield each new status the Runtime pushes on `url`, ending after a terminal one or when
     the Runtime closes the stream normally. See `RuntimeClient.stream_execution`."""
     try:

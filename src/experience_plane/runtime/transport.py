@@ -20,6 +20,7 @@ __all__ = [
     "default_transport",
     "is_timeout",
     "make_transport",
+    "nothing_sent",
 ]
 
 
@@ -64,9 +65,31 @@ def is_timeout(exc: BaseException) -> bool:
     httpx-aiohttp maps every aiohttp connection error, a refused connection included, onto
     `httpx.ConnectTimeout`; the aiohttp error it was raised from tells what really happened.
     """
-    cause = exc.__cause__
-    if isinstance(exc, httpx.TransportError) and isinstance(cause, aiohttp.ClientError):
-        exc = cause
+    exc = _unwrapped(exc)
     if isinstance(exc, aiohttp.ClientError):
         return isinstance(exc, TimeoutError)  # aiohttp's timeouts are asyncio.TimeoutErrors
     return isinstance(exc, httpx.TimeoutException | TimeoutError)
+
+
+def _unwrapped(exc: BaseException) -> BaseException:
+    """The aiohttp error behind an httpx error raised by httpx-aiohttp, else `exc` itself."""
+    cause = exc.__cause__
+    if isinstance(exc, httpx.TransportError) and isinstance(cause, aiohttp.ClientError):
+        return cause
+    return exc
+
+
+def nothing_sent(exc: BaseException) -> bool:
+    """Whether a transport failure certainly happened before any of the request left: no
+    connection was made (refused, unreachable, connect or pool timeout).
+
+    Anything else (a write or read failure, a read timeout, a connection dropped mid-answer)
+    may have come after the Runtime read the request, so its outcome is unknown. Only a
+    connect-phase failure is "nothing sent": when unsure, the answer is no.
+    """
+    exc = _unwrapped(exc)
+    if isinstance(exc, aiohttp.ClientError):
+        return isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    if isinstance(exc, httpx.TransportError):
+        return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    return isinstance(exc, ConnectionRefusedError)
