@@ -40,3 +40,14 @@ class RuntimeSettings(BaseSettings):
     # Keep-alive pings on the execution stream; the contract asks for roughly every 15 s.
     stream_ping_interval: float = Field(default=15.0, gt=0.0)
     log_level: str = "info"
+    # Refuse a submit naming a session the tenant never created (404 "Session not found"), as
+    # a Runtime that lost its state would. None: on in async mode, off in platform mode (the
+    # platform's current Runtime accepts any session id).
+    require_session: bool | None = None
+
+    @property
+    def requires_session(self) -> bool:
+        """Whether submits must name a session created for their tenant."""
+        if self.require_session is None:
+            return self.mode is RuntimeMode.ASYNC
+        return self.require_session

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import abc
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
+
+from experience_plane.auth import mint_token
 
 STARTUP_TIMEOUT = 30.0
 
@@ -119,7 +123,12 @@ class ServiceProcess(abc.ABC):
 
 
 class RuntimeProcess(ServiceProcess):
-    """The reference Runtime, its test controls enabled."""
+    """The reference Runtime, its test controls enabled.
+
+    `require_session=False` (the default here) lets tests submit with session ids they never
+    created, as the Runtime's own tests do; the Experience Plane's end-to-end tests pass True,
+    the Runtime's own default in async mode, so that a lost session is noticed.
+    """
 
     name = "reference-runtime"
 
@@ -129,11 +138,13 @@ class RuntimeProcess(ServiceProcess):
         *,
         mode: str = "async",
         env: Mapping[str, str] | None = None,
+        require_session: bool = False,
     ) -> None:
         super().__init__(data_dir.parent / f"{data_dir.name}-logs", env)
         self.data_dir = data_dir
         self.mode = mode
         self.env.setdefault("REFERENCE_RUNTIME_CONTROL_ENABLED", "true")
+        self.env.setdefault("REFERENCE_RUNTIME_REQUIRE_SESSION", str(require_session).lower())
 
     def command(self) -> list[str]:
         return [
@@ -155,7 +166,13 @@ class RuntimeProcess(ServiceProcess):
 
 
 class ApiProcess(ServiceProcess):
-    """The Experience Plane API (`experience-plane serve`) pointed at a Runtime."""
+    """The Experience Plane API (`experience-plane serve`) pointed at a Runtime.
+
+    `auth=True` is the product's real path: production environment, a random HS256 secret;
+    `token()` / `headers()` mint credentials it accepts. `auth=False` starts it with
+    `--insecure-dev` in the development environment (every caller is the dev principal), and
+    without CSRF prevention, for clients that do not send a preflight header yet.
+    """
 
     name = "experience-plane"
     health_path = "/healthz"
@@ -167,16 +184,46 @@ class ApiProcess(ServiceProcess):
         *,
         flavour: str = "reference",
         env: Mapping[str, str] | None = None,
+        auth: bool = False,
     ) -> None:
         super().__init__(log_dir, env)
+        self.auth = auth
         self.env.setdefault("EXPERIENCE_RUNTIME_URL", runtime_url)
         self.env.setdefault("EXPERIENCE_RUNTIME_FLAVOUR", flavour)
+        if auth:
+            self.env.setdefault("EXPERIENCE_AUTH_HS256_SECRET", secrets.token_urlsafe(32))
+            self.env.setdefault("EXPERIENCE_ENVIRONMENT", "production")
+        else:
+            self.env.setdefault("EXPERIENCE_ENVIRONMENT", "development")
+            self.env.setdefault("EXPERIENCE_CSRF_PREVENTION", "false")
+
+    @property
+    def secret(self) -> str:
+        """The HS256 secret the API verifies tokens with."""
+        return self.env["EXPERIENCE_AUTH_HS256_SECRET"]
+
+    def token(self, tenant: str = "t1", user: str = "u1", **overrides: Any) -> str:
+        """A token the API accepts (`mint_token` keyword arguments override the defaults)."""
+        options: dict[str, Any] = {
+            "ttl": timedelta(hours=1),
+            "issuer": self.env.get("EXPERIENCE_AUTH_ISSUER"),
+            "audience": self.env.get("EXPERIENCE_AUTH_AUDIENCE"),
+            "tenant_claim": self.env.get("EXPERIENCE_AUTH_TENANT_CLAIM", "tenant_id"),
+            **overrides,
+        }
+        secret = options.pop("secret", None) or self.secret
+        return mint_token(secret, tenant_id=tenant, user_id=user, **options)
+
+    def headers(self, tenant: str = "t1", user: str = "u1", **overrides: Any) -> dict[str, str]:
+        """`Authorization: Bearer <token>` for `token(tenant, user, **overrides)`."""
+        return {"Authorization": f"Bearer {self.token(tenant, user, **overrides)}"}
 
     def command(self) -> list[str]:
-        return [
+        command = [
             sys.executable, "-m", "experience_plane", "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
+        return command if self.auth else [*command, "--insecure-dev"]
 
     @property
     def graphql_url(self) -> str:

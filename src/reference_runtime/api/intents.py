@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -40,6 +41,12 @@ def _optional_text(metadata: dict[str, Any], key: str) -> str | None:
 async def submit_intent(body: IntentSubmit, services: Services) -> JSONResponse:
     """Start an execution of the intent and answer at once (or, in platform mode, at its end)."""
     services.stats.submits[body.intent_type] += 1
+    if services.settings.requires_session:
+        session = await asyncio.to_thread(
+            services.store.get_session, body.tenant_id, body.session_id
+        )
+        if session is None:
+            return JSONResponse(status_code=404, content={"detail": "Session not found"})
     metadata = body.metadata or {}
     submission = Submission(
         intent_type=body.intent_type,
