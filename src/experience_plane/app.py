@@ -6,38 +6,93 @@ Run it with `experience-plane serve` (uvicorn with `factory=True`), or
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import TypedDict
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
+from starlette.responses import Response
 
-from experience_plane.context import get_services
+from experience_plane.auth import Authenticator, Principal, TokenVerifier
+from experience_plane.context import (
+    InvalidSessionId,
+    Unauthenticated,
+    bad_request_response,
+    get_services,
+    unauthenticated_response,
+)
 from experience_plane.executions import ExecutionTracker
 from experience_plane.graphql.context import get_graphql_context
-from experience_plane.graphql.http import GraphQLHTTPRouter
+from experience_plane.graphql.http import PREFLIGHT_HEADERS, GraphQLHTTPRouter
 from experience_plane.graphql.schema import build_schema
+from experience_plane.middleware import (
+    REQUEST_ID_HEADER,
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+)
 from experience_plane.runtime import RuntimeClient, RuntimeFlavour
 from experience_plane.services import Services
 from experience_plane.settings import Settings
 
 GRAPHQL_PATH = "/graphql"
+INSECURE_DEV_WARNING = (
+    "INSECURE DEVELOPMENT MODE: authentication is OFF and every request acts as tenant %r, "
+    "user %r. Never expose this server to anyone else."
+)
+
+logger = logging.getLogger(__name__)
+
+
+class AuthNotConfigured(ValueError):
+    """Neither a token verifier nor the explicit insecure development mode is configured."""
 
 
 class State(TypedDict):
-    """What the lifespan puts on every request's state (read it with `get_services`)."""
+    """What the lifespan puts on every request's state (read it with `get_services` and
+    `get_authenticator`)."""
 
     services: Services
+    authenticator: Authenticator
+
+
+def check_auth_configured(settings: Settings) -> None:
+    """Raise `AuthNotConfigured` (or `ValueError` for a bad combination) unless callers can be
+    authenticated, or insecure development mode was asked for explicitly."""
+    if settings.insecure_dev:
+        return
+    if not settings.auth_settings().enabled:
+        raise AuthNotConfigured(
+            "Authentication is not configured: set EXPERIENCE_AUTH_HS256_SECRET, "
+            "EXPERIENCE_AUTH_JWKS_FILE or EXPERIENCE_AUTH_JWKS_URL (or start with --insecure-dev "
+            "for local development only)."
+        )
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    """The token verifier the settings describe, or the dev principal in insecure dev mode."""
+    if settings.insecure_dev:
+        logger.warning(INSECURE_DEV_WARNING, settings.dev_tenant_id, settings.dev_user_id)
+        principal = Principal(tenant_id=settings.dev_tenant_id, user_id=settings.dev_user_id)
+        return Authenticator(dev_principal=principal)
+    return Authenticator(TokenVerifier(settings.auth_settings()))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the Experience Plane application; settings default to the environment's."""
+    """Build the Experience Plane application; settings default to the environment's.
+
+    Raises `AuthNotConfigured` when no way to authenticate callers is configured.
+    """
     settings = settings or Settings()
+    check_auth_configured(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
+        authenticator = build_authenticator(settings)
         async with (
             RuntimeClient(
                 settings.runtime_url,
@@ -52,7 +107,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 use_stream=settings.use_runtime_stream,
             ) as tracker,
         ):
-            yield {"services": Services.build(settings, client, tracker)}
+            try:
+                yield {
+                    "services": Services.build(settings, client, tracker),
+                    "authenticator": authenticator,
+                }
+            finally:
+                await authenticator.aclose()
 
     app = FastAPI(
         title="Experience Plane",
@@ -65,19 +126,56 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_aliases=settings.max_query_aliases,
         max_tokens=settings.max_query_tokens,
         cache_size=settings.query_cache_size,
+        introspection=settings.introspection_enabled,
+        suggestions=settings.is_development,
     )
     graphql = GraphQLHTTPRouter(
         schema,
         path=GRAPHQL_PATH,
         context_getter=get_graphql_context,
-        graphql_ide="graphiql" if settings.graphiql else None,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
         multipart_uploads_enabled=True,
-        # Legacy graphql-ws clients get `ka` messages so idle proxies keep the socket open.
+        csrf_prevention=settings.csrf_prevention,
+        # Idle proxies drop silent sockets: legacy graphql-ws gets `ka` messages and
+        # graphql-transport-ws server pings at this interval.
         keep_alive=True,
-        keep_alive_interval=15,
-        max_body_bytes=settings.max_upload_bytes,
+        keep_alive_interval=settings.ws_keep_alive_interval,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout),
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        allowed_origins=settings.ws_allowed_origin_list,
     )
     app.include_router(graphql)
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:
+        return unauthenticated_response(exc)
+
+    @app.exception_handler(InvalidSessionId)
+    async def invalid_session(request: Request, exc: InvalidSessionId) -> Response:
+        return bad_request_response(str(exc))
+
+    # Added innermost first: request ids wrap everything, so even a 413 carries one.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origin_list),
+            allow_methods=["GET", "POST"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "x-session-id",
+                REQUEST_ID_HEADER,
+                *PREFLIGHT_HEADERS,
+            ],
+            expose_headers=[REQUEST_ID_HEADER],
+            max_age=600,
+        )
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:

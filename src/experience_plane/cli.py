@@ -1,28 +1,40 @@
-"""`experience-plane`: serve the API, run a local stack for development, export the schema.
+"""`experience-plane`: serve the API, run a local stack for development, mint tokens, export
+the schema.
 
-- `experience-plane serve [--host H] [--port P]` runs the API with uvicorn (settings from the
-  `EXPERIENCE_*` environment);
+- `experience-plane serve [--host H] [--port P] [--insecure-dev]` runs the API with uvicorn
+  (settings from the `EXPERIENCE_*` environment); it refuses to start without authentication
+  configured, unless `--insecure-dev` (or `EXPERIENCE_INSECURE_DEV=true`) makes every caller
+  the dev principal;
 - `experience-plane dev [--port 8000] [--runtime-port 8001] [--data-dir DIR]` starts the reference
-  Runtime and the API as two processes, waits until both are healthy, prints the GraphiQL URL and
-  stops both on Ctrl-C or SIGTERM;
+  Runtime and the API (development environment, a freshly generated HS256 secret) as two
+  processes, waits until both are healthy, prints a ready token, the GraphiQL header line and
+  the GraphiQL URL, and stops both on Ctrl-C or SIGTERM;
+- `experience-plane token --tenant T --user U [--roles a,b] [--ttl 8h] [--secret S]` prints an
+  HS256 token (secret from `--secret` or `EXPERIENCE_AUTH_HS256_SECRET`);
 - `experience-plane export-schema [--output schema/schema.graphql]` writes the SDL.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 
 import httpx
 import uvicorn
+from pydantic import ValidationError
 
+from experience_plane.auth import generate_dev_secret, mint_token
 from experience_plane.settings import Settings
 
 # Open subscriptions must not hold a stop for long.
@@ -30,6 +42,17 @@ GRACEFUL_SHUTDOWN_SECONDS = 5
 STARTUP_TIMEOUT_SECONDS = 30.0
 DEFAULT_SCHEMA_PATH = Path("schema/schema.graphql")
 DEFAULT_DEV_DATA_DIR = Path(".data/runtime")
+DEV_TOKEN_TTL = timedelta(hours=12)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90`, `90s`, `30m`, `8h` or `2d` as a positive duration (`argparse` type)."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None or float(match[1]) <= 0:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 90s, 30m, 8h, 2d)")
+    return timedelta(seconds=float(match[1]) * _DURATION_UNITS[match[2]])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the API (settings from EXPERIENCE_* variables)")
     serve.add_argument("--host", help="interface to listen on (default: EXPERIENCE_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default: EXPERIENCE_PORT)")
+    serve.add_argument(
+        "--insecure-dev",
+        action="store_true",
+        help="NO AUTHENTICATION: every request acts as the dev principal (local development only)",
+    )
 
     dev = commands.add_parser("dev", help="run the reference Runtime and the API together")
     dev.add_argument("--host", default="127.0.0.1", help="interface for both (default 127.0.0.1)")
@@ -61,6 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="seconds the Runtime spends per phase, so changes are watchable (default 0.5)",
     )
+    dev.add_argument("--tenant", default="dev-tenant", help="the printed token's tenant")
+    dev.add_argument("--user", default="dev-user", help="the printed token's user")
+
+    token = commands.add_parser(
+        "token", help="mint an HS256 bearer token (--secret or EXPERIENCE_AUTH_HS256_SECRET)"
+    )
+    token.add_argument("--tenant", required=True, help="the tenant the token speaks for")
+    token.add_argument("--user", required=True, help="the user id (the token's `sub`)")
+    token.add_argument("--roles", default="", help="comma-separated roles, e.g. reader,writer")
+    token.add_argument(
+        "--ttl", type=parse_duration, default=timedelta(hours=8), help="lifetime (default 8h)"
+    )
+    token.add_argument("--secret", help="the HS256 secret (default: EXPERIENCE_AUTH_HS256_SECRET)")
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument(
@@ -76,8 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen command; returns the process exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        serve(host=args.host, port=args.port)
-        return 0
+        return serve(host=args.host, port=args.port, insecure_dev=args.insecure_dev)
     if args.command == "dev":
         return dev(
             host=args.host,
@@ -85,13 +125,44 @@ def main(argv: Sequence[str] | None = None) -> int:
             runtime_port=args.runtime_port,
             data_dir=args.data_dir,
             phase_delay=args.phase_delay,
+            tenant=args.tenant,
+            user=args.user,
+        )
+    if args.command == "token":
+        return token(
+            tenant=args.tenant, user=args.user, roles=args.roles, ttl=args.ttl, secret=args.secret
         )
     return export_schema(args.output)
 
 
-def serve(*, host: str | None = None, port: int | None = None) -> None:
-    """Run the API with uvicorn; the app factory reads its settings from the environment."""
-    settings = Settings()
+def _fail(message: str) -> int:
+    print(f"experience-plane: {message}", file=sys.stderr)
+    return 2
+
+
+def serve(*, host: str | None = None, port: int | None = None, insecure_dev: bool = False) -> int:
+    """Run the API with uvicorn; the app factory reads its settings from the environment.
+
+    Returns 2 at once, with a one-line reason, when the settings are unusable (in particular
+    when no authentication is configured and insecure development mode was not asked for).
+    """
+    from experience_plane.app import INSECURE_DEV_WARNING, check_auth_configured
+
+    if insecure_dev:
+        # The app factory runs inside uvicorn and reads the environment.
+        os.environ["EXPERIENCE_INSECURE_DEV"] = "true"
+    try:
+        settings = Settings()
+        check_auth_configured(settings)
+    except ValidationError as exc:
+        return _fail(f"invalid settings: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+    except ValueError as exc:
+        return _fail(str(exc))
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    if settings.insecure_dev:
+        logging.getLogger("experience_plane").warning(
+            INSECURE_DEV_WARNING, settings.dev_tenant_id, settings.dev_user_id
+        )
     uvicorn.run(
         "experience_plane.app:create_app",
         factory=True,
@@ -99,6 +170,34 @@ def serve(*, host: str | None = None, port: int | None = None) -> None:
         port=settings.port if port is None else port,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    return 0
+
+
+def token(*, tenant: str, user: str, roles: str, ttl: timedelta, secret: str | None) -> int:
+    """Print an HS256 token for `tenant`/`user` that the API (same secret) accepts."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return _fail(f"invalid settings: {exc}")
+    if secret is None and settings.auth_hs256_secret is not None:
+        secret = settings.auth_hs256_secret.get_secret_value()
+    if not secret:
+        return _fail("no secret: pass --secret or set EXPERIENCE_AUTH_HS256_SECRET.")
+    try:
+        minted = mint_token(
+            secret,
+            tenant_id=tenant,
+            user_id=user,
+            roles=[role.strip() for role in roles.split(",") if role.strip()],
+            ttl=ttl,
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            tenant_claim=settings.auth_tenant_claim,
+        )
+    except ValueError as exc:
+        return _fail(str(exc))
+    print(minted)
+    return 0
 
 
 def export_schema(output: str) -> int:
@@ -120,8 +219,23 @@ class _Stop(Exception):
     """Raised by the signal handler to leave the dev loop."""
 
 
-def dev(*, host: str, port: int, runtime_port: int, data_dir: Path, phase_delay: float) -> int:
-    """Run the reference Runtime and the API as child processes until interrupted."""
+def dev(
+    *,
+    host: str,
+    port: int,
+    runtime_port: int,
+    data_dir: Path,
+    phase_delay: float,
+    tenant: str = "dev-tenant",
+    user: str = "dev-user",
+) -> int:
+    """Run the reference Runtime and the API as child processes until interrupted.
+
+    The API runs in the development environment (GraphiQL, introspection, hints) with real
+    authentication: a secret generated for this run, and a token for `tenant`/`user` printed
+    with the line to paste into GraphiQL's Headers tab (GraphiQL sends those headers on HTTP
+    and as the WebSocket `connection_init` payload, so subscriptions work with it too).
+    """
     runtime_url = f"http://{host}:{runtime_port}"
     api_url = f"http://{host}:{port}"
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -141,10 +255,21 @@ def dev(*, host: str, port: int, runtime_port: int, data_dir: Path, phase_delay:
         runtime_env = {"REFERENCE_RUNTIME_PHASE_DELAY": str(phase_delay)}
         children.append(("reference Runtime", _spawn(runtime_command, runtime_env)))
         _wait_healthy("reference Runtime", runtime_url + "/health", children[-1][1])
-        api_env = {"EXPERIENCE_RUNTIME_URL": runtime_url}
+        secret = generate_dev_secret()
+        api_env = {
+            "EXPERIENCE_RUNTIME_URL": runtime_url,
+            "EXPERIENCE_ENVIRONMENT": "development",
+            "EXPERIENCE_AUTH_HS256_SECRET": secret,
+            "EXPERIENCE_INSECURE_DEV": "false",
+        }
         children.append(("Experience Plane API", _spawn(api_command, api_env)))
         _wait_healthy("Experience Plane API", api_url + "/readyz", children[-1][1])
+        dev_token = mint_token(secret, tenant_id=tenant, user_id=user, ttl=DEV_TOKEN_TTL)
+        header = json.dumps({"Authorization": f"Bearer {dev_token}"})
         print(f"Reference Runtime ready at {runtime_url} (data in {data_dir})", flush=True)
+        print(f"Dev token for tenant {tenant!r}, user {user!r} (valid 12 h):", flush=True)
+        print(f"  {dev_token}", flush=True)
+        print(f"GraphiQL Headers tab: {header}", flush=True)
         print(f"GraphiQL ready at {api_url}/graphql", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         while True:

@@ -1,18 +1,40 @@
 """Request-scoped dependencies shared by every surface (GraphQL over HTTP, WebSocket and SSE;
-REST later): the services the lifespan built and the principal the connection acts as.
+REST later): the services the lifespan built, and who is calling.
 
-Both take starlette's `HTTPConnection`, the common base of `Request` and `WebSocket`, so one
-dependency serves every transport.
+They take starlette's `HTTPConnection`, the common base of `Request` and `WebSocket`, so one
+dependency serves every transport. `get_principal` is the REST surface's (and GraphQL over
+HTTP's) authentication; a WebSocket authenticates on `connection_init` instead, through the same
+`Authenticator`.
 """
 
 from __future__ import annotations
 
-from starlette.requests import HTTPConnection
+import json
+import re
 
-from experience_plane.auth import Principal, principal_from_connection
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+from experience_plane.auth import AuthenticationError, Authenticator, AuthFailure, Principal
 from experience_plane.services import Services
 
 SERVICES_STATE_KEY = "services"
+AUTHENTICATOR_STATE_KEY = "authenticator"
+SESSION_HEADER = "x-session-id"
+# Client session ids become part of a cache key and of Runtime metadata: short and plain only.
+_SANE_SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class Unauthenticated(Exception):
+    """Raised by `get_principal`; the application answers 401 (503 if keys are unavailable)."""
+
+    def __init__(self, error: AuthenticationError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class InvalidSessionId(Exception):
+    """The `X-Session-Id` header (or `sessionId` payload) is not a usable session id."""
 
 
 def get_services(connection: HTTPConnection) -> Services:
@@ -23,6 +45,73 @@ def get_services(connection: HTTPConnection) -> Services:
     return services
 
 
-def get_principal(connection: HTTPConnection) -> Principal:
-    """The principal the connection acts as (the configured dev principal until JWT lands)."""
-    return principal_from_connection(connection, get_services(connection).settings)
+def get_authenticator(connection: HTTPConnection) -> Authenticator:
+    """The application's authenticator, as the lifespan put it on the connection's state."""
+    authenticator = getattr(connection.state, AUTHENTICATOR_STATE_KEY, None)
+    if not isinstance(authenticator, Authenticator):
+        raise TypeError("The application's lifespan has not started: no authenticator on state.")
+    return authenticator
+
+
+async def get_principal(connection: HTTPConnection) -> Principal:
+    """The caller of an HTTP request (SSE included), from its `Authorization: Bearer` header.
+
+    Raises `Unauthenticated`, which the application turns into a 401 for every surface.
+    """
+    try:
+        return await get_authenticator(connection).from_header(
+            connection.headers.get("authorization")
+        )
+    except AuthenticationError as exc:
+        raise Unauthenticated(exc) from exc
+
+
+def client_session_id(value: object) -> str | None:
+    """The client's own session id (`X-Session-Id` or `sessionId`), checked; None if absent."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or _SANE_SESSION_ID.fullmatch(value) is None:
+        raise InvalidSessionId(
+            "The session id must be 1 to 128 letters, digits or '.', '_', ':', '-'."
+        )
+    return value
+
+
+def unauthenticated_response(exc: Unauthenticated) -> Response:
+    """The 401 (or 503) answer to a refused caller, shaped like a GraphQL response.
+
+    GraphQL clients read `errors` from any JSON body; the `reason` is stable for programs.
+    """
+    error = exc.error
+    unavailable = error.reason is AuthFailure.KEYS_UNAVAILABLE
+    body = {
+        "errors": [
+            {
+                "message": error.message,
+                "extensions": {"code": "UNAUTHENTICATED", "reason": error.reason.value},
+            }
+        ]
+    }
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=503 if unavailable else 401,
+        media_type="application/json; charset=utf-8",
+        headers={"WWW-Authenticate": _www_authenticate(error.reason)},
+    )
+
+
+def _www_authenticate(reason: AuthFailure) -> str:
+    # RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    if reason is AuthFailure.MISSING_TOKEN:
+        return 'Bearer realm="experience-plane"'
+    return f'Bearer realm="experience-plane", error="invalid_token", error_description="{reason}"'
+
+
+def bad_request_response(message: str) -> Response:
+    """A 400 with a GraphQL-shaped body, for requests refused before GraphQL runs."""
+    body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=400,
+        media_type="application/json; charset=utf-8",
+    )

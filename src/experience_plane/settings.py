@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from experience_plane.auth.config import AuthSettings
 
 
 class RuntimeFlavourSetting(StrEnum):
@@ -15,8 +18,19 @@ class RuntimeFlavourSetting(StrEnum):
     PLATFORM = "platform"
 
 
+class Environment(StrEnum):
+    """Secure defaults in production; development turns on GraphiQL, introspection and hints."""
+
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
 class Settings(BaseSettings):
-    """Everything the Experience Plane needs to run, with defaults for local development.
+    """Everything the Experience Plane needs to run; defaults are the production-safe ones.
 
     Built once by `create_app` (or the CLI) and passed down; nothing reads the environment
     at import time.
@@ -26,6 +40,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    environment: Environment = Environment.PRODUCTION
 
     runtime_url: str = "http://127.0.0.1:8001"
     runtime_flavour: RuntimeFlavourSetting = RuntimeFlavourSetting.REFERENCE
@@ -35,16 +50,81 @@ class Settings(BaseSettings):
     poll_interval_max: float = Field(default=2.0, gt=0)
     use_runtime_stream: bool = True
 
+    # Authentication: at least one of the secret, the JWKS file or the JWKS URL, unless
+    # `insecure_dev` makes every caller the dev principal (never in production).
+    auth_hs256_secret: SecretStr | None = None
+    auth_jwks_file: Path | None = None
+    auth_jwks_url: str | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_tenant_claim: str = "tenant_id"
+    auth_roles_claim: str = "roles"
+    auth_leeway_seconds: float = Field(default=30.0, ge=0)
+    insecure_dev: bool = False
+    dev_tenant_id: str = "dev-tenant"
+    dev_user_id: str = "dev-user"
+
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     upload_chunk_bytes: int = Field(default=64 * 1024, gt=0)
+    # Every body but a multipart upload (which is bounded by `max_upload_bytes`).
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
 
-    graphiql: bool = True
+    # None: follow the environment (on in development, off in production).
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    csrf_prevention: bool = True
     max_query_depth: int = Field(default=10, ge=1)
     max_query_aliases: int = Field(default=30, ge=0)
     max_query_tokens: int = Field(default=5000, ge=1)
     # Bounded so that a flood of distinct query texts cannot grow memory without limit.
     query_cache_size: int = Field(default=256, ge=1)
 
-    # Until JWT authentication lands every request acts as this principal.
-    dev_tenant_id: str = "dev-tenant"
-    dev_user_id: str = "dev-user"
+    # Comma-separated origins ("https://app.example.com,https://admin.example.com").
+    ws_allowed_origins: str = ""
+    cors_origins: str = ""
+    max_subscriptions_per_connection: int = Field(default=100, ge=1)
+    ws_connection_init_timeout: float = Field(default=5.0, gt=0)
+    ws_keep_alive_interval: float = Field(default=15.0, gt=0)
+
+    # Mutations per tenant: `rate_limit_burst` at once, then this many per second (0: off).
+    rate_limit_per_second: float = Field(default=10.0, ge=0)
+    rate_limit_burst: int = Field(default=50, ge=1)
+
+    @property
+    def is_development(self) -> bool:
+        """Whether the relaxed development defaults apply."""
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """Whether `/graphql` serves GraphiQL to browsers."""
+        return self.is_development if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Whether `__schema` / `__type` queries are allowed."""
+        return self.is_development if self.introspection is None else self.introspection
+
+    @property
+    def ws_allowed_origin_list(self) -> tuple[str, ...]:
+        """Cross-origin pages allowed to open a WebSocket (same-origin ones always are)."""
+        return _split(self.ws_allowed_origins)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """Origins allowed by CORS; empty means CORS is off."""
+        return _split(self.cors_origins)
+
+    def auth_settings(self) -> AuthSettings:
+        """The token verifier's settings; raises `ValueError` for a bad combination."""
+        secret = self.auth_hs256_secret.get_secret_value() if self.auth_hs256_secret else None
+        return AuthSettings(
+            hs256_secret=secret or None,
+            jwks_file=self.auth_jwks_file,
+            jwks_url=self.auth_jwks_url or None,
+            issuer=self.auth_issuer or None,
+            audience=self.auth_audience or None,
+            tenant_claim=self.auth_tenant_claim,
+            roles_claim=self.auth_roles_claim,
+            leeway_seconds=self.auth_leeway_seconds,
+        )

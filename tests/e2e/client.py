@@ -1,5 +1,6 @@
 """Driving the API as a client would: gql over HTTP (with multipart uploads), gql over both
-WebSocket protocols, and plain httpx for GraphQL over SSE."""
+WebSocket protocols, and plain httpx for GraphQL over SSE; each with a bearer token for a
+tenant ("t1" unless told), minted by the `ApiProcess`."""
 
 from __future__ import annotations
 
@@ -82,16 +83,32 @@ query Mash($id: ID!, $first: Int!, $after: String) {
 """
 
 
-def http_client(api: ApiProcess) -> Client:
-    """A gql client over HTTP (multipart uploads included)."""
-    return Client(transport=HTTPXAsyncTransport(url=api.graphql_url, timeout=30.0))
+# Sent on every HTTP request: multipart uploads are "simple" requests that CSRF prevention
+# refuses without a header that forces a CORS preflight.
+PREFLIGHT = {"GraphQL-Preflight": "1"}
+
+
+def http_client(api: ApiProcess, tenant: str = "t1", user: str = "u1") -> Client:
+    """A gql client over HTTP (multipart uploads included), authenticated as tenant/user."""
+    headers = {**api.headers(tenant, user), **PREFLIGHT}
+    return Client(transport=HTTPXAsyncTransport(url=api.graphql_url, headers=headers, timeout=30.0))
 
 
 def ws_client(
-    api: ApiProcess, subprotocol: str = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
+    api: ApiProcess,
+    subprotocol: str = WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL,
+    tenant: str = "t1",
+    user: str = "u1",
 ) -> Client:
-    """A gql client over WebSocket, speaking exactly the one subprotocol given."""
-    return Client(transport=WebsocketsTransport(url=api.ws_url, subprotocols=[subprotocol]))
+    """A gql client over WebSocket, speaking exactly the one subprotocol given; the token
+    rides in `connection_init`, as browsers must send it."""
+    return Client(
+        transport=WebsocketsTransport(
+            url=api.ws_url,
+            subprotocols=[subprotocol],
+            init_payload={"Authorization": f"Bearer {api.token(tenant, user)}"},
+        )
+    )
 
 
 def request(query: str, **variables: Any) -> GraphQLRequest:
@@ -129,16 +146,22 @@ async def watch_ws(client: Client, execution_id: str) -> list[dict[str, Any]]:
 
 
 async def sse_events(
-    api: ApiProcess, query: str, variables: dict[str, Any]
+    api: ApiProcess,
+    query: str,
+    variables: dict[str, Any],
+    tenant: str = "t1",
+    token: str | None = None,
 ) -> AsyncIterator[tuple[str, str]]:
-    """The (event, data) pairs of a GraphQL over SSE stream, as they arrive."""
+    """The (event, data) pairs of a GraphQL over SSE stream, as they arrive (authenticated
+    with `token`, or a fresh token for `tenant`)."""
+    auth = {"Authorization": f"Bearer {token}"} if token else api.headers(tenant)
     async with (
         httpx.AsyncClient(timeout=30.0) as http,
         http.stream(
             "POST",
             api.url + "/graphql/stream",
             json={"query": query, "variables": variables},
-            headers={"accept": "text/event-stream"},
+            headers={"accept": "text/event-stream", **auth},
         ) as response,
     ):
         assert response.status_code == 200
@@ -157,10 +180,10 @@ async def sse_events(
                 event, data = None, ""
 
 
-async def watch_sse(api: ApiProcess, execution_id: str) -> list[dict[str, Any]]:
+async def watch_sse(api: ApiProcess, execution_id: str, tenant: str = "t1") -> list[dict[str, Any]]:
     """Every event of the execution subscription over SSE, until `complete`."""
     events = []
-    async for event, data in sse_events(api, WATCH, {"id": execution_id}):
+    async for event, data in sse_events(api, WATCH, {"id": execution_id}, tenant):
         if event == "next":
             payload = json.loads(data)
             assert "errors" not in payload, payload

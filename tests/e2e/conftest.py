@@ -18,7 +18,8 @@ PHASE_DELAY = 0.2
 @pytest.fixture(scope="module")
 def e2e_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
     """The reference Runtime (asynchronous mode), phases slowed so changes are observable."""
-    with RuntimeProcess(tmp_path_factory.mktemp("e2e") / "runtime") as runtime:
+    data_dir = tmp_path_factory.mktemp("e2e") / "runtime"
+    with RuntimeProcess(data_dir, require_session=True) as runtime:
         runtime.set_faults(phase_delay=PHASE_DELAY)
         yield runtime
 
@@ -27,6 +28,6 @@ def e2e_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimePro
 def api(
     e2e_runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiProcess]:
-    """`experience-plane serve` pointed at the Runtime."""
-    with ApiProcess(e2e_runtime.url, tmp_path_factory.mktemp("api-logs")) as process:
+    """`experience-plane serve` pointed at the Runtime, with authentication (production)."""
+    with ApiProcess(e2e_runtime.url, tmp_path_factory.mktemp("api-logs"), auth=True) as process:
         yield process

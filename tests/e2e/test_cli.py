@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -60,10 +61,18 @@ def test_dev_runs_both_services_and_stops_them(tmp_path: Path, stop_signal: sign
             assert line, f"dev exited early: {lines}"
         assert lines[-1].strip() == f"GraphiQL ready at http://127.0.0.1:{port}/graphql"
 
+        # GraphiQL loads without a token; the printed Headers-tab line authenticates queries.
         graphiql = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
         assert graphiql.status_code == 200
         assert "graphiql" in graphiql.text.lower()
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        (header_line,) = [line for line in lines if line.startswith("GraphiQL Headers tab:")]
+        headers = json.loads(header_line.removeprefix("GraphiQL Headers tab:"))
+        query = {"query": "{ __schema { queryType { name } } }"}
+        answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, headers=headers)
+        assert answer.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+        refused = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query)
+        assert refused.status_code == 401
 
         process.send_signal(stop_signal)
         assert process.wait(timeout=30) == 0

@@ -21,7 +21,7 @@ from tests.e2e.client import (
     watch_ws,
     ws_client,
 )
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess
 
 
 async def test_mash_of_a_non_tabular_file_fails_with_its_error(
@@ -82,16 +82,12 @@ async def test_unknown_execution_over_sse_is_an_error_then_complete(api: ApiProc
     assert error["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_another_tenants_execution_looks_unknown(
-    api: ApiProcess, e2e_runtime: RuntimeProcess, tmp_path: Path
-) -> None:
-    async with http_client(api) as session:
+async def test_another_tenants_execution_looks_unknown(api: ApiProcess) -> None:
+    async with http_client(api, tenant="t1") as session:
         accepted = await upload(session, EXAMPLES / "customers.csv")
     execution_id = accepted["execution"]["id"]
-    env = {"EXPERIENCE_DEV_TENANT_ID": "another-tenant"}
-    with ApiProcess(e2e_runtime.url, tmp_path / "other-api", env=env) as other:
-        async with http_client(other) as session:
-            result = await session.execute(request(EXECUTION, id=execution_id))
-        assert result == {"executionStatus": None}
-        with pytest.raises(TransportQueryError, match="not found"):
-            await watch_ws(ws_client(other), execution_id)
+    async with http_client(api, tenant="another-tenant") as session:
+        result = await session.execute(request(EXECUTION, id=execution_id))
+    assert result == {"executionStatus": None}
+    with pytest.raises(TransportQueryError, match="not found"):
+        await watch_ws(ws_client(api, tenant="another-tenant"), execution_id)

@@ -36,7 +36,7 @@ def platform_api(
 ) -> Iterator[ApiProcess]:
     """The API in platform flavour, in front of the Runtime in platform mode."""
     log_dir = tmp_path_factory.mktemp("platform-api-logs")
-    with ApiProcess(platform_runtime_process.url, log_dir, flavour="platform") as api:
+    with ApiProcess(platform_runtime_process.url, log_dir, flavour="platform", auth=True) as api:
         yield api
 
 

@@ -8,7 +8,7 @@ from tests.support.processes import RuntimeProcess, free_port
 
 
 async def test_healthz_answers_without_a_runtime() -> None:
-    settings = Settings(runtime_url=f"http://127.0.0.1:{free_port()}")
+    settings = Settings(runtime_url=f"http://127.0.0.1:{free_port()}", insecure_dev=True)
     async with running_app(settings) as app:
         response = await app.http.get("/healthz")
     assert response.status_code == 200
@@ -17,7 +17,9 @@ async def test_healthz_answers_without_a_runtime() -> None:
 
 async def test_readyz_is_503_with_a_reason_when_the_runtime_is_down() -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    async with running_app(Settings(runtime_url=url, runtime_timeout=1.0)) as app:
+    async with running_app(
+        Settings(runtime_url=url, runtime_timeout=1.0, insecure_dev=True)
+    ) as app:
         response = await app.http.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {
@@ -27,7 +29,7 @@ async def test_readyz_is_503_with_a_reason_when_the_runtime_is_down() -> None:
 
 
 async def test_readyz_is_200_when_the_runtime_is_healthy(runtime: RuntimeProcess) -> None:
-    async with running_app(Settings(runtime_url=runtime.url)) as app:
+    async with running_app(Settings(runtime_url=runtime.url, insecure_dev=True)) as app:
         response = await app.http.get("/readyz")
         assert response.status_code == 200
         assert response.json() == {"status": "ready"}

@@ -21,7 +21,10 @@ Building blocks (nothing here reads the environment or touches FastAPI state):
 - `RateLimiter` protocol, `TokenBucketLimiter(rate_per_second, burst)`,
   `await try_acquire(tenant_id) -> RateDecision(allowed, retry_after_seconds)`.
 
-Wiring (done in `app.py`/`context.py`, not here):
+- `Authenticator(verifier)` or `Authenticator(dev_principal=...)`: the one object the transports
+  ask (`from_header`, `from_connection_params`); insecure development mode has no verifier.
+
+Wiring (done in `app.py`/`context.py`/`graphql/websockets.py`, not here):
 
 - Lifespan: `verifier = TokenVerifier(auth_settings)`; put it on typed state; `await
   verifier.aclose()` on shutdown. Dev mode: `secret = generate_dev_secret()`, build the verifier
@@ -42,10 +45,11 @@ Wiring (done in `app.py`/`context.py`, not here):
   `decision.allowed`, fail with a rate-limit error carrying `retry_after_seconds`.
 """
 
+from experience_plane.auth.authenticator import Authenticator
 from experience_plane.auth.config import AuthSettings
 from experience_plane.auth.credentials import parse_authorization, token_from_connection_params
 from experience_plane.auth.errors import AuthenticationError, AuthFailure
-from experience_plane.auth.principal import Principal, principal_from_connection
+from experience_plane.auth.principal import Principal
 from experience_plane.auth.ratelimit import RateDecision, RateLimiter, TokenBucketLimiter
 from experience_plane.auth.tokens import generate_dev_secret, mint_token
 from experience_plane.auth.verifier import TokenVerifier
@@ -54,6 +58,7 @@ __all__ = [
     "AuthFailure",
     "AuthSettings",
     "AuthenticationError",
+    "Authenticator",
     "Principal",
     "RateDecision",
     "RateLimiter",
@@ -62,6 +67,5 @@ __all__ = [
     "generate_dev_secret",
     "mint_token",
     "parse_authorization",
-    "principal_from_connection",
     "token_from_connection_params",
 ]

@@ -1,19 +1,13 @@
 """The principal a request acts as.
 
-Everything past the transport receives a `Principal` and never looks at headers or tokens.
-`principal_from_connection` is the pre-JWT stand-in (every connection acts as the configured dev
-principal); the wiring step replaces it with `TokenVerifier.authenticate` (see the package
-docstring).
+Everything past the transport receives a `Principal` and never looks at headers or tokens;
+`Authenticator` is what turns credentials into one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-from starlette.requests import HTTPConnection
-
-from experience_plane.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +40,3 @@ class Principal:
         """Whether the credentials have expired at `now`."""
         remaining = self.seconds_until_expiry(now)
         return remaining is not None and remaining <= 0.0
-
-
-def principal_from_connection(connection: HTTPConnection, settings: Settings) -> Principal:
-    """Derive the caller from an HTTP request or WebSocket handshake (dev principal for now)."""
-    del connection  # the credentials will be read from here once JWT authentication is wired
-    return Principal(tenant_id=settings.dev_tenant_id, user_id=settings.dev_user_id)

@@ -13,6 +13,7 @@ from experience_plane.graphql.artifacts import Artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
     InvalidInputError,
+    RateLimitedError,
     RuntimeRejectedError,
     RuntimeTimeoutError,
     RuntimeUnavailableError,
@@ -111,7 +112,8 @@ UploadContentResult = Annotated[
     | UploadTooLargeError
     | RuntimeUnavailableError
     | RuntimeTimeoutError
-    | RuntimeRejectedError,
+    | RuntimeRejectedError
+    | RateLimitedError,
     strawberry.union(
         "UploadContentResult",
         description="The upload's execution, or why it was not started.",
@@ -146,6 +148,7 @@ async def upload_content(
             filename=filename or file.filename,
             mime_type=mime_type or (None if sent_type in _UNKNOWN_MIME_TYPES else sent_type),
             size=file.size,
+            client_session=info.context.client_session,
         )
     except services.ServiceError as exc:
         return error_type_for(exc)

@@ -18,6 +18,7 @@ from experience_plane.graphql.errors import (
     ErrorCode,
     InvalidInputError,
     PublicError,
+    RateLimitedError,
     RuntimeRejectedError,
     RuntimeTimeoutError,
     RuntimeUnavailableError,
@@ -278,7 +279,8 @@ CreateDataMashResult = Annotated[
     | InvalidInputError
     | RuntimeUnavailableError
     | RuntimeTimeoutError
-    | RuntimeRejectedError,
+    | RuntimeRejectedError
+    | RateLimitedError,
     strawberry.union(
         "CreateDataMashResult",
         description="The mash's execution, or why it was not started.",
@@ -298,6 +300,7 @@ async def create_data_mash(
             target_domain=input.target_domain,
             confidence_level=services.ConfidenceLevel[input.confidence_level.name],
             name=input.name,
+            client_session=info.context.client_session,
         )
     except services.ServiceError as exc:
         result = error_type_for(exc)
@@ -307,7 +310,8 @@ async def create_data_mash(
             InvalidInputError
             | RuntimeUnavailableError
             | RuntimeTimeoutError
-            | RuntimeRejectedError,
+            | RuntimeRejectedError
+            | RateLimitedError,
         ):
             return result
         return RuntimeUnavailableError(code=result.code, message=result.message)

@@ -40,6 +40,12 @@ class ErrorCode(Enum):
     NOT_FOUND = strawberry.enum_value(
         "NOT_FOUND", description="No such execution or artifact is visible to the caller."
     )
+    RATE_LIMITED = strawberry.enum_value(
+        "RATE_LIMITED", description="Your tenant started too much work; retry after a while."
+    )
+    UNAUTHENTICATED = strawberry.enum_value(
+        "UNAUTHENTICATED", description="The credentials are missing, invalid or have expired."
+    )
 
 
 @strawberry.interface(description="An expected failure: a stable code and a message for people.")
@@ -81,12 +87,22 @@ class RuntimeRejectedError(Error):
     """The message is the Runtime's own explanation."""
 
 
+@strawberry.type(description="Your tenant started more work than its rate allows.")
+class RateLimitedError(Error):
+    """Nothing was started; the same request succeeds after `retryAfterSeconds`."""
+
+    retry_after_seconds: float = strawberry.field(
+        description="Seconds to wait before the next attempt can succeed."
+    )
+
+
 MutationError = (
     InvalidInputError
     | UploadTooLargeError
     | RuntimeUnavailableError
     | RuntimeTimeoutError
     | RuntimeRejectedError
+    | RateLimitedError
 )
 
 
@@ -97,6 +113,10 @@ def error_type_for(error: services.ServiceError) -> MutationError:
         return InvalidInputError(code=code, message=error.message, field=error.field)
     if isinstance(error, services.UploadTooLargeError):
         return UploadTooLargeError(code=code, message=error.message, max_bytes=error.max_bytes)
+    if isinstance(error, services.RateLimitedError):
+        return RateLimitedError(
+            code=code, message=error.message, retry_after_seconds=error.retry_after_seconds
+        )
     if isinstance(error, services.RuntimeTimeoutError):
         return RuntimeTimeoutError(code=code, message=error.message)
     if isinstance(error, services.RuntimeRejectedError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
@@ -12,8 +13,8 @@ import strawberry
 
 from experience_plane import runtime, services
 from experience_plane.graphql.artifacts import Artifact
-from experience_plane.graphql.context import Info
-from experience_plane.graphql.errors import public_error
+from experience_plane.graphql.context import TOKEN_EXPIRED_MESSAGE, Info
+from experience_plane.graphql.errors import ErrorCode, PublicError, public_error
 from experience_plane.graphql.fields import described_field
 
 
@@ -108,10 +109,9 @@ ExecutionIdArgument = Annotated[
 
 async def execution_status(info: Info, execution_id: ExecutionIdArgument) -> Execution | None:
     """The execution's current status; null when it is unknown to the caller's tenant."""
+    principal = info.context.principal
     try:
-        status = await info.context.services.executions.get(
-            info.context.principal, str(execution_id)
-        )
+        status = await info.context.services.executions.get(principal, str(execution_id))
     except services.ServiceError as exc:
         raise public_error(exc) from exc
     return Execution.from_status(status) if status is not None else None
@@ -123,12 +123,24 @@ async def watch_execution_status(
     """The current status at once, then one event per change; completes after a terminal one.
 
     An id unknown to the caller's tenant is an error ("Execution ... not found") and no events.
+    When the caller's token expires the subscription ends with an UNAUTHENTICATED error
+    (reason `expired`), on every transport.
     """
-    statuses = info.context.services.executions.watch(info.context.principal, str(execution_id))
+    context = info.context
+    statuses = context.services.executions.watch(context.principal, str(execution_id))
     try:
         # aclosing: a client going away closes the tracker's stream now, not at collection.
         async with aclosing(statuses):
-            async for status in statuses:
+            while True:
+                remaining = context.seconds_until_expiry()
+                try:
+                    status = await asyncio.wait_for(anext(statuses), timeout=remaining)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise PublicError(
+                        TOKEN_EXPIRED_MESSAGE, ErrorCode.UNAUTHENTICATED, reason="expired"
+                    ) from None
                 yield Execution.from_status(status)
     except services.ServiceError as exc:
         raise public_error(exc) from exc

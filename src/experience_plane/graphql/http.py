@@ -10,8 +10,12 @@ GraphQL over SSE (distinct connections mode, chosen by `Accept: text/event-strea
 - 405 (with `Allow: POST`) for a mutation sent with GET, and a clear 400 for a subscription sent
   as a plain HTTP request (it needs a WebSocket or SSE);
 - JSON error bodies for requests that are not GraphQL requests at all (bad JSON, no query);
-- 413 for a body larger than the upload limit, before it is read;
+- CSRF prevention (Apollo's convention): a GET or a POST with a "simple" content type (a form,
+  multipart, text) must carry a preflight-forcing header, or is refused with 400;
+- WebSocket handlers that authenticate `connection_init` (see `graphql.websockets`);
 - `/graphql/stream`, which always answers as an SSE stream, for clients that cannot set headers.
+
+Body size limits are `middleware.BodySizeLimitMiddleware`'s, for every surface.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from experience_plane.graphql.context import GraphQLContext
+from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -49,8 +54,17 @@ SUBSCRIPTION_OVER_HTTP = (
     "Subscriptions need a WebSocket (graphql-transport-ws or graphql-ws) or Server-Sent Events "
     "(Accept: text/event-stream, or POST /graphql/stream)."
 )
-# Room for the multipart envelope (operations, map, part headers) around the file itself.
-MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+# Any of these, non-empty, makes a browser send a CORS preflight before the request.
+PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-apollo-operation-name")
+# Content types a browser sends cross-origin without a preflight (the Fetch spec's "simple" ones).
+_SIMPLE_CONTENT_TYPES = frozenset(
+    {"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"}
+)
+CSRF_MESSAGE = (
+    "This request has been blocked as a possible Cross-Site Request Forgery (CSRF): a GET, or a "
+    "POST that is not JSON (e.g. a multipart upload), must carry a non-empty "
+    "'GraphQL-Preflight' header (or 'Apollo-Require-Preflight' or 'X-Apollo-Operation-Name')."
+)
 
 # Set per request by `run` and read by `create_response` in the same task.
 _response_media_type: ContextVar[str] = ContextVar(
@@ -96,6 +110,22 @@ def _quality(params: list[str]) -> float:
     return 1.0
 
 
+def is_csrf_risk(method: str, headers: Mapping[str, str]) -> bool:
+    """True for a request a browser could send cross-site without a CORS preflight.
+
+    Such a request cannot be told apart from a forgery (its response is unreadable to the
+    attacker, but its side effects happen), so it needs a header only a preflight allows.
+    """
+    if any(headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
+        return False
+    if method == "GET":
+        return True
+    content_type = headers.get("content-type")
+    if content_type is None:
+        return True
+    return content_type.split(";", 1)[0].strip().lower() in _SIMPLE_CONTENT_TYPES
+
+
 def is_request_error(result: ExecutionResult) -> bool:
     """True when the operation never executed: parse, validation or variable errors.
 
@@ -111,12 +141,15 @@ def is_request_error(result: ExecutionResult) -> bool:
 class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
     """The `/graphql` endpoints (and `/graphql/stream`), following GraphQL over HTTP."""
 
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(
         self,
         schema: BaseSchema,
         *,
         path: str = "",
-        max_body_bytes: int | None = None,
+        csrf_prevention: bool = True,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault(
@@ -124,7 +157,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
         )
         super().__init__(schema, path=path, **kwargs)
-        self.max_body_bytes = max_body_bytes
+        self.csrf_prevention = csrf_prevention
 
         async def handle_stream(
             request: Request,
@@ -153,9 +186,13 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
     ) -> Response | WebSocket:
         if isinstance(request, WebSocket):
             return await super().run(request, context, root_value)
-        if (too_large := self._refuse_large_body(request)) is not None:
-            return too_large
         adapter = StarletteRequestAdapter(request)
+        if (
+            self.csrf_prevention
+            and not self.should_render_graphql_ide(adapter)
+            and is_csrf_risk(request.method, request.headers)
+        ):
+            return _error_response(400, CSRF_MESSAGE, APPLICATION_JSON)
         streaming = self._get_stream_transport_from_headers(request.headers) is not None
         if streaming or self.should_render_graphql_ide(adapter):
             try:
@@ -246,19 +283,6 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         )
         response.headers.raw.extend(sub_response.headers.raw)
         return response
-
-    def _refuse_large_body(self, request: Request) -> Response | None:
-        if self.max_body_bytes is None:
-            return None
-        try:
-            length = int(request.headers.get("content-length", "0"))
-        except ValueError:
-            return None
-        if length <= self.max_body_bytes + MULTIPART_OVERHEAD_BYTES:
-            return None
-        return _error_response(
-            413, f"The request is larger than {self.max_body_bytes} bytes.", APPLICATION_JSON
-        )
 
 
 def _accepting(request: Request, media_type: str) -> Request:

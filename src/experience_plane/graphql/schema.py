@@ -1,16 +1,23 @@
 """The schema: root types, and the extensions that guard and speed up every operation.
 
-Query limits are validation rules created once per schema and added by one extension, so the
-validation cache keys stay equal from request to request and the cache keeps hitting (a
-`QueryDepthLimiter` constructed per request would make a new rule class, and a miss, each time).
+Query limits (and, in production, the introspection ban) are validation rules created once per
+schema and added by one extension, so the validation cache keys stay equal from request to
+request and the cache keeps hitting (a `QueryDepthLimiter` constructed per request would make a
+new rule class, and a miss, each time).
+
+Unexpected errors reach clients as "Unexpected error" with the request id; the log line with the
+detail carries the same id. In production, validation messages lose graphql-core's "Did you
+mean ...?" hints, which would otherwise reveal the schema to a client that may not introspect it.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncGenerator
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
@@ -23,6 +30,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionContext
 
 from experience_plane.graphql.content import ContentFile, UploadContentResult, upload_content
 from experience_plane.graphql.context import Info
@@ -38,8 +46,13 @@ from experience_plane.graphql.executions import (
     watch_execution_status,
 )
 from experience_plane.graphql.fields import described_subscription
+from experience_plane.middleware import current_request_id
+
+logger = logging.getLogger(__name__)
 
 UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
+INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 # Raised on purpose: GraphQL errors, and Strawberry's refusals of an operation the transport does
 # not allow (e.g. a mutation over an EventSource GET); their messages are written for clients.
 _REQUEST_ERRORS = (
@@ -99,21 +112,91 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, _REQUEST_ERRORS)
 
 
+def strip_suggestions(message: str) -> str:
+    """The message without graphql-core's "Did you mean ...?" hint."""
+    return _SUGGESTION.sub("", message)
+
+
+class RequestIdMaskErrors(MaskErrors):
+    """Masks unexpected errors as "Unexpected error" plus the request id to quote."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        request_id = _request_id_of(self.execution_context)
+        message = UNEXPECTED_ERROR_MESSAGE
+        extensions: dict[str, object] = {"code": INTERNAL_ERROR_CODE}
+        if request_id is not None:
+            message = f"Unexpected error (request id {request_id})."
+            extensions["requestId"] = request_id
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=extensions,
+        )
+
+
+class ExperienceSchema(strawberry.Schema):
+    """Strawberry's schema, logging errors by kind and hiding schema hints when asked.
+
+    Strawberry calls `process_errors` with the original errors before any extension masks
+    them: unexpected ones are logged with their traceback and request id; expected ones
+    (validation, not found, ...) only at debug level, as they are the client's business.
+    """
+
+    hide_suggestions: bool = False
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        request_id = _request_id_of(execution_context)
+        for error in errors:
+            if self.hide_suggestions and "Did you mean" in error.message:
+                # In place: the validation cache hands out these same objects again.
+                error.message = strip_suggestions(error.message)
+            if is_unexpected(error):
+                logger.error(
+                    "Unexpected error (request id %s) at %s: %s",
+                    request_id,
+                    ".".join(str(key) for key in error.path or ()) or "-",
+                    error.message,
+                    exc_info=error.original_error,
+                )
+            else:
+                logger.debug("GraphQL error (request id %s): %s", request_id, error.message)
+
+
+def _request_id_of(execution_context: ExecutionContext | None) -> str | None:
+    context = execution_context.context if execution_context is not None else None
+    request_id = getattr(context, "request_id", None)
+    return request_id if isinstance(request_id, str) else current_request_id()
+
+
 def build_schema(
     *,
     max_depth: int = 10,
     max_aliases: int = 30,
     max_tokens: int = 5000,
     cache_size: int = 256,
+    introspection: bool = True,
+    suggestions: bool = True,
 ) -> strawberry.Schema:
-    """The Experience Plane schema with its limits, caches and error masking."""
+    """The Experience Plane schema with its limits, caches and error masking.
+
+    `introspection=False` refuses `__schema`/`__type` queries; `suggestions=False` removes
+    "Did you mean ...?" hints from error messages (both for production).
+    """
     limit_rules: list[type[ASTValidationRule]] = [
         depth_rule(max_depth, should_ignore=None),
         aliases_rule(max_aliases),
     ]
-
-    def mask_errors() -> SchemaExtension:
-        return MaskErrors(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE)
+    if not introspection:
+        limit_rules.append(NoSchemaIntrospectionCustomRule)
 
     def limits() -> SchemaExtension:
         return AddValidationRules(limit_rules)
@@ -127,13 +210,21 @@ def build_schema(
     def validation_cache() -> SchemaExtension:
         return ValidationCache(maxsize=cache_size)
 
-    return strawberry.Schema(
+    schema = ExperienceSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[ContentFile, DataMash],
-        extensions=[mask_errors, max_tokens_limiter, limits, parser_cache, validation_cache],
+        extensions=[
+            RequestIdMaskErrors,
+            max_tokens_limiter,
+            limits,
+            parser_cache,
+            validation_cache,
+        ],
     )
+    schema.hide_suggestions = not suggestions
+    return schema
 
 
 def schema_sdl() -> str:

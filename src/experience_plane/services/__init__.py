@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from experience_plane.auth import RateLimiter, TokenBucketLimiter
 from experience_plane.executions import ExecutionTracker
 from experience_plane.runtime import RuntimeClient
 from experience_plane.services.content import ContentService
@@ -12,6 +13,7 @@ from experience_plane.services.errors import (
     ErrorCode,
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     RuntimeProtocolFailure,
     RuntimeRejectedError,
     RuntimeTimeoutError,
@@ -43,6 +45,9 @@ class Services:
         """Wire the services over one Runtime client and one tracker."""
         sessions = RuntimeSessions(client)
         executions = ExecutionService(client, tracker)
+        limiter: RateLimiter | None = None
+        if settings.rate_limit_per_second > 0:
+            limiter = TokenBucketLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         return cls(
             settings=settings,
             client=client,
@@ -55,8 +60,9 @@ class Services:
                 executions,
                 max_upload_bytes=settings.max_upload_bytes,
                 chunk_bytes=settings.upload_chunk_bytes,
+                limiter=limiter,
             ),
-            data_mash=DataMashService(client, sessions, executions),
+            data_mash=DataMashService(client, sessions, executions, limiter=limiter),
         )
 
 
@@ -68,6 +74,7 @@ __all__ = [
     "ExecutionService",
     "InvalidInputError",
     "NotFoundError",
+    "RateLimitedError",
     "RuntimeProtocolFailure",
     "RuntimeRejectedError",
     "RuntimeSessions",

@@ -6,14 +6,15 @@ import mimetypes
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from experience_plane.auth import Principal
-from experience_plane.runtime import ExecutionStatus, RuntimeClient
+from experience_plane.auth import Principal, RateLimiter
+from experience_plane.runtime import ExecutionStatus, RuntimeCaller, RuntimeClient, SubmitResult
 from experience_plane.services.errors import (
     InvalidInputError,
     UploadTooLargeError,
     runtime_errors,
 )
 from experience_plane.services.executions import ExecutionService
+from experience_plane.services.limits import admit
 from experience_plane.services.sessions import RuntimeSessions
 
 UPLOAD_INTENT = "content.upload"
@@ -44,12 +45,14 @@ class ContentService:
         *,
         max_upload_bytes: int,
         chunk_bytes: int = 64 * 1024,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._client = client
         self._sessions = sessions
         self._executions = executions
         self.max_upload_bytes = max_upload_bytes
         self._chunk_bytes = chunk_bytes
+        self._limiter = limiter
 
     async def upload(
         self,
@@ -59,8 +62,13 @@ class ContentService:
         filename: str | None,
         mime_type: str | None,
         size: int | None = None,
+        client_session: str | None = None,
     ) -> ExecutionStatus:
-        """Submit the file and return the accepted execution (terminal on a sync Runtime)."""
+        """Submit the file and return the accepted execution (terminal on a sync Runtime).
+
+        Raises `RateLimitedError` before anything else when the tenant is over its rate.
+        """
+        await admit(self._limiter, principal)
         name = (filename or "").strip()
         if not name:
             raise InvalidInputError("The file needs a name.", field="filename")
@@ -73,11 +81,21 @@ class ContentService:
             raise self._too_large()
         media_type = (mime_type or "").strip() or _guess_mime_type(name)
 
-        caller = await self._sessions.caller_for(principal)
-        with runtime_errors():
-            submitted = await self._client.upload_content(
+        async def send(caller: RuntimeCaller) -> SubmitResult:
+            return await self._client.upload_content(
                 caller, filename=name, mime_type=media_type, content=self._chunks(source)
             )
+
+        async def rewind() -> bool:
+            # A spooled upload (starlette's UploadFile) can be read again; a stream cannot.
+            seek = getattr(source, "seek", None)
+            if seek is None:
+                return False
+            await seek(0)
+            return True
+
+        with runtime_errors():
+            submitted = await self._sessions.submit(principal, client_session, send, rewind=rewind)
         return await self._executions.accepted(principal, submitted, UPLOAD_INTENT)
 
     async def _chunks(self, source: ByteSource) -> AsyncIterator[bytes]:

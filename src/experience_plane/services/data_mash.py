@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from experience_plane.auth import Principal
-from experience_plane.runtime import ExecutionStatus, RuntimeClient
+from experience_plane.auth import Principal, RateLimiter
+from experience_plane.runtime import ExecutionStatus, RuntimeCaller, RuntimeClient, SubmitResult
 from experience_plane.services.errors import InvalidInputError, runtime_errors
 from experience_plane.services.executions import ExecutionService
+from experience_plane.services.limits import admit
 from experience_plane.services.sessions import RuntimeSessions
 
 DATA_MASH_INTENT = "data_mash.create"
@@ -28,11 +29,17 @@ class DataMashService:
     """Validates a mash request and submits it as a `data_mash.create` intent."""
 
     def __init__(
-        self, client: RuntimeClient, sessions: RuntimeSessions, executions: ExecutionService
+        self,
+        client: RuntimeClient,
+        sessions: RuntimeSessions,
+        executions: ExecutionService,
+        *,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._client = client
         self._sessions = sessions
         self._executions = executions
+        self._limiter = limiter
 
     async def create(
         self,
@@ -42,8 +49,13 @@ class DataMashService:
         target_domain: str = "general",
         confidence_level: ConfidenceLevel = ConfidenceLevel.MEDIUM,
         name: str | None = None,
+        client_session: str | None = None,
     ) -> ExecutionStatus:
-        """Submit the mash and return the accepted execution (terminal on a sync Runtime)."""
+        """Submit the mash and return the accepted execution (terminal on a sync Runtime).
+
+        Raises `RateLimitedError` before anything else when the tenant is over its rate.
+        """
+        await admit(self._limiter, principal)
         refs = validate_content_refs(content_refs)
         domain = target_domain.strip()
         if not domain:
@@ -52,15 +64,18 @@ class DataMashService:
             raise InvalidInputError(
                 f"The name is longer than {MAX_NAME_LENGTH} characters.", field="name"
             )
-        caller = await self._sessions.caller_for(principal)
-        with runtime_errors():
-            submitted = await self._client.create_data_mash(
+
+        async def send(caller: RuntimeCaller) -> SubmitResult:
+            return await self._client.create_data_mash(
                 caller,
                 content_refs=refs,
                 target_domain=domain,
                 confidence_level=confidence_level.value,
                 name=name,
             )
+
+        with runtime_errors():
+            submitted = await self._sessions.submit(principal, client_session, send)
         return await self._executions.accepted(principal, submitted, DATA_MASH_INTENT)
 
 

@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     RUNTIME_REJECTED = "runtime_rejected"
     RUNTIME_PROTOCOL_ERROR = "runtime_protocol_error"
     NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
 
 
 class ServiceError(Exception):
@@ -88,6 +89,16 @@ class NotFoundError(ServiceError):
     """The execution or artifact does not exist for this tenant."""
 
     code = ErrorCode.NOT_FOUND
+
+
+class RateLimitedError(ServiceError):
+    """The tenant started more work than its rate allows; nothing was submitted."""
+
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 @contextmanager

@@ -7,15 +7,24 @@ from collections.abc import AsyncIterator
 import pytest
 
 from experience_plane.services import Services
-from experience_plane.settings import Settings
+from experience_plane.settings import Environment, Settings
 from tests.experience_plane.support import RunningApp, running_app
 from tests.support.processes import free_port
 
 
 @pytest.fixture
 def settings() -> Settings:
-    """Settings pointing at a port nothing listens on: any Runtime call fails fast."""
-    return Settings(runtime_url=f"http://127.0.0.1:{free_port()}", runtime_timeout=2.0)
+    """Settings pointing at a port nothing listens on: any Runtime call fails fast.
+
+    Development environment without authentication: these tests are about GraphQL over HTTP;
+    authentication and production hardening have tests of their own.
+    """
+    return Settings(
+        runtime_url=f"http://127.0.0.1:{free_port()}",
+        runtime_timeout=2.0,
+        environment=Environment.DEVELOPMENT,
+        insecure_dev=True,
+    )
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from tests.experience_plane.support import RunningApp, running_app
 
 GQL_JSON = "application/graphql-response+json"
 JSON = "application/json"
+# GETs must force a CORS preflight (CSRF prevention); tests/.../test_hardening.py covers that.
+PREFLIGHT = {"graphql-preflight": "1"}
 
 
 async def post(app: RunningApp, query: str, accept: str | None = None) -> httpx.Response:
@@ -97,7 +99,7 @@ async def test_body_that_is_not_json_is_400(app: RunningApp) -> None:
 
 async def test_get_runs_queries(app: RunningApp) -> None:
     response = await app.http.get(
-        "/graphql", params={"query": "{ __typename }"}, headers={"accept": GQL_JSON}
+        "/graphql", params={"query": "{ __typename }"}, headers={"accept": GQL_JSON, **PREFLIGHT}
     )
     assert response.status_code == 200
     assert response.json() == {"data": {"__typename": "Query"}}
@@ -107,7 +109,7 @@ async def test_get_mutation_is_405(app: RunningApp) -> None:
     mutation = 'mutation { createDataMash(input: {contentRefs: ["a"]}) { __typename } }'
     for accept in (GQL_JSON, JSON):
         response = await app.http.get(
-            "/graphql", params={"query": mutation}, headers={"accept": accept}
+            "/graphql", params={"query": mutation}, headers={"accept": accept, **PREFLIGHT}
         )
         assert response.status_code == 405
         assert response.headers["allow"] == "POST"
@@ -183,7 +185,7 @@ async def test_subscription_over_plain_http_is_400(
     subscription = 'subscription { executionStatus(executionId: "exec_1") { id } }'
     if method == "GET":
         response = await app.http.get(
-            "/graphql", params={"query": subscription}, headers={"accept": accept}
+            "/graphql", params={"query": subscription}, headers={"accept": accept, **PREFLIGHT}
         )
     else:
         response = await app.http.post(
@@ -208,21 +210,24 @@ async def test_oversized_body_is_refused_before_reading(settings: Settings) -> N
         response = await app.http.post(
             "/graphql",
             content=b"x" * (2 * 1024 * 1024),
-            headers={"content-type": "multipart/form-data; boundary=x"},
+            headers={"content-type": "multipart/form-data; boundary=x", **PREFLIGHT},
         )
     assert response.status_code == 413
-    assert "larger than 1 bytes" in response.json()["errors"][0]["message"]
+    assert "larger than the limit of 1 bytes" in response.json()["errors"][0]["message"]
 
 
 async def test_sse_over_get_for_event_source_clients(app: RunningApp) -> None:
     # Browsers' EventSource can only GET; queries and subscriptions work, mutations do not.
-    response = await app.http.get("/graphql/stream", params={"query": "{ __typename }"})
+    # (EventSource cannot send the preflight header; fetch-based SSE clients can.)
+    response = await app.http.get(
+        "/graphql/stream", params={"query": "{ __typename }"}, headers=PREFLIGHT
+    )
     assert response.headers["content-type"].startswith("text/event-stream")
     events = _sse_events(response.text)
     assert [name for name, _ in events] == ["next", "complete"]
     assert json.loads(events[0][1]) == {"data": {"__typename": "Query"}}
 
     mutation = 'mutation { createDataMash(input: {contentRefs: ["a"]}) { __typename } }'
-    response = await app.http.get("/graphql/stream", params={"query": mutation})
+    response = await app.http.get("/graphql/stream", params={"query": mutation}, headers=PREFLIGHT)
     events = _sse_events(response.text)
     assert "not allowed" in json.loads(events[0][1])["errors"][0]["message"]

@@ -90,6 +90,8 @@ def multipart(query: str, variables: dict[str, Any], content: bytes, name: str) 
     return {
         "data": {"operations": operations, "map": json.dumps({"0": ["variables.file"]})},
         "files": {"0": (name, content, "text/csv")},
+        # Multipart is a "simple" request: CSRF prevention wants a preflight-forcing header.
+        "headers": {"graphql-preflight": "1"},
     }
 
 
@@ -130,6 +132,14 @@ async def test_unexpected_errors_are_masked(
         raise KeyError("internal secret")
 
     monkeypatch.setattr(services.executions, "get", broken)
-    body = await graphql(app, '{ executionStatus(executionId: "x") { id } }', {})
-    assert body["errors"][0]["message"] == "Unexpected error."
+    response = await app.http.post(
+        "/graphql",
+        json={"query": '{ executionStatus(executionId: "x") { id } }'},
+        headers={"x-request-id": "req-masked-1"},
+    )
+    body = response.json()
+    assert response.headers["x-request-id"] == "req-masked-1"
+    (error,) = body["errors"]
+    assert error["message"] == "Unexpected error (request id req-masked-1)."
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-masked-1"}
     assert "secret" not in json.dumps(body)

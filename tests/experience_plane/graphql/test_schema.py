@@ -79,6 +79,7 @@ def test_every_type_field_argument_and_enum_value_is_described() -> None:
                 "RuntimeUnavailableError",
                 "RuntimeTimeoutError",
                 "RuntimeRejectedError",
+                "RateLimitedError",
             },
         ),
         (
@@ -89,6 +90,7 @@ def test_every_type_field_argument_and_enum_value_is_described() -> None:
                 "RuntimeUnavailableError",
                 "RuntimeTimeoutError",
                 "RuntimeRejectedError",
+                "RateLimitedError",
             },
         ),
     ],

@@ -1,0 +1,153 @@
+"""WebSocket protocol handlers: authentication on `connection_init`, timeouts, keep-alives.
+
+Strawberry's handlers, with what the Experience Plane needs on top:
+
+- the caller is authenticated from the `connection_init` payload (`Authorization: Bearer <t>`
+  or `authToken`; the handshake's `Authorization` header if the payload has none) before the
+  connection is acknowledged. A refused caller gets close code 4403 with the reason (e.g.
+  `Forbidden: expired`); on legacy graphql-ws a `connection_error` carrying the message and
+  reason is sent first. Nothing runs before that: Strawberry refuses operations on a socket
+  that is not acknowledged. The client's session id may come as `sessionId` in the payload.
+- graphql-transport-ws: the server pings every `keep_alive_interval` seconds, so idle proxies
+  keep the socket open (legacy graphql-ws has its own `ka` messages).
+- legacy graphql-ws: the same `connection_init` timeout as graphql-transport-ws (4408).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import (
+    ConnectionInitMessage as LegacyConnectionInitMessage,
+)
+
+from experience_plane.auth import AuthenticationError
+from experience_plane.context import (
+    SESSION_HEADER,
+    InvalidSessionId,
+    client_session_id,
+    get_authenticator,
+)
+from experience_plane.graphql.context import GraphQLContext
+
+logger = logging.getLogger(__name__)
+
+FORBIDDEN = 4403
+INIT_TIMEOUT = 4408
+
+
+class _Refusal:
+    """Why a `connection_init` was refused: a stable reason and a message for people."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+
+    @property
+    def close_reason(self) -> str:
+        # WebSocket close reasons are limited to 123 bytes; the reason codes are short.
+        return f"Forbidden: {self.reason}"
+
+    @property
+    def payload(self) -> dict[str, object]:
+        return {
+            "message": self.message,
+            "extensions": {"code": "UNAUTHENTICATED", "reason": self.reason},
+        }
+
+
+async def authenticate_connection(context: Any, payload: object) -> _Refusal | None:
+    """Verify a `connection_init` payload and set the caller on the context; None when accepted."""
+    if not isinstance(context, GraphQLContext):
+        raise TypeError("The WebSocket context is not the Experience Plane's GraphQLContext.")
+    websocket = context.request
+    if websocket is None:
+        raise TypeError("The WebSocket context has no connection.")
+    params = payload if isinstance(payload, dict) else {}
+    try:
+        principal = await get_authenticator(websocket).from_connection_params(
+            params, websocket.headers.get("authorization")
+        )
+        session = client_session_id(
+            params.get("sessionId") or websocket.headers.get(SESSION_HEADER)
+        )
+    except AuthenticationError as exc:
+        logger.info("WebSocket connection refused: %s", exc)
+        return _Refusal(exc.reason.value, exc.message)
+    except InvalidSessionId as exc:
+        return _Refusal("invalid_session_id", str(exc))
+    context.authenticate(principal, session)
+    return None
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
+    """graphql-transport-ws with authentication on `connection_init` and server pings."""
+
+    _keep_alive_task: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        payload = message.get("payload", {})
+        first = not self.connection_init_received and not self.connection_timed_out
+        if first and isinstance(payload, dict):
+            refusal = await authenticate_connection(self.context, payload)
+            if refusal is not None:
+                if self.connection_init_timeout_task:
+                    self.connection_init_timeout_task.cancel()
+                self.connection_init_received = True
+                await self.websocket.close(code=FORBIDDEN, reason=refusal.close_reason)
+                return
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self._keep_alive_task is None:
+            self._keep_alive_task = asyncio.create_task(self._ping())
+
+    async def _ping(self) -> None:
+        # The router's interval, the one legacy graphql-ws uses for its `ka` messages.
+        interval = self.view.keep_alive_interval or 15.0
+        while True:
+            await asyncio.sleep(interval)
+            await self.send_message({"type": "ping"})
+
+    async def shutdown(self) -> None:
+        if self._keep_alive_task is not None:
+            self._keep_alive_task.cancel()
+            with suppress(BaseException):
+                await self._keep_alive_task
+        await super().shutdown()
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[GraphQLContext, None]):
+    """Legacy graphql-ws with authentication on `connection_init` and an init timeout."""
+
+    async def handle(self) -> None:
+        timer = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            timer.cancel()
+            with suppress(BaseException):
+                await timer
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(
+                code=INIT_TIMEOUT, reason="Connection initialisation timeout"
+            )
+
+    async def handle_connection_init(self, message: LegacyConnectionInitMessage) -> None:
+        payload = message.get("payload")
+        if not self.connection_acknowledged and (payload is None or isinstance(payload, dict)):
+            refusal = await authenticate_connection(self.context, payload)
+            if refusal is not None:
+                await self.send_message({"type": "connection_error", "payload": refusal.payload})
+                await self.websocket.close(code=FORBIDDEN, reason=refusal.close_reason)
+                return
+        await super().handle_connection_init(message)

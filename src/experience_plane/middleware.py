@@ -1,0 +1,151 @@
+"""ASGI middleware every surface shares: request ids and the request body size limit.
+
+Both are plain ASGI (not `BaseHTTPMiddleware`), so streaming responses (SSE) and WebSockets
+pass through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from contextvars import ContextVar
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "x-request-id"
+# An incoming id is kept only if it is short and plain: it ends up in logs and headers.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+_request_id: ContextVar[str | None] = ContextVar("experience_plane_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request (or WebSocket connection) being served, if any."""
+    return _request_id.get()
+
+
+class RequestIdMiddleware:
+    """Gives every request and WebSocket connection an id, answered as `X-Request-Id`.
+
+    A sane incoming `X-Request-Id` (from a proxy or the client) is kept so that logs line up
+    across services; anything else is replaced by a fresh one. Masked errors quote the id and
+    the log line with the detail carries it, so a user's report leads to the log.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        request_id = (
+            incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        )
+        token = _request_id.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() != REQUEST_ID_HEADER.encode()
+                ]
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
+        finally:
+            _request_id.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    """Raised from `receive` when a body without a `Content-Length` grows past the limit."""
+
+
+class BodySizeLimitMiddleware:
+    """Answers 413 for a request body over the limit, before the application parses it.
+
+    A multipart body (a file upload) may be as large as `max_upload_bytes` plus room for the
+    multipart envelope; any other body `max_request_bytes`. A declared `Content-Length` is
+    checked up front; a chunked body is counted as it is read.
+    """
+
+    # Room for the multipart envelope (operations, map, part headers) around the file itself.
+    MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+
+    def __init__(self, app: ASGIApp, *, max_request_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_request_bytes = max_request_bytes
+        self.max_upload_bytes = max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        multipart = headers.get("content-type", "").lower().startswith("multipart/")
+        limit = (
+            self.max_upload_bytes + self.MULTIPART_OVERHEAD_BYTES
+            if multipart
+            else self.max_request_bytes
+        )
+        message = (
+            f"The request is larger than the limit of {self.max_upload_bytes} bytes for an "
+            "upload (plus the multipart envelope)."
+            if multipart
+            else f"The request body is larger than the limit of {self.max_request_bytes} bytes."
+        )
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, message)
+            return
+
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            incoming = await receive()
+            if incoming["type"] == "http.request":
+                received += len(incoming.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return incoming
+
+        async def tracking_send(outgoing: Message) -> None:
+            nonlocal started
+            if outgoing["type"] == "http.response.start":
+                started = True
+            await send(outgoing)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await _too_large(send, message)
+
+
+async def _too_large(send: Send, message: str) -> None:
+    body = json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}]},
+        separators=(",", ":"),
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
