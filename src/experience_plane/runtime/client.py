@@ -48,7 +48,7 @@ from experience_plane.runtime.models import (
 from experience_plane.runtime.stream import stream_statuses
 from experience_plane.runtime.submits import SUBMIT_PATH, SubmitAttempt, retry_lost_answers
 from experience_plane.runtime.transport import TRANSPORT_ERRORS, default_transport, is_timeout
-from experience_plane.runtime.upload import ContentEncoding, upload_body
+from experience_plane.runtime.upload import ContentEncoding, platform_file_type, upload_body
 from experience_plane.runtime.wire import (
     WireArtifactDetail,
     WireHealth,
@@ -67,7 +67,6 @@ BodyFactory = Callable[[], bytes | AsyncIterator[bytes]]
 # `Retry-After` is honoured up to this many seconds: one header must not park a status read for
 # minutes; past the cap the read is simply retried sooner.
 RETRY_AFTER_CAP = 30.0
-_MIME_FILE_TYPES = {"text/csv": "csv", "application/json": "json", "text/plain": "text"}
 
 
 class RuntimeClient:
@@ -265,9 +264,10 @@ class RuntimeClient:
 
         Raises `SubmitOutcomeUnknown` when the request was sent but its answer lost; a failure
         to connect (nothing sent) is a plain `RuntimeUnavailable`."""
-        envelope = self._envelope(caller, intent_type, idempotency_key, metadata)
+        attempt = SubmitAttempt.new(intent_type, idempotency_key)
+        envelope = attempt.envelope(caller, self.solution_id, metadata)
         body = json.dumps({**envelope, "parameters": dict(parameters)}).encode()
-        return await self._submit(envelope, lambda: body, replayable=True)
+        return await self._submit(attempt, lambda: body, replayable=True)
 
     async def upload_content(
         self,
@@ -292,15 +292,16 @@ class RuntimeClient:
             intent_type, encoding = "ingest_file", ContentEncoding.HEX
             parameters |= {
                 "ui_name": filename,
-                "file_type": _file_type(filename, mime_type),
+                "file_type": platform_file_type(filename, mime_type),
                 "user_id": caller.user_id,
             }
         else:
             intent_type, encoding = "content.upload", ContentEncoding.BASE64
             parameters["content_encoding"] = encoding.value
-        envelope = self._envelope(caller, intent_type, idempotency_key, metadata)
+        attempt = SubmitAttempt.new(intent_type, idempotency_key)
+        envelope = attempt.envelope(caller, self.solution_id, metadata)
         return await self._submit(
-            envelope,
+            attempt,
             lambda: upload_body(envelope, parameters, content, encoding),
             replayable=isinstance(content, bytes | bytearray | memoryview),
         )
@@ -334,38 +335,11 @@ class RuntimeClient:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _envelope(
-        self,
-        caller: RuntimeCaller,
-        intent_type: str,
-        idempotency_key: str | None,
-        metadata: Mapping[str, str] | None,
-    ) -> dict[str, object]:
-        meta: dict[str, object] = {**(metadata or {}), "user_id": caller.user_id}
-        if idempotency_key is not None:
-            meta["idempotency_key"] = idempotency_key
-        return {
-            "intent_type": intent_type,
-            "tenant_id": caller.tenant_id,
-            "session_id": caller.session_id,
-            "solution_id": self.solution_id,
-            # Chosen here so that even a submit that fails without an execution id correlates.
-            "intent_id": str(uuid.uuid4()),
-            "metadata": meta,
-        }
-
     async def _submit(
-        self, envelope: Mapping[str, object], body: BodyFactory, *, replayable: bool
+        self, attempt: SubmitAttempt, body: BodyFactory, *, replayable: bool
     ) -> SubmitResult:
         """Send a submit as one logical call, repeating it on a lost answer only when that is
         safe: a key was sent, the body can be built again, and the circuit is still closed."""
-        meta = envelope["metadata"]
-        key = meta.get("idempotency_key") if isinstance(meta, dict) else None
-        attempt = SubmitAttempt(
-            intent_type=str(envelope["intent_type"]),
-            intent_id=str(envelope["intent_id"]),
-            idempotency_key=key if isinstance(key, str) else None,
-        )
         safe = attempt.idempotency_key is not None and replayable
 
         async def attempts(_: Permit) -> SubmitResult:
@@ -461,11 +435,3 @@ class RuntimeClient:
             if is_timeout(exc):
                 raise RuntimeTimeout(f"{what}: the Runtime did not answer in time") from exc
             raise RuntimeUnavailable(f"{what}: the Runtime is unreachable: {exc!r}") from exc
-
-
-def _file_type(filename: str, mime_type: str) -> str:
-    """The platform's `file_type`: the file's extension, else what its MIME type implies."""
-    stem, dot, extension = filename.rpartition(".")
-    if dot and stem and extension:
-        return extension.lower()
-    return _MIME_FILE_TYPES.get(mime_type.split(";")[0].strip().lower(), "binary")

@@ -12,7 +12,8 @@ execution it already started instead of starting another.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from experience_plane.runtime.errors import (
@@ -20,7 +21,7 @@ from experience_plane.runtime.errors import (
     RuntimeUnavailable,
     SubmitOutcomeUnknown,
 )
-from experience_plane.runtime.models import SubmitResult
+from experience_plane.runtime.models import RuntimeCaller, SubmitResult
 from experience_plane.runtime.transport import nothing_sent
 
 __all__ = ["SubmitAttempt", "retry_lost_answers"]
@@ -30,11 +31,35 @@ SUBMIT_PATH = "/api/intent/submit"
 
 @dataclass(frozen=True, slots=True)
 class SubmitAttempt:
-    """Which submit is in flight: what its `SubmitOutcomeUnknown` has to tell."""
+    """One submit, however often it is sent: its intent, its id and its idempotency key,
+    which build its envelope and its `SubmitOutcomeUnknown`."""
 
     intent_type: str
     intent_id: str
     idempotency_key: str | None
+
+    @classmethod
+    def new(cls, intent_type: str, idempotency_key: str | None) -> SubmitAttempt:
+        """A submit with a fresh intent id, chosen here so that even a submit that fails
+        without an execution id correlates, and a retry is recognisably the same intent."""
+        return cls(intent_type, str(uuid.uuid4()), idempotency_key)
+
+    def envelope(
+        self, caller: RuntimeCaller, solution_id: str, metadata: Mapping[str, str] | None
+    ) -> dict[str, object]:
+        """The intent's envelope: everything but its `parameters`. The idempotency key goes in
+        the metadata, where the Runtime looks for it."""
+        meta: dict[str, object] = {**(metadata or {}), "user_id": caller.user_id}
+        if self.idempotency_key is not None:
+            meta["idempotency_key"] = self.idempotency_key
+        return {
+            "intent_type": self.intent_type,
+            "tenant_id": caller.tenant_id,
+            "session_id": caller.session_id,
+            "solution_id": solution_id,
+            "intent_id": self.intent_id,
+            "metadata": meta,
+        }
 
     def check_sent(self, exc: RuntimeUnavailable) -> None:
         """Raise `SubmitOutcomeUnknown` when the transport failure behind `exc` may have come

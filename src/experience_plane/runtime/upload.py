@@ -15,10 +15,11 @@ import json
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from enum import StrEnum
 
-__all__ = ["ContentEncoding", "upload_body"]
+__all__ = ["ContentEncoding", "platform_file_type", "upload_body"]
 
 # Large `bytes` content is encoded in slices so no second full-size copy is ever built.
 SLICE_SIZE = 64 * 1024
+_MIME_FILE_TYPES = {"text/csv": "csv", "application/json": "json", "text/plain": "text"}
 
 
 class ContentEncoding(StrEnum):
@@ -81,3 +82,11 @@ async def upload_body(
     if carry:
         yield encode(carry)
     yield f'","size":{size},"sha256":"{digest.hexdigest()}"}}}}'.encode()
+
+
+def platform_file_type(filename: str, mime_type: str) -> str:
+    """The platform's `file_type`: the file's extension, else what its MIME type implies."""
+    stem, dot, extension = filename.rpartition(".")
+    if dot and stem and extension:
+        return extension.lower()
+    return _MIME_FILE_TYPES.get(mime_type.split(";")[0].strip().lower(), "binary")
