@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from experience_plane.graphql.schema import schema_sdl
-from tests.support.processes import free_port
+from tests.support.processes import ApiProcess, RuntimeProcess, free_port
 
 
 def test_export_schema_prints_the_sdl() -> None:
@@ -73,6 +76,12 @@ def test_dev_runs_both_services_and_stops_them(tmp_path: Path, stop_signal: sign
         assert answer.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
         refused = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query)
         assert refused.status_code == 401
+        # GraphiQL sends the Headers tab as the connection_init payload of its subscriptions.
+        with connect(
+            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as socket:
+            socket.send(json.dumps({"type": "connection_init", "payload": headers}))
+            assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
 
         process.send_signal(stop_signal)
         assert process.wait(timeout=30) == 0
@@ -85,3 +94,70 @@ def test_dev_runs_both_services_and_stops_them(tmp_path: Path, stop_signal: sign
             process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def _environment_without_auth() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("EXPERIENCE_AUTH_", "EXPERIENCE_INSECURE_DEV"))
+    }
+
+
+def test_serve_refuses_to_start_without_authentication() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "experience_plane", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_environment_without_auth(),
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("experience-plane: Authentication is not configured")
+    assert "--insecure-dev" in line
+
+
+def test_serve_refuses_a_short_secret_in_one_line() -> None:
+    env = {**_environment_without_auth(), "EXPERIENCE_AUTH_HS256_SECRET": "too-short"}
+    result = subprocess.run(
+        [sys.executable, "-m", "experience_plane", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "at least 32 bytes" in line
+
+
+def test_insecure_dev_is_logged_loudly(tmp_path: Path, runtime: RuntimeProcess) -> None:
+    with ApiProcess(runtime.url, tmp_path / "api-logs", auth=False) as api:
+        response = httpx.post(api.graphql_url, json={"query": "{ __typename }"})
+        assert response.status_code == 200  # no token needed: everyone is the dev principal
+        assert "WARNING" in api.log_text()
+        assert "INSECURE DEVELOPMENT MODE" in api.log_text()
+
+
+def test_token_mints_a_token_the_api_accepts(api: ApiProcess) -> None:
+    command = [
+        sys.executable, "-m", "experience_plane", "token",
+        "--tenant", "t-cli", "--user", "u-cli", "--roles", "reader,writer", "--ttl", "30m",
+    ]  # fmt: skip
+    env = {**_environment_without_auth(), "EXPERIENCE_AUTH_HS256_SECRET": api.secret}
+    minted = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env, check=True
+    ).stdout.strip()
+    response = httpx.post(
+        api.graphql_url,
+        json={"query": "{ __typename }"},
+        headers={"Authorization": f"Bearer {minted}"},
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+    without_secret = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=_environment_without_auth()
+    )
+    assert without_secret.returncode == 2
+    assert "EXPERIENCE_AUTH_HS256_SECRET" in without_secret.stderr

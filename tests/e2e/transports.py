@@ -29,11 +29,14 @@ async def http_request(
     transport: str,
     headers: dict[str, str],
     *,
-    query: str = TYPENAME,
+    query: str | None = None,
     file: bytes = b"a,b\n1,2\n",
 ) -> httpx.Response:
-    """One GraphQL request over an HTTP transport (the whole answer, SSE included)."""
+    """One GraphQL request over an HTTP transport (the whole answer, SSE included); the query
+    defaults to `{ __typename }`, and to an upload for multipart."""
     async with httpx.AsyncClient(timeout=30.0) as http:
+        if transport != "multipart":
+            query = query or TYPENAME
         if transport == "post":
             return await http.post(api.graphql_url, json={"query": query}, headers=headers)
         if transport == "get":
@@ -45,7 +48,7 @@ async def http_request(
                 headers={"accept": "text/event-stream", **headers},
             )
         assert transport == "multipart", transport
-        operations = json.dumps({"query": UPLOAD, "variables": {"file": None}})
+        operations = json.dumps({"query": query or UPLOAD, "variables": {"file": None}})
         return await http.post(
             api.graphql_url,
             data={"operations": operations, "map": json.dumps({"0": ["variables.file"]})},

@@ -17,7 +17,12 @@ import re
 from collections.abc import AsyncGenerator
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    GraphQLSyntaxError,
+    NoSchemaIntrospectionCustomRule,
+)
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
@@ -52,6 +57,9 @@ logger = logging.getLogger(__name__)
 
 UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
+# Apollo's codes, which GraphQL clients already know, for requests refused before execution.
+PARSE_FAILED_CODE = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED_CODE = "GRAPHQL_VALIDATION_FAILED"
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 # Raised on purpose: GraphQL errors, and Strawberry's refusals of an operation the transport does
 # not allow (e.g. a mutation over an EventSource GET); their messages are written for clients.
@@ -147,6 +155,8 @@ class ExperienceSchema(strawberry.Schema):
     Strawberry calls `process_errors` with the original errors before any extension masks
     them: unexpected ones are logged with their traceback and request id; expected ones
     (validation, not found, ...) only at debug level, as they are the client's business.
+    Request errors (unparsable, or refused by validation: limits included) get a `code`
+    extension so that clients can tell them from field errors.
     """
 
     hide_suggestions: bool = False
@@ -156,9 +166,15 @@ class ExperienceSchema(strawberry.Schema):
     ) -> None:
         request_id = _request_id_of(execution_context)
         for error in errors:
+            # In place: the validation cache hands out these same objects again.
             if self.hide_suggestions and "Did you mean" in error.message:
-                # In place: the validation cache hands out these same objects again.
                 error.message = strip_suggestions(error.message)
+            extensions = error.extensions if error.extensions is not None else {}
+            if error.path is None and "code" not in extensions:
+                if isinstance(error, GraphQLSyntaxError):
+                    error.extensions = {**extensions, "code": PARSE_FAILED_CODE}
+                elif error.original_error is None:
+                    error.extensions = {**extensions, "code": VALIDATION_FAILED_CODE}
             if is_unexpected(error):
                 logger.error(
                     "Unexpected error (request id %s) at %s: %s",
