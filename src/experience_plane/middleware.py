@@ -107,29 +107,38 @@ class BodySizeLimitMiddleware:
             return
 
         received = 0
-        started = False
+        started = exceeded = answered = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             incoming = await receive()
             if incoming["type"] == "http.request":
                 received += len(incoming.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _BodyTooLarge
             return incoming
 
-        async def tracking_send(outgoing: Message) -> None:
-            nonlocal started
+        async def guarded_send(outgoing: Message) -> None:
+            nonlocal started, answered
+            if exceeded and not started:
+                # The application caught the error and answers (FastAPI: a 400 "error
+                # parsing the body"); the client gets the 413 it deserves instead.
+                if not answered:
+                    answered = True
+                    await _too_large(send, message)
+                return
             if outgoing["type"] == "http.response.start":
                 started = True
             await send(outgoing)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except _BodyTooLarge:
             if started:
                 raise
-            await _too_large(send, message)
+            if not answered:
+                await _too_large(send, message)
 
 
 async def _too_large(send: Send, message: str) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from experience_plane.app import create_app
@@ -21,6 +22,7 @@ class RunningApp:
 
     http: httpx.AsyncClient
     services: Services
+    app: FastAPI
 
 
 @asynccontextmanager
@@ -38,4 +40,4 @@ async def running_app(settings: Settings) -> AsyncIterator[RunningApp]:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             services = lifespan_state["services"]
             assert isinstance(services, Services)
-            yield RunningApp(http=http, services=services)
+            yield RunningApp(http=http, services=services, app=app)

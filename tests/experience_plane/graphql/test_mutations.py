@@ -126,8 +126,13 @@ async def test_upload_without_multipart_is_invalid_input(app: RunningApp) -> Non
 
 
 async def test_unexpected_errors_are_masked(
-    app: RunningApp, services: Services, monkeypatch: pytest.MonkeyPatch
+    app: RunningApp,
+    services: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # A real internal error cannot be provoked end to end without planting a bug (the
+    # Runtime's malformed answers are typed RUNTIME_PROTOCOL_ERROR), so a service raises here.
     async def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("internal secret")
 
@@ -143,3 +148,9 @@ async def test_unexpected_errors_are_masked(
     assert error["message"] == "Unexpected error (request id req-masked-1)."
     assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-masked-1"}
     assert "secret" not in json.dumps(body)
+    # The log has the detail, the traceback and the same request id.
+    (record,) = [r for r in caplog.records if r.name == "experience_plane.graphql.schema"]
+    assert record.levelname == "ERROR"
+    assert "req-masked-1" in record.getMessage()
+    assert "internal secret" in record.getMessage()
+    assert record.exc_info is not None
