@@ -170,8 +170,7 @@ class ApiProcess(ServiceProcess):
 
     `auth=True` is the product's real path: production environment, a random HS256 secret;
     `token()` / `headers()` mint credentials it accepts. `auth=False` starts it with
-    `--insecure-dev` in the development environment (every caller is the dev principal), and
-    without CSRF prevention, for clients that do not send a preflight header yet.
+    `--insecure-dev` in the development environment: every caller is the dev principal.
     """
 
     name = "experience-plane"
@@ -195,7 +194,6 @@ class ApiProcess(ServiceProcess):
             self.env.setdefault("EXPERIENCE_ENVIRONMENT", "production")
         else:
             self.env.setdefault("EXPERIENCE_ENVIRONMENT", "development")
-            self.env.setdefault("EXPERIENCE_CSRF_PREVENTION", "false")
 
     @property
     def secret(self) -> str:
