@@ -42,6 +42,7 @@ def api(
         "EXPERIENCE_MAX_REQUEST_BYTES": str(MAX_REQUEST),
         "EXPERIENCE_MAX_QUERY_DEPTH": "3",
         "EXPERIENCE_MAX_QUERY_ALIASES": "3",
+        "EXPERIENCE_MAX_QUERY_TOKENS": "120",
         "EXPERIENCE_MAX_SUBSCRIPTIONS_PER_CONNECTION": str(MAX_SUBSCRIPTIONS),
         "EXPERIENCE_WS_CONNECTION_INIT_TIMEOUT": "0.5",
         "EXPERIENCE_WS_KEEP_ALIVE_INTERVAL": "0.3",
@@ -127,6 +128,14 @@ async def test_too_many_aliases_is_a_validation_error(api: ApiProcess) -> None:
     (error,) = response.json()["errors"]
     assert "4 aliases found. Allowed: 3" in error["message"]
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_too_many_tokens_is_a_parse_error(api: ApiProcess) -> None:
+    response = await graphql(api, "{ " + "__typename " * 150 + "}")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert "Document contains more than 120 tokens" in error["message"]
+    assert error["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
 
 
 async def test_an_oversized_body_is_413_before_parsing(api: ApiProcess) -> None:
