@@ -3,6 +3,7 @@ when the Runtime has lost them (restarted with a fresh data directory)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.client import CREATE_MASH, EXAMPLES, http_client, request, upload
+from tests.e2e.transports import auth_payload, ws_session
 from tests.support.processes import ApiProcess, RuntimeProcess
 
 SESSION_CREATES = "POST /api/session/create"
@@ -89,3 +91,24 @@ async def test_a_session_the_runtime_lost_is_re_established_once(
     assert stats[SESSION_CREATES] == 1
     assert stats[SUBMITS] == 3
     assert "creating a new one" in session_api.log_text()
+
+
+async def test_a_websocket_names_its_client_session_in_connection_init(
+    session_api: ApiProcess, session_runtime: RuntimeProcess
+) -> None:
+    session_runtime.reset_stats()
+    mutation = {
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": CREATE_MASH, "variables": {"input": {"contentRefs": ["file_x"]}}},
+    }
+    for _ in range(2):
+        payload = {**auth_payload(session_api.token("t1")), "sessionId": "ws-tab"}
+        outcome = await ws_session(
+            session_api, "graphql-transport-ws", payload, send=[mutation], listen=1.0
+        )
+        assert "ExecutionAccepted" in json.dumps(outcome.messages)
+    await mash(session_api, "t1", "ws-tab")  # the same client session over HTTP
+    stats = session_runtime.stats()["requests"]
+    assert stats[SESSION_CREATES] == 1
+    assert stats[SUBMITS] == 3
