@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from experience_plane.auth import generate_dev_secret, mint_token
 from experience_plane.settings import Settings
+from experience_plane_sdk import cli as client_cli
 
 # Open subscriptions must not hold a stop for long.
 GRACEFUL_SHUTDOWN_SECONDS = 5
@@ -55,10 +56,18 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match[1]) * _DURATION_UNITS[match[2]])
 
 
+CLIENT_COMMANDS = ("upload", "mash", "status", "watch", "records")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of `experience-plane`."""
     parser = argparse.ArgumentParser(
-        prog="experience-plane", description="The Experience Plane GraphQL API."
+        prog="experience-plane",
+        description="The Experience Plane GraphQL API.",
+        epilog=(
+            "client commands (run against a running API; see `experience-plane upload --help`): "
+            + ", ".join(CLIENT_COMMANDS)
+        ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -115,7 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen command; returns the process exit status."""
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in CLIENT_COMMANDS:
+        # One CLI for people: the client side lives in the SDK, which imports nothing from here.
+        return client_cli.main(arguments)
+    args = build_parser().parse_args(arguments)
     if args.command == "serve":
         return serve(host=args.host, port=args.port, insecure_dev=args.insecure_dev)
     if args.command == "dev":
