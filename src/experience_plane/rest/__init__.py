@@ -1,0 +1,66 @@
+"""The REST v1 surface: the same services, authentication, tenancy and error codes as GraphQL.
+
+Routes (all need `Authorization: Bearer <token>`):
+
+- `POST /v1/content/upload` (multipart `file`, optional `filename`, `mime_type`) and
+  `POST /v1/content/data-mash/create` (JSON): 202 with the execution, `Location` its status;
+  `Idempotency-Key` and `X-Session-Id` headers as on GraphQL.
+- `GET /v1/execution/{id}/status`; `GET /v1/execution/{id}/events` (SSE) and a WebSocket at the
+  same path; `GET /v1/data-mash/{mash_id}/records?offset=&limit=`.
+
+Errors are one shape, `{"error": {"code", "message", "details", "request_id"}}` (see
+`rest.errors` for the status of each code). OpenAPI is served at `/openapi.json` always (it is
+the surface's public contract, like the checked-in GraphQL SDL); the `/docs` and `/redoc` pages
+follow GraphiQL's switch (`EXPERIENCE_GRAPHIQL`, on in development, off in production).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Security
+from fastapi.security import HTTPBearer
+
+from experience_plane.rest.content import add_content_routes
+from experience_plane.rest.executions import add_execution_routes
+from experience_plane.rest.route import RestRoute
+from experience_plane.rest.websocket import add_websocket_route
+from experience_plane.settings import Settings
+
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="A JWT naming your tenant; the same token as for GraphQL.",
+)
+
+TAGS = [
+    {"name": "content", "description": "Uploading files."},
+    {"name": "data mash", "description": "Composing files into one canonical view."},
+    {"name": "executions", "description": "Following what the Runtime is doing."},
+]
+
+
+def build_rest_router() -> APIRouter:
+    """Every REST v1 route, HTTP ones answering failures in the common error shape."""
+    # The bearer scheme is declared for OpenAPI (and the docs' Authorize button);
+    # `get_principal` on each route is what authenticates.
+    http = APIRouter(route_class=RestRoute, dependencies=[Security(BEARER)])
+    add_content_routes(http)
+    add_execution_routes(http)
+    router = APIRouter()
+    router.include_router(http)
+    add_websocket_route(router)
+    return router
+
+
+def install_rest_api(app: FastAPI, settings: Settings) -> None:
+    """Add the REST surface to `app`; drop the docs pages unless GraphiQL is enabled."""
+    app.include_router(build_rest_router())
+    app.openapi_tags = [*(app.openapi_tags or []), *TAGS]
+    if not settings.graphiql_enabled:
+        # FastAPI adds its docs routes when it is built; the settings decide afterwards.
+        pages = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {None}
+        app.router.routes[:] = [
+            route for route in app.router.routes if getattr(route, "path", None) not in pages
+        ]
+        app.docs_url = app.redoc_url = None
+
+
+__all__ = ["build_rest_router", "install_rest_api"]

@@ -1,0 +1,130 @@
+"""`POST /v1/content/upload` and `POST /v1/content/data-mash/create`: start work, answer at once.
+
+Both answer 202 Accepted with the execution as it stands and `Location` pointing at its status.
+CSRF needs no special handling here: REST callers authenticate with an `Authorization` header
+only (never a cookie), and a browser cannot attach that header cross-site without a CORS
+preflight, so a forged form post arrives unauthenticated.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
+from starlette.responses import JSONResponse
+
+from experience_plane.auth import Principal
+from experience_plane.context import client_session_id, get_principal, get_services
+from experience_plane.idempotency import parse_idempotency_key
+from experience_plane.rest.errors import error_responses
+from experience_plane.rest.models import (
+    STATUS_PATH,
+    CreateDataMashRequest,
+    Execution,
+    execution_json,
+)
+from experience_plane.services import ConfidenceLevel, Services
+
+# Browsers and curl send this when they do not know the type; the file name knows better.
+_UNKNOWN_MIME_TYPES = frozenset({"", "application/octet-stream"})
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description=(
+            "Makes a retry safe: the same key (per tenant and operation) with the same input "
+            "returns the first request's execution; with different input it is a 409."
+        ),
+    ),
+]
+SessionHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Session-Id",
+        description="Your client's own session id: each gets a Runtime session of its own.",
+    ),
+]
+
+
+def accepted(execution: Execution) -> JSONResponse:
+    """202 with the execution and `Location: /v1/execution/{id}/status`."""
+    return JSONResponse(
+        execution.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": STATUS_PATH.format(execution_id=execution.id)},
+    )
+
+
+def idempotency_key(raw: str | None) -> str | None:
+    """The `Idempotency-Key` header, checked (a bad one is a 400)."""
+    return None if raw is None else parse_idempotency_key(raw)
+
+
+def add_content_routes(router: APIRouter) -> None:
+    """Register the two mutations on `router`."""
+
+    @router.post(
+        "/v1/content/upload",
+        status_code=202,
+        response_model=Execution,
+        tags=["content"],
+        summary="Upload a file; returns its execution at once.",
+        responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
+    )
+    async def upload_content(
+        file: Annotated[UploadFile, File(description="The file's bytes.")],
+        principal: Annotated[Principal, Depends(get_principal)],
+        services: Annotated[Services, Depends(get_services)],
+        filename: Annotated[
+            str | None, Form(description="The name to store; defaults to the part's file name.")
+        ] = None,
+        mime_type: Annotated[
+            str | None, Form(description="The media type; defaults to the part's or a guess.")
+        ] = None,
+        key: IdempotencyKeyHeader = None,
+        session: SessionHeader = None,
+    ) -> JSONResponse:
+        """Stream a multipart `file` part to the Runtime as a `content.upload` intent.
+
+        The file is read in chunks from its spooled part, never whole into memory. The answer
+        is the execution (202); follow it at `/v1/execution/{id}/events` or poll `Location`.
+        """
+        idempotency_key(key)
+        sent_type = (file.content_type or "").split(";", 1)[0].strip().lower()
+        status = await services.content.upload(
+            principal,
+            file,
+            filename=filename or file.filename,
+            mime_type=mime_type or (None if sent_type in _UNKNOWN_MIME_TYPES else sent_type),
+            size=file.size,
+            client_session=client_session_id(session),
+        )
+        return accepted(await execution_json(services.executions, principal, status))
+
+    @router.post(
+        "/v1/content/data-mash/create",
+        status_code=202,
+        response_model=Execution,
+        tags=["data mash"],
+        summary="Compose uploaded files into one canonical view; returns at once.",
+        responses=error_responses(400, 409, 422, 429, 502, 503, 504),
+    )
+    async def create_data_mash(
+        body: CreateDataMashRequest,
+        principal: Annotated[Principal, Depends(get_principal)],
+        services: Annotated[Services, Depends(get_services)],
+        key: IdempotencyKeyHeader = None,
+        session: SessionHeader = None,
+    ) -> JSONResponse:
+        """Submit a `data_mash.create` intent over the given file ids; 202 with its execution."""
+        idempotency_key(key)
+        status = await services.data_mash.create(
+            principal,
+            content_refs=body.content_refs,
+            target_domain=body.target_domain,
+            confidence_level=ConfidenceLevel(body.confidence_level),
+            name=body.name,
+            client_session=client_session_id(session),
+        )
+        return accepted(await execution_json(services.executions, principal, status))

@@ -1,0 +1,204 @@
+"""The one error shape of the REST surface, and the HTTP status of each error code.
+
+Every failure answers `{"error": {"code", "message", "details", "request_id"}}`. The codes are
+GraphQL's `ErrorCode` names (themselves the names of `services.ErrorCode`, plus
+`UNAUTHENTICATED`), so a client switches on the same values whichever surface it uses;
+unexpected failures are `INTERNAL_SERVER_ERROR`, masked as in GraphQL, with the request id to
+quote.
+
+Status per code:
+
+| code                     | status | why                                                         |
+|--------------------------|--------|-------------------------------------------------------------|
+| `INVALID_INPUT`          | 400    | the body could not be parsed (bad JSON, not multipart)      |
+| `INVALID_INPUT`          | 422    | the body was read but a field is missing, wrong or refused  |
+| `UNAUTHENTICATED`        | 401    | with `WWW-Authenticate` (503 when signing keys are missing) |
+| `NOT_FOUND`              | 404    | unknown, or another tenant's: the two look the same         |
+| `IDEMPOTENCY_CONFLICT`   | 409    | the key was used with different input                       |
+| `UPLOAD_TOO_LARGE`       | 413    | `details.max_bytes`                                         |
+| `RUNTIME_REJECTED`       | 422    | the Runtime judged the request unprocessable; repeating the |
+|                          |        | same request will not help (not a 502: nothing is broken)   |
+| `RATE_LIMITED`           | 429    | `Retry-After` (whole seconds), `details.retry_after_seconds`|
+| `INTERNAL_SERVER_ERROR`  | 500    | masked; the log line carries the request id                 |
+| `RUNTIME_PROTOCOL_ERROR` | 502    | the Runtime answered something unreadable                   |
+| `RUNTIME_UNAVAILABLE`    | 503    | try again later                                             |
+| `RUNTIME_TIMEOUT`        | 504    | the Runtime may or may not have acted                       |
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse
+
+from experience_plane import services
+from experience_plane.auth import AuthenticationError, AuthFailure
+from experience_plane.graphql.errors import ErrorCode
+from experience_plane.graphql.schema import INTERNAL_ERROR_CODE, UNEXPECTED_ERROR_MESSAGE
+from experience_plane.middleware import current_request_id
+
+UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.name
+INVALID_INPUT = ErrorCode.INVALID_INPUT.name
+NOT_FOUND = ErrorCode.NOT_FOUND.name
+IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+
+# Every code a REST client can see; documented as the `code` enum in OpenAPI. The
+# idempotency code is added here until the GraphQL enum has it (then it comes from there).
+ERROR_CODES: tuple[str, ...] = tuple(
+    dict.fromkeys([*(code.name for code in ErrorCode), IDEMPOTENCY_CONFLICT, INTERNAL_ERROR_CODE])
+)
+
+STATUS_BY_CODE: Mapping[str, int] = {
+    INVALID_INPUT: 422,
+    ErrorCode.UPLOAD_TOO_LARGE.name: 413,
+    ErrorCode.RUNTIME_UNAVAILABLE.name: 503,
+    ErrorCode.RUNTIME_TIMEOUT.name: 504,
+    ErrorCode.RUNTIME_REJECTED.name: 422,
+    ErrorCode.RUNTIME_PROTOCOL_ERROR.name: 502,
+    NOT_FOUND: 404,
+    ErrorCode.RATE_LIMITED.name: 429,
+    UNAUTHENTICATED: 401,
+    IDEMPOTENCY_CONFLICT: 409,
+    INTERNAL_ERROR_CODE: 500,
+}
+
+_CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable code for programs, a message for people, and context."""
+
+    code: str = Field(
+        description="Stable code to switch on: the GraphQL API's `ErrorCode` names.",
+        json_schema_extra={"enum": list(ERROR_CODES)},
+    )
+    message: str = Field(description="What went wrong, for people to read.")
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Context for programs: `field` (and `errors`) for invalid input, `max_bytes` for "
+            "an upload too large, `retry_after_seconds` when rate limited, `reason` when "
+            "unauthenticated."
+        ),
+    )
+    request_id: str | None = Field(
+        default=None, description="This request's id (also the `X-Request-Id` header)."
+    )
+
+
+class ErrorBody(BaseModel):
+    """The body of every REST error response."""
+
+    error: ErrorDetail
+
+
+class RestError(Exception):
+    """A failure answered in the common error shape; raised by route code, turned into a
+    response by `RestRoute`."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status_code: int | None = None,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status_code = status_code or STATUS_BY_CODE.get(code, 500)
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: `{"error": {...}}` with this request's id."""
+        detail = ErrorDetail(
+            code=self.code,
+            message=self.message,
+            details=self.details,
+            request_id=current_request_id(),
+        )
+        return {"error": detail.model_dump(mode="json")}
+
+    def response(self) -> JSONResponse:
+        """The response carrying this error."""
+        return JSONResponse(self.body(), status_code=self.status_code, headers=self.headers)
+
+
+def from_service_error(error: services.ServiceError) -> RestError:
+    """The REST error for an expected failure of the service layer."""
+    details: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(error, services.InvalidInputError) and error.field:
+        details["field"] = snake_case(error.field)
+    if isinstance(error, services.UploadTooLargeError):
+        details["max_bytes"] = error.max_bytes
+    if isinstance(error, services.RateLimitedError):
+        details["retry_after_seconds"] = error.retry_after_seconds
+        # Retry-After is whole seconds (RFC 9110); round up so that a retry then succeeds.
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_seconds)))
+    code = ErrorCode[error.code.name].name
+    return RestError(code, error.message, details=details, headers=headers)
+
+
+def from_authentication_error(error: AuthenticationError) -> RestError:
+    """401 with `WWW-Authenticate` (RFC 6750); 503 when the signing keys cannot be fetched."""
+    if error.reason is AuthFailure.MISSING_TOKEN:
+        challenge = 'Bearer realm="experience-plane"'
+    else:
+        challenge = (
+            'Bearer realm="experience-plane", error="invalid_token", '
+            f'error_description="{error.reason.value}"'
+        )
+    unavailable = error.reason is AuthFailure.KEYS_UNAVAILABLE
+    return RestError(
+        UNAUTHENTICATED,
+        error.message,
+        status_code=503 if unavailable else 401,
+        details={"reason": error.reason.value},
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def internal_error() -> RestError:
+    """The masked answer to an unexpected failure: nothing but the request id to quote."""
+    request_id = current_request_id()
+    message = UNEXPECTED_ERROR_MESSAGE
+    if request_id is not None:
+        message = f"Unexpected error (request id {request_id})."
+    return RestError(INTERNAL_ERROR_CODE, message)
+
+
+def not_found(what: str, identifier: str) -> RestError:
+    """404 for an id unknown to the caller's tenant (another tenant's looks the same)."""
+    return RestError(NOT_FOUND, f"{what} {identifier!r} not found.")
+
+
+def snake_case(name: str) -> str:
+    """A GraphQL argument name (`contentRefs`) as the REST body spells it (`content_refs`)."""
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` documenting the error shape for `statuses` (401 and 500 always)."""
+    descriptions = {
+        400: "The body could not be parsed (`INVALID_INPUT`).",
+        401: "Missing, invalid or expired bearer token (`UNAUTHENTICATED`).",
+        404: "No such id for your tenant (`NOT_FOUND`).",
+        409: "The `Idempotency-Key` was used with different input (`IDEMPOTENCY_CONFLICT`).",
+        413: "The file is larger than the limit (`UPLOAD_TOO_LARGE`).",
+        422: "Invalid input (`INVALID_INPUT`) or refused by the Runtime (`RUNTIME_REJECTED`).",
+        429: "Your tenant's rate is exceeded (`RATE_LIMITED`); see `Retry-After`.",
+        500: "Unexpected error, masked (`INTERNAL_SERVER_ERROR`); quote the request id.",
+        502: "The Runtime sent an unreadable answer (`RUNTIME_PROTOCOL_ERROR`).",
+        503: "The Runtime is unavailable (`RUNTIME_UNAVAILABLE`).",
+        504: "The Runtime did not answer in time (`RUNTIME_TIMEOUT`).",
+    }
+    chosen = sorted({401, 500, *statuses})
+    return {status: {"model": ErrorBody, "description": descriptions[status]} for status in chosen}

@@ -1,0 +1,150 @@
+"""Reading executions: status, live events (SSE), and a data mash's records.
+
+The WebSocket at `/v1/execution/{id}/events` is `rest.websocket`'s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from starlette.responses import StreamingResponse
+
+from experience_plane.auth import Principal
+from experience_plane.context import get_principal, get_services
+from experience_plane.graphql.data_mash import MAX_RECORDS_PAGE
+from experience_plane.rest.errors import RestError, error_responses, not_found
+from experience_plane.rest.models import Execution, RecordsPage, execution_json
+from experience_plane.rest.streams import KeepAlive, follow_execution
+from experience_plane.services import Services
+
+EVENTS_DESCRIPTION = """\
+Server-Sent Events, one per change of the execution:
+
+```
+event: status
+data: {"id": "exec_…", "state": "RUNNING", …}      (the Execution JSON, as /status answers it)
+
+event: complete
+data: {"id": "exec_…", "state": "COMPLETED"}
+```
+
+The first `status` event is the execution as it stands; `complete` follows the terminal one and
+the stream ends. Comment lines (`: keep-alive`) are sent while nothing changes, so idle proxies
+keep the connection open. A failure mid-stream is an `event: error` whose data is the common
+error body (`{"error": {"code": …}}`), and the stream ends. Unknown ids answer 404 before any
+event.
+
+**WebSocket at the same path** (`ws://…/v1/execution/{id}/events`): authenticate with the
+`Authorization: Bearer` header on the handshake, or (browsers cannot set headers) send
+`{"type": "auth", "token": "<token>"}` as the first message within the WebSocket connection-init
+timeout (5 s by default). The server then sends `{"type": "status", "execution": {…}}` per
+change and closes with 1000 after the terminal one. A missing or bad token (or a page from an
+origin that is not allowed) is closed with 4403 before anything is sent; a failure is a
+`{"type": "error", "error": {…}}` message, then close 4404 (`NOT_FOUND`), 4403
+(`UNAUTHENTICATED`: the token expired), 1013 (the Runtime is unavailable) or 1011.
+"""
+
+
+def sse(event: str, data: object) -> str:
+    """One Server-Sent Event (the JSON has no newlines, so one `data:` line)."""
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def add_execution_routes(router: APIRouter) -> None:
+    """Register status, SSE events and records on `router`."""
+
+    @router.get(
+        "/v1/execution/{execution_id}/status",
+        response_model=Execution,
+        tags=["executions"],
+        summary="An execution's current status.",
+        responses=error_responses(404, 502, 503, 504),
+    )
+    async def execution_status(
+        execution_id: Annotated[str, Path(description="The execution's id.")],
+        principal: Annotated[Principal, Depends(get_principal)],
+        services: Annotated[Services, Depends(get_services)],
+    ) -> Execution:
+        """The execution as it stands, artifacts with all their details once completed."""
+        status = await services.executions.get(principal, execution_id)
+        if status is None:
+            raise not_found("Execution", execution_id)
+        return await execution_json(services.executions, principal, status)
+
+    @router.get(
+        "/v1/execution/{execution_id}/events",
+        tags=["executions"],
+        summary="Live events of an execution (SSE; a WebSocket at the same path).",
+        description=EVENTS_DESCRIPTION,
+        response_class=StreamingResponse,
+        responses={
+            200: {
+                "description": "An event stream.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            **error_responses(404, 502, 503, 504),
+        },
+    )
+    async def execution_events(
+        execution_id: Annotated[str, Path(description="The execution's id.")],
+        principal: Annotated[Principal, Depends(get_principal)],
+        services: Annotated[Services, Depends(get_services)],
+    ) -> StreamingResponse:
+        # Unknown ids are a plain 404, before the stream starts.
+        if await services.executions.get(principal, execution_id) is None:
+            raise not_found("Execution", execution_id)
+        keep_alive = services.settings.ws_keep_alive_interval
+
+        async def events() -> AsyncIterator[str]:
+            # A client going away cancels this generator; `follow_execution` cleans up.
+            try:
+                async for item in follow_execution(
+                    services, principal, execution_id, keep_alive=keep_alive
+                ):
+                    if isinstance(item, KeepAlive):
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield sse("status", item.model_dump(mode="json"))
+                    if item.is_terminal:
+                        yield sse("complete", {"id": item.id, "state": item.state.value})
+            except RestError as exc:
+                yield sse("error", exc.body())
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            # No caching, and no buffering by proxies (nginx honours X-Accel-Buffering).
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @router.get(
+        "/v1/data-mash/{mash_id}/records",
+        response_model=RecordsPage,
+        tags=["data mash"],
+        summary="A page of a data mash's joined records.",
+        responses=error_responses(404, 422, 502, 503, 504),
+    )
+    async def mash_records(
+        mash_id: Annotated[str, Path(description="The mash's id (`mash_id` of its artifact).")],
+        principal: Annotated[Principal, Depends(get_principal)],
+        services: Annotated[Services, Depends(get_services)],
+        offset: Annotated[int, Query(ge=0, description="Records to skip.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_RECORDS_PAGE, description="Page size.")] = 50,
+    ) -> RecordsPage:
+        """Records in the order the Runtime joined them; follow `next_offset` to the end."""
+        page = await services.executions.mash_records(
+            principal, mash_id, offset=offset, limit=limit
+        )
+        records = [dict(record) for record in page.records]
+        end = page.offset + len(records)
+        return RecordsPage(
+            mash_id=mash_id,
+            offset=page.offset,
+            limit=limit,
+            total=page.total,
+            records=records,
+            next_offset=end if records and end < page.total else None,
+        )

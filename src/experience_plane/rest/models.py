@@ -1,0 +1,262 @@
+"""The REST surface's JSON: the same fields as the GraphQL types, in snake_case.
+
+`execution_json` builds an `Execution` from a status the services returned; reduced artifacts
+(a Runtime that reports only ids) get their details through the services, as GraphQL's
+resolvers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from experience_plane import runtime
+from experience_plane.auth import Principal
+from experience_plane.services import ExecutionService
+
+RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
+STATUS_PATH = "/v1/execution/{execution_id}/status"
+
+
+class ExecutionState(StrEnum):
+    """Where an execution is in its life (GraphQL's `ExecutionState` values)."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+
+class Progress(BaseModel):
+    """How far a running execution has got."""
+
+    phase: str = Field(description="The phase being worked on, e.g. `profiling`.")
+    percent: float = Field(description="Overall progress, 0 to 100.")
+
+
+class ColumnProfile(BaseModel):
+    """What the Runtime learned about one column of a tabular file."""
+
+    name: str
+    type: str = Field(description="integer, number, boolean, string, date, datetime or empty.")
+    null_count: int | None
+    distinct_count: int | None
+
+
+class ContentFile(BaseModel):
+    """An uploaded file and what the Runtime learned about it."""
+
+    type: Literal["content_file"] = "content_file"
+    id: str = Field(description="The artifact's id (the file id), usable as a content ref.")
+    file_id: str = Field(description="The file's id: pass it in `content_refs` to mash it.")
+    name: str | None
+    mime_type: str | None
+    size: int | None = Field(description="Size in bytes.")
+    sha256: str | None = Field(description="SHA-256 of the bytes, hex encoded.")
+    format: str | None = Field(description="csv, json, ndjson, text, binary, ...")
+    columns: list[ColumnProfile] | None = Field(description="Null when the file is not tabular.")
+    row_count: int | None
+
+
+class SourceColumn(BaseModel):
+    """Lineage: the file and column a value comes from."""
+
+    file_id: str
+    column: str
+    confidence: float | None = Field(description="0 to 1; null for join key sources.")
+
+
+class CanonicalField(BaseModel):
+    """A field of the mash's canonical model and the columns mapped onto it."""
+
+    name: str
+    type: str | None
+    confidence: float | None
+    sources: list[SourceColumn]
+
+
+class JoinKey(BaseModel):
+    """A field the sources were joined on."""
+
+    field: str
+    sources: list[SourceColumn]
+    overlap: float | None = Field(description="Share of key values in common, 0 to 1.")
+
+
+class QualityReport(BaseModel):
+    """The data-quality summary of a mash."""
+
+    completeness: float | None
+    null_density: float | None
+    duplicate_keys: int | None
+    type_conflicts: int | None
+    issues: list[str]
+
+
+class DataMash(BaseModel):
+    """A data mash: several files composed into one canonical view."""
+
+    type: Literal["data_mash"] = "data_mash"
+    id: str = Field(description="The artifact's id (the mash id).")
+    mash_id: str
+    name: str | None
+    entity: str | None = Field(description="What the records describe, e.g. `customer`.")
+    canonical_fields: list[CanonicalField]
+    join_keys: list[JoinKey]
+    row_count: int | None
+    quality_report: QualityReport | None
+    records_url: str = Field(description="Where to read the joined records, a page at a time.")
+
+
+ArtifactOut = Annotated[ContentFile | DataMash, Field(discriminator="type")]
+
+
+class Execution(BaseModel):
+    """An execution of an intent (an upload, a data mash): GraphQL's `Execution`."""
+
+    id: str
+    intent_type: str | None = Field(description="`content.upload` or `data_mash.create`.")
+    state: ExecutionState
+    raw_status: str = Field(description="The status exactly as the Runtime spelt it.")
+    progress: Progress | None
+    error: str | None = Field(description="Why it failed, for a failed execution.")
+    created_at: datetime | None
+    updated_at: datetime | None
+    is_terminal: bool = Field(description="True once the execution will not change any more.")
+    artifacts: list[ArtifactOut] = Field(description="What it produced, once completed.")
+
+
+class CreateDataMashRequest(BaseModel):
+    """What to mash and how (GraphQL's `CreateDataMashInput`)."""
+
+    model_config = {"extra": "forbid"}
+
+    content_refs: list[str] = Field(
+        description="File ids of uploaded files (at least one, no duplicates).",
+        examples=[["file_0123", "file_4567"]],
+    )
+    target_domain: str = Field(
+        default="general", description="Vocabulary for matching fields, e.g. `insurance`."
+    )
+    confidence_level: Literal["low", "medium", "high"] = Field(
+        default="medium", description="The least confidence at which a column is mapped."
+    )
+    name: str | None = Field(default=None, description="A name for the mash.")
+
+
+class RecordsPage(BaseModel):
+    """A page of a mash's joined records, in the order the Runtime joined them."""
+
+    mash_id: str
+    offset: int
+    limit: int
+    total: int = Field(description="How many records the mash has in all.")
+    records: list[dict[str, Any]] = Field(description="Canonical field name to value.")
+    next_offset: int | None = Field(description="The offset of the next page; null at the end.")
+
+
+async def execution_json(
+    executions: ExecutionService, principal: Principal, status: runtime.ExecutionStatus
+) -> Execution:
+    """The REST `Execution` for a status, reduced artifacts completed through the services."""
+    artifacts = await asyncio.gather(
+        *(_complete(executions, principal, artifact) for artifact in status.artifacts)
+    )
+    progress = status.progress
+    return Execution(
+        id=status.execution_id,
+        intent_type=status.intent_type,
+        state=ExecutionState[status.state.name],
+        raw_status=status.raw_status,
+        progress=Progress(phase=progress.phase, percent=progress.percent) if progress else None,
+        error=status.error,
+        created_at=status.created_at,
+        updated_at=status.updated_at,
+        is_terminal=status.state.is_terminal,
+        artifacts=[artifact_json(artifact) for artifact in artifacts],
+    )
+
+
+async def _complete(
+    executions: ExecutionService, principal: Principal, artifact: runtime.Artifact
+) -> runtime.Artifact:
+    if artifact.complete:
+        return artifact
+    artifact_id = (
+        artifact.file_id if isinstance(artifact, runtime.FileArtifact) else artifact.mash_id
+    )
+    loaded = await executions.artifact(principal, artifact_id)
+    # The Runtime's record must be of the same kind; anything else keeps what the status said.
+    return loaded if isinstance(loaded, type(artifact)) else artifact
+
+
+def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
+    """The REST JSON of one artifact."""
+    if isinstance(artifact, runtime.FileArtifact):
+        columns = artifact.columns
+        return ContentFile(
+            id=artifact.file_id,
+            file_id=artifact.file_id,
+            name=artifact.filename,
+            mime_type=artifact.mime_type,
+            size=artifact.size,
+            sha256=artifact.sha256,
+            format=artifact.format,
+            columns=None
+            if columns is None
+            else [
+                ColumnProfile(
+                    name=column.name,
+                    type=column.type,
+                    null_count=column.null_count,
+                    distinct_count=column.distinct_count,
+                )
+                for column in columns
+            ],
+            row_count=artifact.row_count,
+        )
+    report = artifact.quality_report
+    return DataMash(
+        id=artifact.mash_id,
+        mash_id=artifact.mash_id,
+        name=artifact.name,
+        entity=artifact.entity,
+        canonical_fields=[
+            CanonicalField(
+                name=field.name,
+                type=field.type,
+                confidence=field.confidence,
+                sources=[_source(source) for source in field.sources],
+            )
+            for field in artifact.canonical_fields
+        ],
+        join_keys=[
+            JoinKey(
+                field=key.field,
+                sources=[_source(source) for source in key.sources],
+                overlap=key.overlap,
+            )
+            for key in artifact.join_keys
+        ],
+        row_count=artifact.row_count,
+        quality_report=None
+        if report is None
+        else QualityReport(
+            completeness=report.completeness,
+            null_density=report.null_density,
+            duplicate_keys=report.duplicate_keys,
+            type_conflicts=report.type_conflicts,
+            issues=list(report.issues),
+        ),
+        records_url=RECORDS_PATH.format(mash_id=artifact.mash_id),
+    )
+
+
+def _source(source: runtime.FieldSource) -> SourceColumn:
+    return SourceColumn(file_id=source.file_id, column=source.column, confidence=source.confidence)

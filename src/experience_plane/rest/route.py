@@ -1,0 +1,117 @@
+"""`RestRoute`: every REST route answers its failures in the common error shape.
+
+A route class (rather than application-wide exception handlers) keeps the shape to `/v1`: the
+GraphQL endpoints keep their own GraphQL-shaped errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from experience_plane import services
+from experience_plane.context import InvalidSessionId, Unauthenticated, get_principal
+from experience_plane.idempotency import IdempotencyConflict, InvalidIdempotencyKey
+from experience_plane.middleware import current_request_id
+from experience_plane.rest.errors import (
+    IDEMPOTENCY_CONFLICT,
+    INVALID_INPUT,
+    NOT_FOUND,
+    RestError,
+    from_authentication_error,
+    from_service_error,
+    internal_error,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class RestRoute(APIRoute):
+    """An `APIRoute` whose handler turns every exception into the common error response."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        has_body = self.body_field is not None
+
+        async def handle(request: Request) -> Response:
+            try:
+                if has_body:
+                    # FastAPI reads (and spools) the body before it runs dependencies: refuse
+                    # an unauthenticated caller first, so it is a 401 whatever it sent.
+                    await get_principal(request)
+                return await handler(request)
+            except Exception as exc:
+                # Every failure, expected or not, gets the one shape.
+                return to_rest_error(exc, request).response()
+
+        return handle
+
+
+def to_rest_error(exc: Exception, request: Request | None = None) -> RestError:
+    """The REST error for any exception a route (or its dependencies) raised."""
+    if isinstance(exc, RestError):
+        return exc
+    if isinstance(exc, Unauthenticated):
+        return from_authentication_error(exc.error)
+    if isinstance(exc, services.ServiceError):
+        return from_service_error(exc)
+    if isinstance(exc, RequestValidationError):
+        return validation_error(exc.errors())
+    if isinstance(exc, InvalidSessionId):
+        return RestError(
+            INVALID_INPUT, str(exc), status_code=400, details={"field": "X-Session-Id"}
+        )
+    if isinstance(exc, InvalidIdempotencyKey):
+        return RestError(
+            INVALID_INPUT, str(exc), status_code=400, details={"field": "Idempotency-Key"}
+        )
+    if isinstance(exc, IdempotencyConflict):
+        return RestError(IDEMPOTENCY_CONFLICT, exc.message)
+    if isinstance(exc, HTTPException):
+        # FastAPI's own refusals, e.g. "There was an error parsing the body" for bad multipart.
+        code = NOT_FOUND if exc.status_code == 404 else INVALID_INPUT
+        return RestError(code, str(exc.detail), status_code=exc.status_code, headers=exc.headers)
+    where = f"{request.method} {request.url.path}" if request is not None else "REST"
+    logger.exception("Unexpected error in %s (request id %s)", where, current_request_id())
+    return internal_error()
+
+
+def validation_error(errors: Sequence[Any]) -> RestError:
+    """`INVALID_INPUT` for FastAPI's validation errors: 400 when the body is not even JSON,
+    422 when a field is wrong; `details.errors` lists each problem with its field."""
+    problems = [
+        {"field": _field_of(error.get("loc", ())), "message": str(error.get("msg", ""))}
+        for error in errors
+        if isinstance(error, dict)
+    ]
+    unparsable = any(isinstance(e, dict) and e.get("type") == "json_invalid" for e in errors)
+    if unparsable:
+        # The location of a JSON syntax error is a character offset, not a field.
+        return RestError(INVALID_INPUT, "The body is not valid JSON.", status_code=400)
+    field = problems[0]["field"] if problems else None
+    reason = problems[0]["message"] if problems else "Invalid request."
+    message = f"{field}: {reason}" if field else str(reason)
+    return RestError(
+        INVALID_INPUT,
+        message,
+        status_code=422,
+        details={"field": field, "errors": problems},
+    )
+
+
+def _field_of(loc: Sequence[Any]) -> str | None:
+    # ("body", "content_refs", 0) -> "content_refs[0]"; the location kind says nothing useful.
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "form"):
+        parts = parts[1:]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or None
