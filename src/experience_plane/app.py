@@ -35,6 +35,7 @@ from experience_plane.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
 )
+from experience_plane.rest import install_rest_api
 from experience_plane.runtime import RuntimeClient, RuntimeFlavour
 from experience_plane.services import Services
 from experience_plane.settings import Settings
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_origins=settings.ws_allowed_origin_list,
     )
     app.include_router(graphql)
+    install_rest_api(app, settings)
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:
