@@ -21,6 +21,7 @@ Status per code:
 | `RATE_LIMITED`           | 429    | `Retry-After` (whole seconds), `details.retry_after_seconds`|
 | `INTERNAL_SERVER_ERROR`  | 500    | masked; the log line carries the request id                 |
 | `RUNTIME_PROTOCOL_ERROR` | 502    | the Runtime answered something unreadable                   |
+| `RUNTIME_OUTCOME_UNKNOWN`| 502    | the answer was lost; repeat with the same `Idempotency-Key` |
 | `RUNTIME_UNAVAILABLE`    | 503    | try again later                                             |
 | `RUNTIME_TIMEOUT`        | 504    | the Runtime may or may not have acted                       |
 """
@@ -45,12 +46,11 @@ UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.name
 INVALID_INPUT = ErrorCode.INVALID_INPUT.name
 NOT_FOUND = ErrorCode.NOT_FOUND.name
 IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+RUNTIME_OUTCOME_UNKNOWN = "RUNTIME_OUTCOME_UNKNOWN"
 
-# Every code a REST client can see; documented as the `code` enum in OpenAPI. The
-# idempotency code is added here until the GraphQL enum has it (then it comes from there).
-ERROR_CODES: tuple[str, ...] = tuple(
-    dict.fromkeys([*(code.name for code in ErrorCode), IDEMPOTENCY_CONFLICT, INTERNAL_ERROR_CODE])
-)
+# Every code a REST client can see; documented as the `code` enum in OpenAPI. GraphQL's enum
+# is the source; the masked internal error is the one code GraphQL has outside it.
+ERROR_CODES: tuple[str, ...] = (*(code.name for code in ErrorCode), INTERNAL_ERROR_CODE)
 
 STATUS_BY_CODE: Mapping[str, int] = {
     INVALID_INPUT: 422,
@@ -63,6 +63,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     ErrorCode.RATE_LIMITED.name: 429,
     UNAUTHENTICATED: 401,
     IDEMPOTENCY_CONFLICT: 409,
+    RUNTIME_OUTCOME_UNKNOWN: 502,
     INTERNAL_ERROR_CODE: 500,
 }
 
@@ -143,6 +144,9 @@ def from_service_error(error: services.ServiceError) -> RestError:
         details["retry_after_seconds"] = error.retry_after_seconds
         # Retry-After is whole seconds (RFC 9110); round up so that a retry then succeeds.
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_seconds)))
+    key = getattr(error, "idempotency_key", None)
+    if error.code.name == RUNTIME_OUTCOME_UNKNOWN and key is not None:
+        details["idempotency_key"] = key
     code = ErrorCode[error.code.name].name
     return RestError(code, error.message, details=details, headers=headers)
 
@@ -196,7 +200,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input (`INVALID_INPUT`) or refused by the Runtime (`RUNTIME_REJECTED`).",
         429: "Your tenant's rate is exceeded (`RATE_LIMITED`); see `Retry-After`.",
         500: "Unexpected error, masked (`INTERNAL_SERVER_ERROR`); quote the request id.",
-        502: "The Runtime sent an unreadable answer (`RUNTIME_PROTOCOL_ERROR`).",
+        502: (
+            "The Runtime sent an unreadable answer (`RUNTIME_PROTOCOL_ERROR`), or its answer "
+            "was lost (`RUNTIME_OUTCOME_UNKNOWN`: repeat with the same `Idempotency-Key`)."
+        ),
         503: "The Runtime is unavailable (`RUNTIME_UNAVAILABLE`).",
         504: "The Runtime did not answer in time (`RUNTIME_TIMEOUT`).",
     }

@@ -61,7 +61,7 @@ def add_execution_routes(router: APIRouter) -> None:
         response_model=Execution,
         tags=["executions"],
         summary="An execution's current status.",
-        responses=error_responses(404, 502, 503, 504),
+        responses=error_responses(404, 422, 502, 503, 504),
     )
     async def execution_status(
         execution_id: Annotated[str, Path(description="The execution's id.")],
@@ -85,7 +85,7 @@ def add_execution_routes(router: APIRouter) -> None:
                 "description": "An event stream.",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
-            **error_responses(404, 502, 503, 504),
+            **error_responses(404, 422, 502, 503, 504),
         },
     )
     async def execution_events(
