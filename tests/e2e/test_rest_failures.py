@@ -1,0 +1,129 @@
+"""REST failures against real processes: limits, rate, keep-alives, token expiry mid-stream,
+and the Runtime going away. The API here has small limits of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from tests.experience_plane.rest.client import EXAMPLES, create_mash, sse_events, status, upload
+from tests.support.processes import ApiProcess, RuntimeProcess
+
+MAX_UPLOAD_BYTES = 2000
+KEEP_ALIVE = 0.2
+PHASE_DELAY = 0.4
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
+    data_dir = tmp_path_factory.mktemp("rest-failures") / "runtime"
+    with RuntimeProcess(data_dir, require_session=True) as process:
+        process.set_faults(phase_delay=PHASE_DELAY)
+        yield process
+
+
+@pytest.fixture(scope="module")
+def api(runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    env = {
+        "EXPERIENCE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+        "EXPERIENCE_RATE_LIMIT_PER_SECOND": "0.01",
+        "EXPERIENCE_RATE_LIMIT_BURST": "2",
+        "EXPERIENCE_WS_KEEP_ALIVE_INTERVAL": str(KEEP_ALIVE),
+        "EXPERIENCE_AUTH_LEEWAY_SECONDS": "0",
+        "EXPERIENCE_RUNTIME_TIMEOUT": "2",
+    }
+    logs = tmp_path_factory.mktemp("rest-failures-api")
+    with ApiProcess(runtime.url, logs, auth=True, env=env) as process:
+        yield process
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        yield client
+
+
+async def test_an_upload_over_the_limit_is_413_typed(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    response = await http.post(
+        api.url + "/v1/content/upload",
+        files={"file": ("big.csv", b"a,b\n" + b"1,2\n" * MAX_UPLOAD_BYTES)},
+        headers=api.headers("big"),
+    )
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "UPLOAD_TOO_LARGE"
+    assert error["details"] == {"max_bytes": MAX_UPLOAD_BYTES}
+
+
+async def test_the_tenants_rate_is_429_with_retry_after(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    for _ in range(2):
+        accepted = await create_mash(http, api, ["file_unknown"], tenant="busy")
+        assert accepted.status_code == 202, accepted.text
+    refused = await create_mash(http, api, ["file_unknown"], tenant="busy")
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "RATE_LIMITED"
+    retry_after = int(refused.headers["retry-after"])
+    assert retry_after >= 1
+    assert retry_after >= error["details"]["retry_after_seconds"] > retry_after - 1
+    # Uploads spend from the same budget; another tenant's is untouched.
+    refused_upload = await upload(http, api, EXAMPLES / "customers.csv", tenant="busy")
+    assert refused_upload.status_code == 429
+    other = await create_mash(http, api, ["file_unknown"], tenant="calm")
+    assert other.status_code == 202
+
+
+async def test_sse_sends_keep_alive_comments_while_nothing_changes(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    response = await upload(http, api, EXAMPLES / "customers.csv", tenant="sse")
+    events = await sse_events(http, api, response.json()["id"], tenant="sse")
+    assert ("comment", "keep-alive") in events
+    assert events[-1][0] == "complete"
+
+
+async def test_sse_ends_with_an_error_event_when_the_token_expires(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    response = await upload(http, api, EXAMPLES / "customers.csv", tenant="short")
+    execution_id = response.json()["id"]
+    token = api.token("short", ttl=timedelta(seconds=1))
+    url = api.url + f"/v1/execution/{execution_id}/events"
+    async with http.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as stream:
+        assert stream.status_code == 200
+        lines = [line async for line in stream.aiter_lines()]
+    assert "event: error" in lines
+    assert "event: complete" not in lines
+    data = lines[lines.index("event: error") + 1]
+    assert '"code":"UNAUTHENTICATED"' in data
+    assert '"reason":"expired"' in data
+
+
+async def test_a_stopped_runtime_is_503_typed(
+    http: httpx.AsyncClient, api: ApiProcess, runtime: RuntimeProcess
+) -> None:
+    response = await upload(http, api, EXAMPLES / "policies.json", tenant="down")
+    execution_id = response.json()["id"]
+    runtime.stop()
+    try:
+        # An id the tracker has never seen: the read has to reach the Runtime.
+        read = await status(http, api, execution_id + "x", tenant="down")
+        assert read.status_code == 503, read.text
+        assert read.json()["error"]["code"] == "RUNTIME_UNAVAILABLE"
+        submit = await create_mash(http, api, ["file_1"], tenant="down")
+        assert submit.status_code == 503, submit.text
+        assert submit.json()["error"]["code"] == "RUNTIME_UNAVAILABLE"
+        events = await http.get(
+            api.url + f"/v1/execution/{execution_id}x/events", headers=api.headers("down")
+        )
+        assert events.status_code == 503
+        assert events.json()["error"]["code"] == "RUNTIME_UNAVAILABLE"
+    finally:
+        runtime.start()
