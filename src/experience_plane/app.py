@@ -30,13 +30,14 @@ from experience_plane.executions import ExecutionTracker
 from experience_plane.graphql.context import get_graphql_context
 from experience_plane.graphql.http import PREFLIGHT_HEADERS, GraphQLHTTPRouter
 from experience_plane.graphql.schema import build_schema
+from experience_plane.lifecycle import Lifecycle
 from experience_plane.middleware import (
     REQUEST_ID_HEADER,
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
 )
 from experience_plane.rest import install_rest_api
-from experience_plane.runtime import RuntimeClient, RuntimeFlavour
+from experience_plane.runtime import BreakerState, RuntimeClient, RuntimeFlavour
 from experience_plane.services import Services
 from experience_plane.settings import Settings
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or Settings()
     check_auth_configured(settings)
+    lifecycle = Lifecycle()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
@@ -100,14 +102,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 flavour=RuntimeFlavour(settings.runtime_flavour.value),
                 timeout=settings.runtime_timeout,
                 solution_id=settings.solution_id,
+                status_retries=settings.runtime_status_retries,
+                breaker_failure_threshold=settings.runtime_breaker_failure_threshold,
+                breaker_failure_window=settings.runtime_breaker_failure_window,
+                breaker_reset_seconds=settings.runtime_breaker_reset_seconds,
+                breaker_max_reset_seconds=settings.runtime_breaker_max_reset_seconds,
             ) as client,
             ExecutionTracker(
                 client,
                 poll_interval_min=settings.poll_interval_min,
                 poll_interval_max=settings.poll_interval_max,
                 use_stream=settings.use_runtime_stream,
+                stale_after=settings.subscription_stale_after_seconds,
             ) as tracker,
         ):
+            lifecycle.tracker = tracker
             try:
                 yield {
                     "services": Services.build(settings, client, tracker),
@@ -121,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="GraphQL (and, later, REST) experience API over the platform's Runtime.",
         lifespan=lifespan,
     )
+    app.state.lifecycle = lifecycle
 
     schema = build_schema(
         max_depth=settings.max_query_depth,
@@ -183,17 +193,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: the Runtime answers its health check.")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: the Runtime answers and the circuit breaker is not open.",
+    )
     async def readyz(request: Request) -> JSONResponse:
         services = get_services(request)
-        if await services.client.health():
-            return JSONResponse({"status": "ready"})
-        return JSONResponse(
-            {
-                "status": "unavailable",
-                "reason": f"Runtime at {settings.runtime_url} is not healthy",
+        client = services.client
+        # While the circuit is open this answers False without touching the network; once
+        # half-open it may be the probe that closes the circuit again.
+        reachable = await client.health()
+        breaker = client.breaker_snapshot()
+        ready = reachable and breaker.state is not BreakerState.OPEN and not lifecycle.draining
+        body: dict[str, object] = {
+            "status": "ready" if ready else "unavailable",
+            "runtime": {
+                "url": settings.runtime_url,
+                "reachable": reachable,
+                "breaker": breaker.as_dict(),
             },
-            status_code=503,
-        )
+            "executions": {
+                "watchers": services.tracker.active_watchers,
+                "subscribers": services.tracker.active_subscribers,
+            },
+        }
+        if lifecycle.draining:
+            body["reason"] = "shutting down"
+        elif not ready:
+            body["reason"] = f"Runtime at {settings.runtime_url} is not reachable"
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return app

@@ -39,7 +39,6 @@ from experience_plane.settings import Settings
 from experience_plane_sdk import cli as client_cli
 
 # Open subscriptions must not hold a stop for long.
-GRACEFUL_SHUTDOWN_SECONDS = 5
 STARTUP_TIMEOUT_SECONDS = 30.0
 DEFAULT_SCHEMA_PATH = Path("schema/schema.graphql")
 DEFAULT_DEV_DATA_DIR = Path(".data/runtime")
@@ -176,13 +175,20 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
         logging.getLogger("experience_plane").warning(
             INSECURE_DEV_WARNING, settings.dev_tenant_id, settings.dev_user_id
         )
-    uvicorn.run(
-        "experience_plane.app:create_app",
-        factory=True,
+    from experience_plane.app import create_app
+    from experience_plane.lifecycle import DrainingServer, Lifecycle
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host or settings.host,
         port=settings.port if port is None else port,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # In-flight requests get this long once SIGTERM arrives; subscriptions end at once.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
     )
+    lifecycle = app.state.lifecycle
+    assert isinstance(lifecycle, Lifecycle)
+    DrainingServer(config, lifecycle).run()
     return 0
 
 

@@ -49,6 +49,28 @@ class Settings(BaseSettings):
     poll_interval_min: float = Field(default=0.1, gt=0)
     poll_interval_max: float = Field(default=2.0, gt=0)
     use_runtime_stream: bool = True
+    # Status reads are retried this many times (backoff with jitter) before a query fails.
+    runtime_status_retries: int = Field(default=3, ge=0)
+
+    # The Runtime client's circuit breaker: this many failed calls in a row (within the
+    # window) open it; it lets one probe through after the reset period, doubling it (up to
+    # the maximum) while the probe keeps failing.
+    runtime_breaker_failure_threshold: int = Field(default=5, ge=1)
+    runtime_breaker_failure_window: float = Field(default=30.0, gt=0)
+    runtime_breaker_reset_seconds: float = Field(default=5.0, gt=0)
+    runtime_breaker_max_reset_seconds: float = Field(default=60.0, gt=0)
+
+    # A subscription whose status reads have failed this long gets an event with
+    # `stale: true` (the last known status, flagged); the true status follows on recovery.
+    subscription_stale_after_seconds: float = Field(default=5.0, gt=0)
+
+    # Idempotency keys (uploadContent / createDataMash): how long a key's result is kept and
+    # how many keys at most (least recently used dropped first).
+    idempotency_ttl_seconds: float = Field(default=86_400.0, gt=0)
+    idempotency_max_entries: int = Field(default=100_000, ge=1)
+
+    # On SIGTERM: open subscriptions are ended at once, in-flight requests get this long.
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
 
     # Authentication: at least one of the secret, the JWKS file or the JWKS URL, unless
     # `insecure_dev` makes every caller the dev principal (never in production).

@@ -3,9 +3,10 @@
 Tests validate each of them against the checked-in `schema/schema.graphql`, so a schema change
 that breaks the SDK fails the build instead of a user's call.
 
-Idempotency: the mutations do not take an `idempotencyKey` argument yet (the schema has none),
-so the SDK sends its key only as the `Idempotency-Key` HTTP header. A test fails as soon as the
-schema grows the argument, which is the moment to add it to the two mutations below.
+Idempotency: both mutations declare the schema's `idempotencyKey` argument as an optional
+`$idempotencyKey` variable. The client sends its key in the `Idempotency-Key` HTTP header; the
+API takes the argument when it is set and the header otherwise, and refuses the two only when
+they differ, so leaving the variable unset (or setting it to the same key) is equivalent.
 """
 
 from __future__ import annotations
@@ -69,8 +70,12 @@ ACCEPTED_OR_ERROR: Final = """
 
 UPLOAD_CONTENT: Final = (
     """
-mutation UploadContent($file: Upload!, $filename: String, $mimeType: String) {
-  uploadContent(file: $file, filename: $filename, mimeType: $mimeType) {"""
+mutation UploadContent(
+  $file: Upload!, $filename: String, $mimeType: String, $idempotencyKey: String
+) {
+  uploadContent(
+    file: $file, filename: $filename, mimeType: $mimeType, idempotencyKey: $idempotencyKey
+  ) {"""
     + ACCEPTED_OR_ERROR
     + """    ... on UploadTooLargeError { maxBytes }
   }
@@ -81,8 +86,8 @@ mutation UploadContent($file: Upload!, $filename: String, $mimeType: String) {
 
 CREATE_DATA_MASH: Final = (
     """
-mutation CreateDataMash($input: CreateDataMashInput!) {
-  createDataMash(input: $input) {"""
+mutation CreateDataMash($input: CreateDataMashInput!, $idempotencyKey: String) {
+  createDataMash(input: $input, idempotencyKey: $idempotencyKey) {"""
     + ACCEPTED_OR_ERROR
     + """  }
 }

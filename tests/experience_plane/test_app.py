@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from experience_plane.settings import Settings
 from tests.experience_plane.support import running_app
 from tests.support.processes import RuntimeProcess, free_port
@@ -22,17 +24,44 @@ async def test_readyz_is_503_with_a_reason_when_the_runtime_is_down() -> None:
     ) as app:
         response = await app.http.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {
-        "status": "unavailable",
-        "reason": f"Runtime at {url} is not healthy",
-    }
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["reason"] == f"Runtime at {url} is not reachable"
+    assert body["runtime"]["reachable"] is False
+    assert body["runtime"]["breaker"]["state"] == "closed"
+    assert body["runtime"]["breaker"]["consecutive_failures"] == 1
+
+
+async def test_readyz_reports_an_open_breaker_and_recovers(runtime: RuntimeProcess) -> None:
+    settings = Settings(
+        runtime_url=runtime.url,
+        insecure_dev=True,
+        runtime_breaker_failure_threshold=2,
+        runtime_breaker_reset_seconds=0.3,
+    )
+    async with running_app(settings) as app:
+        runtime.stop()
+        for _ in range(2):
+            assert (await app.http.get("/readyz")).status_code == 503
+        opened = (await app.http.get("/readyz")).json()
+        assert opened["runtime"]["breaker"]["state"] == "open"
+        assert opened["runtime"]["breaker"]["trips"] == 1
+        runtime.start()
+        await asyncio.sleep(0.4)  # the cool-down: the next check is the probe
+        response = await app.http.get("/readyz")
+        assert response.status_code == 200
+        assert response.json()["runtime"]["breaker"]["state"] == "closed"
 
 
 async def test_readyz_is_200_when_the_runtime_is_healthy(runtime: RuntimeProcess) -> None:
     async with running_app(Settings(runtime_url=runtime.url, insecure_dev=True)) as app:
         response = await app.http.get("/readyz")
         assert response.status_code == 200
-        assert response.json() == {"status": "ready"}
+        body = response.json()
+        assert body["status"] == "ready"
+        assert body["runtime"]["reachable"] is True
+        assert body["runtime"]["breaker"]["state"] == "closed"
+        assert body["executions"] == {"watchers": 0, "subscribers": 0}
         # The lifespan wired one client and one tracker into the services.
         assert app.services.executions is not None
         assert app.services.tracker.active_watchers == 0

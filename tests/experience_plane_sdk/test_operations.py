@@ -48,11 +48,11 @@ def test_every_root_field_is_used(schema: GraphQLSchema) -> None:
     assert roots <= used, roots - used
 
 
-def test_idempotency_key_argument_is_sent_once_the_schema_has_one(
+def test_idempotency_key_argument_is_declared_where_the_schema_has_one(
     schema: GraphQLSchema,
 ) -> None:
-    """Today the key travels only as the Idempotency-Key header; when the schema gains an
-    `idempotencyKey` argument (on a mutation or its input), the mutations must pass it."""
+    """Where the schema has an `idempotencyKey` argument (on a mutation or its input), the
+    SDK's mutation passes it (as an optional variable; the header carries the same key)."""
     mutation = schema.mutation_type
     assert mutation is not None
     for field_name, document in (

@@ -2,6 +2,13 @@
 
 from experience_plane.executions.cache import ExecutionKey, TerminalCache
 from experience_plane.executions.tracker import ExecutionTracker, TrackerClosed
-from experience_plane.executions.watcher import StatusSource
+from experience_plane.executions.watcher import Snapshot, StatusSource
 
-__all__ = ["ExecutionKey", "ExecutionTracker", "StatusSource", "TerminalCache", "TrackerClosed"]
+__all__ = [
+    "ExecutionKey",
+    "ExecutionTracker",
+    "Snapshot",
+    "StatusSource",
+    "TerminalCache",
+    "TrackerClosed",
+]

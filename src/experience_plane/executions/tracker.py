@@ -12,6 +12,7 @@ from experience_plane.executions.watcher import (
     ExecutionWatcher,
     PollPolicy,
     Sleep,
+    Snapshot,
     StatusSource,
     StreamSupport,
 )
@@ -45,6 +46,7 @@ class ExecutionTracker:
         poll_backoff: float = 1.5,
         use_stream: bool = True,
         terminal_cache_size: int = 10_000,
+        stale_after: float = 5.0,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._client = client
@@ -54,6 +56,7 @@ class ExecutionTracker:
             backoff=poll_backoff,
             use_stream=use_stream,
             sleep=sleep,
+            stale_after=stale_after,
         )
         self._streams = StreamSupport()
         self._terminal = TerminalCache(terminal_cache_size)
@@ -91,6 +94,11 @@ class ExecutionTracker:
         return len(self._watchers)
 
     @property
+    def closed(self) -> bool:
+        """Whether `aclose()` has been called (the service is shutting down)."""
+        return self._closed
+
+    @property
     def active_subscribers(self) -> int:
         """`watch()` generators started and not yet finished or closed."""
         return self._subscribers
@@ -105,7 +113,21 @@ class ExecutionTracker:
         tenant's) execution raises `ExecutionNotFound` before anything is yielded; so do other
         failures of that first read. Later transient Runtime errors are retried by the watcher.
         Closing the generator early (`aclose()`, cancellation) releases its share of the watcher.
+        `follow()` yields the same, plus when the status goes stale during a Runtime outage.
         """
+        snapshots = self.follow(tenant_id, execution_id)
+        previous: ExecutionStatus | None = None
+        try:
+            async for snapshot in snapshots:
+                if snapshot.status != previous:
+                    previous = snapshot.status
+                    yield snapshot.status
+        finally:
+            await snapshots.aclose()
+
+    async def follow(self, tenant_id: str, execution_id: str) -> AsyncGenerator[Snapshot, None]:
+        """Like `watch()`, yielding `Snapshot`s: each status change, and each time the status
+        goes stale (the Runtime has not answered for a while) or fresh again."""
         if self._closed:
             raise TrackerClosed("the execution tracker is closed")
         key = (tenant_id, execution_id)
@@ -113,7 +135,7 @@ class ExecutionTracker:
         try:
             cached = self._terminal.get(key)
             if cached is not None:
-                yield cached
+                yield Snapshot(cached)
                 return
             watcher = self._watchers.get(key) or self._start_watcher(key)
             watcher.subscribers += 1
@@ -123,10 +145,10 @@ class ExecutionTracker:
                 while not self._closed:
                     if position < watcher.version:
                         position = max(position, watcher.oldest_version)
-                        status = watcher.snapshot(position)
+                        snapshot = watcher.snapshot(position)
                         position += 1
-                        yield status
-                        if status.state.is_terminal:
+                        yield snapshot
+                        if snapshot.status.state.is_terminal:
                             return
                     elif watcher.finished:
                         if watcher.error is not None:
@@ -143,7 +165,12 @@ class ExecutionTracker:
         """The latest known status: a running watcher's, the cached terminal one, else a read."""
         key = (tenant_id, execution_id)
         watcher = self._watchers.get(key)
-        if watcher is not None and watcher.error is None and watcher.latest is not None:
+        if (
+            watcher is not None
+            and watcher.error is None
+            and watcher.latest is not None
+            and not watcher.stale  # the Runtime is not answering: let the read say so
+        ):
             return watcher.latest
         cached = self._terminal.get(key)
         if cached is not None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from experience_plane.executions.cache import ExecutionKey
@@ -51,6 +53,22 @@ class StatusSource(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One published state of a watched execution: its status, and whether it is current.
+
+    `stale` is True while the Runtime has not answered the watcher's reads for longer than
+    `PollPolicy.stale_after`: `status` is then the last one known, `last_error` says why it
+    could not be refreshed and `stale_since` when reads began failing. The next snapshot after
+    the Runtime answers again has `stale` False and the true status.
+    """
+
+    status: ExecutionStatus
+    stale: bool = False
+    last_error: str | None = None
+    stale_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PollPolicy:
     """How a watcher paces its status reads when it cannot (or may not) use the stream."""
 
@@ -59,6 +77,8 @@ class PollPolicy:
     backoff: float
     use_stream: bool
     sleep: Sleep
+    stale_after: float = 5.0
+    clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         if not 0 < self.interval_min <= self.interval_max:
@@ -106,7 +126,7 @@ class ExecutionWatcher:
         self._policy = policy
         self._streams = streams
         self._on_finished = on_finished
-        self._history: list[ExecutionStatus] = []
+        self._history: list[Snapshot] = []
         self._base = 0  # version of _history[0], > 0 once the history has been trimmed
         self._changed = asyncio.Event()
 
@@ -122,10 +142,15 @@ class ExecutionWatcher:
 
     @property
     def latest(self) -> ExecutionStatus | None:
-        """The newest snapshot, or None before the first read has answered."""
-        return self._history[-1] if self._history else None
+        """The newest status, or None before the first read has answered."""
+        return self._history[-1].status if self._history else None
 
-    def snapshot(self, version: int) -> ExecutionStatus:
+    @property
+    def stale(self) -> bool:
+        """Whether the newest snapshot is flagged stale (the Runtime is not answering)."""
+        return bool(self._history) and self._history[-1].stale
+
+    def snapshot(self, version: int) -> Snapshot:
         """The snapshot published as `version`, which must still be kept (>= oldest_version)."""
         return self._history[version - self._base]
 
@@ -204,7 +229,8 @@ class ExecutionWatcher:
         tenant_id, execution_id = self.key
         policy = self._policy
         interval = policy.interval_min
-        failing = False
+        failing_since: float | None = None
+        failing_at: datetime | None = None
         if not read_at_once:
             await policy.sleep(interval)
         while True:
@@ -214,25 +240,32 @@ class ExecutionWatcher:
                 raise
             except RuntimeClientError as exc:
                 # The client has already retried this read; keep polling, but more gently.
-                if not failing:
+                if failing_since is None:
                     logger.warning("status read for %s failed (%s); retrying", execution_id, exc)
-                failing = True
+                    failing_since, failing_at = policy.clock(), datetime.now(UTC)
                 interval = policy.next_interval(interval)
+                latest = self.latest
+                if latest is not None and policy.clock() - failing_since >= policy.stale_after:
+                    # Tell subscribers the status may be out of date, without inventing one.
+                    self._publish(latest, stale=Snapshot(latest, True, str(exc), failing_at))
             else:
-                if failing:
+                if failing_since is not None:
                     logger.info("status reads for %s recovered", execution_id)
-                failing = False
+                failing_since = failing_at = None
                 if status.state.is_terminal:
                     return status
                 changed = self._publish(status)
                 interval = policy.interval_min if changed else policy.next_interval(interval)
             await policy.sleep(interval)
 
-    def _publish(self, status: ExecutionStatus) -> bool:
-        """Append `status` unless it equals the latest snapshot; True when it was new."""
-        if self._history and self._history[-1] == status:
+    def _publish(self, status: ExecutionStatus, *, stale: Snapshot | None = None) -> bool:
+        """Append `status` (or the `stale` snapshot) unless it equals the latest snapshot; True
+        when it was new. A stale snapshot replaces nothing: the status it carries is the last
+        known one, and the next fresh status clears the flag."""
+        snapshot = stale if stale is not None else Snapshot(status)
+        if self._history and _same(self._history[-1], snapshot):
             return False
-        self._history.append(status)
+        self._history.append(snapshot)
         if len(self._history) > HISTORY_LIMIT:
             drop = len(self._history) - HISTORY_LIMIT
             del self._history[:drop]
@@ -243,6 +276,11 @@ class ExecutionWatcher:
     def _wake(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+
+
+def _same(a: Snapshot, b: Snapshot) -> bool:
+    # A stale snapshot repeated with a newer error message is no news to subscribers.
+    return a.status == b.status and a.stale == b.stale
 
 
 async def _close_stream(stream: AsyncIterator[ExecutionStatus]) -> None:

@@ -12,13 +12,17 @@ from experience_plane import services
 from experience_plane.graphql.artifacts import Artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
+    IdempotencyConflictError,
+    IdempotencyKeyArgument,
     InvalidInputError,
     RateLimitedError,
+    RuntimeOutcomeUnknownError,
     RuntimeRejectedError,
     RuntimeTimeoutError,
     RuntimeUnavailableError,
     UploadTooLargeError,
     error_type_for,
+    idempotency_key_of,
     public_error,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
@@ -113,7 +117,9 @@ UploadContentResult = Annotated[
     | RuntimeUnavailableError
     | RuntimeTimeoutError
     | RuntimeRejectedError
-    | RateLimitedError,
+    | RateLimitedError
+    | IdempotencyConflictError
+    | RuntimeOutcomeUnknownError,
     strawberry.union(
         "UploadContentResult",
         description="The upload's execution, or why it was not started.",
@@ -135,6 +141,7 @@ async def upload_content(
         str | None,
         strawberry.argument(description="The media type; defaults to the uploaded or guessed one."),
     ] = None,
+    idempotency_key: IdempotencyKeyArgument = None,
 ) -> UploadContentResult:
     """Stream the file to the Runtime and return its execution at once."""
     if not isinstance(file, UploadFile):
@@ -142,6 +149,7 @@ async def upload_content(
         return error_type_for(invalid)
     sent_type = (file.content_type or "").split(";", 1)[0].strip().lower()
     try:
+        key = idempotency_key_of(idempotency_key, info.context.idempotency_header)
         status = await info.context.services.content.upload(
             info.context.principal,
             file,
@@ -149,6 +157,7 @@ async def upload_content(
             mime_type=mime_type or (None if sent_type in _UNKNOWN_MIME_TYPES else sent_type),
             size=file.size,
             client_session=info.context.client_session,
+            idempotency_key=key,
         )
     except services.ServiceError as exc:
         return error_type_for(exc)

@@ -83,6 +83,12 @@ class GraphQLContext(BaseContext):
         return self._principal.seconds_until_expiry(datetime.now(UTC) - self._leeway)
 
     @property
+    def idempotency_header(self) -> str | None:
+        """The request's `Idempotency-Key` header (the WebSocket handshake's on a socket)."""
+        request = self.request
+        return request.headers.get("idempotency-key") if request is not None else None
+
+    @property
     def loaders(self) -> Loaders:
         """This request's (or connection's) loaders, for the current caller."""
         principal = self.principal

@@ -16,13 +16,17 @@ from experience_plane.graphql.artifacts import Artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
     ErrorCode,
+    IdempotencyConflictError,
+    IdempotencyKeyArgument,
     InvalidInputError,
     PublicError,
     RateLimitedError,
+    RuntimeOutcomeUnknownError,
     RuntimeRejectedError,
     RuntimeTimeoutError,
     RuntimeUnavailableError,
     error_type_for,
+    idempotency_key_of,
     public_error,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
@@ -280,7 +284,9 @@ CreateDataMashResult = Annotated[
     | RuntimeUnavailableError
     | RuntimeTimeoutError
     | RuntimeRejectedError
-    | RateLimitedError,
+    | RateLimitedError
+    | IdempotencyConflictError
+    | RuntimeOutcomeUnknownError,
     strawberry.union(
         "CreateDataMashResult",
         description="The mash's execution, or why it was not started.",
@@ -291,9 +297,11 @@ CreateDataMashResult = Annotated[
 async def create_data_mash(
     info: Info,
     input: Annotated[CreateDataMashInput, strawberry.argument(description="What to mash and how.")],
+    idempotency_key: IdempotencyKeyArgument = None,
 ) -> CreateDataMashResult:
     """Submit the mash and return its execution at once."""
     try:
+        key = idempotency_key_of(idempotency_key, info.context.idempotency_header)
         status = await info.context.services.data_mash.create(
             info.context.principal,
             content_refs=[str(ref) for ref in input.content_refs],
@@ -301,6 +309,7 @@ async def create_data_mash(
             confidence_level=services.ConfidenceLevel[input.confidence_level.name],
             name=input.name,
             client_session=info.context.client_session,
+            idempotency_key=key,
         )
     except services.ServiceError as exc:
         result = error_type_for(exc)
@@ -311,7 +320,9 @@ async def create_data_mash(
             | RuntimeUnavailableError
             | RuntimeTimeoutError
             | RuntimeRejectedError
-            | RateLimitedError,
+            | RateLimitedError
+            | IdempotencyConflictError
+            | RuntimeOutcomeUnknownError,
         ):
             return result
         return RuntimeUnavailableError(code=result.code, message=result.message)

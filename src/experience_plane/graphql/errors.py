@@ -7,12 +7,13 @@ the schema and reach the client masked (see `graphql.schema`).
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 
 from experience_plane import services
+from experience_plane.services.idempotent import checked_key
 
 
 @strawberry.enum(description="Stable codes of the failures a client is expected to handle.")
@@ -42,6 +43,17 @@ class ErrorCode(Enum):
     )
     RATE_LIMITED = strawberry.enum_value(
         "RATE_LIMITED", description="Your tenant started too much work; retry after a while."
+    )
+    IDEMPOTENCY_CONFLICT = strawberry.enum_value(
+        "IDEMPOTENCY_CONFLICT",
+        description="The idempotency key was already used with different input.",
+    )
+    RUNTIME_OUTCOME_UNKNOWN = strawberry.enum_value(
+        "RUNTIME_OUTCOME_UNKNOWN",
+        description=(
+            "The Runtime's answer was lost: the request may or may not have started an "
+            "execution. Repeat it with the same idempotency key to find out safely."
+        ),
     )
     UNAUTHENTICATED = strawberry.enum_value(
         "UNAUTHENTICATED", description="The credentials are missing, invalid or have expired."
@@ -96,6 +108,28 @@ class RateLimitedError(Error):
     )
 
 
+@strawberry.type(description="The idempotency key was already used with different input.")
+class IdempotencyConflictError(Error):
+    """Nothing was started: the key belongs to an earlier request with other input. Repeat that
+    request unchanged to get its result, or send new input with a new key."""
+
+
+@strawberry.type(
+    description=(
+        "The request reached the Runtime but its answer was lost: an execution may or may not "
+        "have been started."
+    )
+)
+class RuntimeOutcomeUnknownError(Error):
+    """Repeating the request with the same idempotency key is safe: it returns the execution
+    if one was started and starts one otherwise. Without a key a repeat may start a second."""
+
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="The key to repeat the request with; null when the request had none.",
+    )
+
+
 MutationError = (
     InvalidInputError
     | UploadTooLargeError
@@ -103,6 +137,8 @@ MutationError = (
     | RuntimeTimeoutError
     | RuntimeRejectedError
     | RateLimitedError
+    | IdempotencyConflictError
+    | RuntimeOutcomeUnknownError
 )
 
 
@@ -117,6 +153,12 @@ def error_type_for(error: services.ServiceError) -> MutationError:
         return RateLimitedError(
             code=code, message=error.message, retry_after_seconds=error.retry_after_seconds
         )
+    if isinstance(error, services.IdempotencyConflictError):
+        return IdempotencyConflictError(code=code, message=error.message)
+    if isinstance(error, services.RuntimeOutcomeUnknownError):
+        return RuntimeOutcomeUnknownError(
+            code=code, message=error.message, idempotency_key=error.idempotency_key
+        )
     if isinstance(error, services.RuntimeTimeoutError):
         return RuntimeTimeoutError(code=code, message=error.message)
     if isinstance(error, services.RuntimeRejectedError):
@@ -130,6 +172,34 @@ class PublicError(GraphQLError):
 
     def __init__(self, message: str, code: ErrorCode, **extensions: Any) -> None:
         super().__init__(message, extensions={"code": code.value, **extensions})
+
+
+IdempotencyKeyArgument = Annotated[
+    str | None,
+    strawberry.argument(
+        description=(
+            "Makes retries safe: the same key (from your tenant) with the same input returns the "
+            "first request's execution and starts nothing new, even while the first is still "
+            "running; with other input it is an IDEMPOTENCY_CONFLICT. Up to 255 visible ASCII "
+            "characters, e.g. a UUID per user action. May be sent as the `Idempotency-Key` "
+            "header instead; both given and different is INVALID_INPUT."
+        )
+    ),
+]
+
+
+def idempotency_key_of(argument: str | None, header: str | None) -> str | None:
+    """The request's idempotency key: the argument, else the `Idempotency-Key` header.
+
+    Both given and different is an `InvalidInputError`: one of them is a mistake.
+    """
+    from_argument, from_header = checked_key(argument), checked_key(header)
+    if from_argument is not None and from_header is not None and from_argument != from_header:
+        raise services.InvalidInputError(
+            "The idempotencyKey argument and the Idempotency-Key header differ; send one key.",
+            field="idempotencyKey",
+        )
+    return from_argument if from_argument is not None else from_header
 
 
 def public_error(error: services.ServiceError) -> PublicError:

@@ -12,6 +12,7 @@ from typing import Annotated
 import strawberry
 
 from experience_plane import runtime, services
+from experience_plane.executions import Snapshot
 from experience_plane.graphql.artifacts import Artifact
 from experience_plane.graphql.context import TOKEN_EXPIRED_MESSAGE, Info
 from experience_plane.graphql.errors import ErrorCode, PublicError, public_error
@@ -59,7 +60,34 @@ class Execution:
     is_terminal: bool = strawberry.field(
         description="True once the execution will not change any more."
     )
+    stale: bool = strawberry.field(
+        default=False,
+        description=(
+            "True when the Runtime has not answered for a while (it is down or restarting): the "
+            "other fields are the last status known and may be out of date. Only subscription "
+            "events are ever stale; the execution has NOT failed. A later event with `stale: "
+            "false` brings the true status once the Runtime answers again."
+        ),
+    )
+    stale_reason: str | None = strawberry.field(
+        default=None,
+        description="Why the status could not be refreshed, while `stale` is true.",
+    )
+    stale_since: datetime | None = strawberry.field(
+        default=None,
+        description="When the Runtime stopped answering, while `stale` is true.",
+    )
     status: strawberry.Private[runtime.ExecutionStatus]
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> Execution:
+        """The schema object for a subscription event (a status, maybe flagged stale)."""
+        execution = cls.from_status(snapshot.status)
+        if snapshot.stale:
+            execution.stale = True
+            execution.stale_reason = snapshot.last_error
+            execution.stale_since = snapshot.stale_since
+        return execution
 
     @classmethod
     def from_status(cls, status: runtime.ExecutionStatus) -> Execution:
@@ -123,11 +151,14 @@ async def watch_execution_status(
     """The current status at once, then one event per change; completes after a terminal one.
 
     An id unknown to the caller's tenant is an error ("Execution ... not found") and no events.
+    While the Runtime does not answer, the watcher retries with backoff and, past
+    `subscription_stale_after_seconds`, sends the last status again flagged `stale: true`; the
+    true status follows when the Runtime is back. It never reports a failure it did not read.
     When the caller's token expires the subscription ends with an UNAUTHENTICATED error
     (reason `expired`), on every transport.
     """
     context = info.context
-    statuses = context.services.executions.watch(context.principal, str(execution_id))
+    statuses = context.services.executions.follow(context.principal, str(execution_id))
     try:
         # aclosing: a client going away closes the tracker's stream now, not at collection.
         async with aclosing(statuses):
@@ -141,6 +172,6 @@ async def watch_execution_status(
                     raise PublicError(
                         TOKEN_EXPIRED_MESSAGE, ErrorCode.UNAUTHENTICATED, reason="expired"
                     ) from None
-                yield Execution.from_status(status)
+                yield Execution.from_snapshot(status)
     except services.ServiceError as exc:
         raise public_error(exc) from exc

@@ -11,9 +11,11 @@ from experience_plane.services.content import ContentService
 from experience_plane.services.data_mash import ConfidenceLevel, DataMashService
 from experience_plane.services.errors import (
     ErrorCode,
+    IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
     RateLimitedError,
+    RuntimeOutcomeUnknownError,
     RuntimeProtocolFailure,
     RuntimeRejectedError,
     RuntimeTimeoutError,
@@ -22,6 +24,7 @@ from experience_plane.services.errors import (
     UploadTooLargeError,
 )
 from experience_plane.services.executions import ExecutionService
+from experience_plane.services.idempotent import IdempotentSubmits
 from experience_plane.services.sessions import RuntimeSessions
 from experience_plane.settings import Settings
 
@@ -37,6 +40,7 @@ class Services:
     executions: ExecutionService
     content: ContentService
     data_mash: DataMashService
+    idempotent: IdempotentSubmits
 
     @classmethod
     def build(
@@ -48,6 +52,10 @@ class Services:
         limiter: RateLimiter | None = None
         if settings.rate_limit_per_second > 0:
             limiter = TokenBucketLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        idempotent = IdempotentSubmits.in_memory(
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            max_entries=settings.idempotency_max_entries,
+        )
         return cls(
             settings=settings,
             client=client,
@@ -61,8 +69,12 @@ class Services:
                 max_upload_bytes=settings.max_upload_bytes,
                 chunk_bytes=settings.upload_chunk_bytes,
                 limiter=limiter,
+                idempotent=idempotent,
             ),
-            data_mash=DataMashService(client, sessions, executions, limiter=limiter),
+            data_mash=DataMashService(
+                client, sessions, executions, limiter=limiter, idempotent=idempotent
+            ),
+            idempotent=idempotent,
         )
 
 
@@ -72,9 +84,12 @@ __all__ = [
     "DataMashService",
     "ErrorCode",
     "ExecutionService",
+    "IdempotencyConflictError",
+    "IdempotentSubmits",
     "InvalidInputError",
     "NotFoundError",
     "RateLimitedError",
+    "RuntimeOutcomeUnknownError",
     "RuntimeProtocolFailure",
     "RuntimeRejectedError",
     "RuntimeSessions",

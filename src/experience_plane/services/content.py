@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -14,6 +15,7 @@ from experience_plane.services.errors import (
     runtime_errors,
 )
 from experience_plane.services.executions import ExecutionService
+from experience_plane.services.idempotent import IdempotentSubmits, checked_key
 from experience_plane.services.limits import admit
 from experience_plane.services.sessions import RuntimeSessions
 
@@ -46,6 +48,7 @@ class ContentService:
         max_upload_bytes: int,
         chunk_bytes: int = 64 * 1024,
         limiter: RateLimiter | None = None,
+        idempotent: IdempotentSubmits | None = None,
     ) -> None:
         self._client = client
         self._sessions = sessions
@@ -53,6 +56,7 @@ class ContentService:
         self.max_upload_bytes = max_upload_bytes
         self._chunk_bytes = chunk_bytes
         self._limiter = limiter
+        self._idempotent = idempotent
 
     async def upload(
         self,
@@ -63,12 +67,18 @@ class ContentService:
         mime_type: str | None,
         size: int | None = None,
         client_session: str | None = None,
+        idempotency_key: str | None = None,
     ) -> ExecutionStatus:
         """Submit the file and return the accepted execution (terminal on a sync Runtime).
 
-        Raises `RateLimitedError` before anything else when the tenant is over its rate.
+        With an `idempotency_key`, a repeat of the same upload (same name, type and bytes) from
+        the same tenant returns the first one's execution and submits nothing; other input under
+        that key raises `IdempotencyConflictError`. The key also travels to the Runtime.
+        Raises `RateLimitedError` before anything else when the tenant is over its rate
+        (repeats count too: a client retrying in a loop is slowed down like any other).
         """
         await admit(self._limiter, principal)
+        key = checked_key(idempotency_key)
         name = (filename or "").strip()
         if not name:
             raise InvalidInputError("The file needs a name.", field="filename")
@@ -83,7 +93,11 @@ class ContentService:
 
         async def send(caller: RuntimeCaller) -> SubmitResult:
             return await self._client.upload_content(
-                caller, filename=name, mime_type=media_type, content=self._chunks(source)
+                caller,
+                filename=name,
+                mime_type=media_type,
+                content=self._chunks(source),
+                idempotency_key=key,
             )
 
         async def rewind() -> bool:
@@ -94,9 +108,17 @@ class ContentService:
             await seek(0)
             return True
 
-        with runtime_errors():
-            submitted = await self._sessions.submit(principal, client_session, send, rewind=rewind)
-        return await self._executions.accepted(principal, submitted, UPLOAD_INTENT)
+        async def submit() -> ExecutionStatus:
+            with runtime_errors():
+                submitted = await self._sessions.submit(
+                    principal, client_session, send, rewind=rewind
+                )
+            return await self._executions.accepted(principal, submitted, UPLOAD_INTENT)
+
+        if key is None or self._idempotent is None:
+            return await submit()
+        request = {"filename": name, "mime_type": media_type, **await _content_identity(source)}
+        return await self._idempotent.run(principal, "uploadContent", key, request, submit)
 
     async def _chunks(self, source: ByteSource) -> AsyncIterator[bytes]:
         total = 0
@@ -112,6 +134,24 @@ class ContentService:
             f"The file is larger than the limit of {self.max_upload_bytes} bytes.",
             max_bytes=self.max_upload_bytes,
         )
+
+
+async def _content_identity(source: ByteSource) -> dict[str, object]:
+    """What identifies the bytes of an upload for its idempotency fingerprint.
+
+    A spooled upload (seekable) is hashed and rewound; a stream cannot be read twice, so its
+    declared size stands in (None when unknown).
+    """
+    seek = getattr(source, "seek", None)
+    if seek is None:
+        return {"size": getattr(source, "size", None)}
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := await source.read(256 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    await seek(0)
+    return {"size": size, "sha256": digest.hexdigest()}
 
 
 def _guess_mime_type(filename: str) -> str:

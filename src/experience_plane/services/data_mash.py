@@ -9,6 +9,7 @@ from experience_plane.auth import Principal, RateLimiter
 from experience_plane.runtime import ExecutionStatus, RuntimeCaller, RuntimeClient, SubmitResult
 from experience_plane.services.errors import InvalidInputError, runtime_errors
 from experience_plane.services.executions import ExecutionService
+from experience_plane.services.idempotent import IdempotentSubmits, checked_key
 from experience_plane.services.limits import admit
 from experience_plane.services.sessions import RuntimeSessions
 
@@ -35,11 +36,13 @@ class DataMashService:
         executions: ExecutionService,
         *,
         limiter: RateLimiter | None = None,
+        idempotent: IdempotentSubmits | None = None,
     ) -> None:
         self._client = client
         self._sessions = sessions
         self._executions = executions
         self._limiter = limiter
+        self._idempotent = idempotent
 
     async def create(
         self,
@@ -50,12 +53,18 @@ class DataMashService:
         confidence_level: ConfidenceLevel = ConfidenceLevel.MEDIUM,
         name: str | None = None,
         client_session: str | None = None,
+        idempotency_key: str | None = None,
     ) -> ExecutionStatus:
         """Submit the mash and return the accepted execution (terminal on a sync Runtime).
 
-        Raises `RateLimitedError` before anything else when the tenant is over its rate.
+        With an `idempotency_key`, a repeat with the same input from the same tenant returns
+        the first one's execution and submits nothing; other input under that key raises
+        `IdempotencyConflictError`. The key also travels to the Runtime.
+        Raises `RateLimitedError` before anything else when the tenant is over its rate
+        (repeats count too: a client retrying in a loop is slowed down like any other).
         """
         await admit(self._limiter, principal)
+        key = checked_key(idempotency_key)
         refs = validate_content_refs(content_refs)
         domain = target_domain.strip()
         if not domain:
@@ -72,11 +81,23 @@ class DataMashService:
                 target_domain=domain,
                 confidence_level=confidence_level.value,
                 name=name,
+                idempotency_key=key,
             )
 
-        with runtime_errors():
-            submitted = await self._sessions.submit(principal, client_session, send)
-        return await self._executions.accepted(principal, submitted, DATA_MASH_INTENT)
+        async def submit() -> ExecutionStatus:
+            with runtime_errors():
+                submitted = await self._sessions.submit(principal, client_session, send)
+            return await self._executions.accepted(principal, submitted, DATA_MASH_INTENT)
+
+        if key is None or self._idempotent is None:
+            return await submit()
+        request = {
+            "content_refs": refs,
+            "target_domain": domain,
+            "confidence_level": confidence_level.value,
+            "name": name,
+        }
+        return await self._idempotent.run(principal, "createDataMash", key, request, submit)
 
 
 def validate_content_refs(content_refs: Sequence[str]) -> list[str]:

@@ -11,10 +11,12 @@ from contextlib import contextmanager
 from enum import StrEnum
 
 from experience_plane.runtime import (
+    CircuitOpen,
     RuntimeProtocolError,
     RuntimeRejected,
     RuntimeTimeout,
     RuntimeUnavailable,
+    SubmitOutcomeUnknown,
 )
 
 
@@ -29,6 +31,8 @@ class ErrorCode(StrEnum):
     RUNTIME_PROTOCOL_ERROR = "runtime_protocol_error"
     NOT_FOUND = "not_found"
     RATE_LIMITED = "rate_limited"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    RUNTIME_OUTCOME_UNKNOWN = "runtime_outcome_unknown"
 
 
 class ServiceError(Exception):
@@ -101,6 +105,41 @@ class RateLimitedError(ServiceError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class IdempotencyConflictError(ServiceError):
+    """The idempotency key was already used by this tenant with different input."""
+
+    code = ErrorCode.IDEMPOTENCY_CONFLICT
+
+
+class RuntimeOutcomeUnknownError(ServiceError):
+    """The submit reached the Runtime but its answer was lost: it may or may not have started.
+
+    `idempotency_key` is the key the request carried (None without one): repeating the request
+    with the same key is safe and returns the execution if one was started.
+    """
+
+    code = ErrorCode.RUNTIME_OUTCOME_UNKNOWN
+
+    def __init__(self, message: str, *, idempotency_key: str | None) -> None:
+        super().__init__(message)
+        self.idempotency_key = idempotency_key
+
+
+def outcome_unknown_message(idempotency_key: str | None) -> str:
+    """What a client is told when a submit's answer was lost, and how to retry safely."""
+    lost = "The Runtime may or may not have started this request: its answer was lost."
+    if idempotency_key is not None:
+        return (
+            f"{lost} Repeat the same request with the same idempotency key "
+            f"({idempotency_key!r}) to get its execution; that never starts a second one."
+        )
+    return (
+        f"{lost} The request carried no idempotency key, so repeating it may start a second "
+        "execution; send an idempotency key (argument or Idempotency-Key header) with every "
+        "mutation so that a retry is always safe."
+    )
+
+
 @contextmanager
 def runtime_errors() -> Iterator[None]:
     """Translate the Runtime client's exceptions into service errors, raised `from` them.
@@ -109,6 +148,15 @@ def runtime_errors() -> Iterator[None]:
     """
     try:
         yield
+    except SubmitOutcomeUnknown as exc:
+        raise RuntimeOutcomeUnknownError(
+            outcome_unknown_message(exc.idempotency_key), idempotency_key=exc.idempotency_key
+        ) from exc
+    except CircuitOpen as exc:
+        wait = f" (next attempt in {exc.retry_after:.0f}s)" if exc.retry_after else ""
+        raise RuntimeUnavailableError(
+            f"The Runtime is unavailable{wait}; nothing was started, try again later."
+        ) from exc
     except RuntimeTimeout as exc:
         raise RuntimeTimeoutError("The Runtime did not answer in time.") from exc
     except RuntimeUnavailable as exc:

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import replace
 
 from experience_plane.auth import Principal
-from experience_plane.executions import ExecutionTracker
+from experience_plane.executions import ExecutionTracker, Snapshot, TrackerClosed
 from experience_plane.runtime import (
     Artifact,
     ArtifactNotFound,
@@ -16,7 +16,14 @@ from experience_plane.runtime import (
     RuntimeClient,
     SubmitResult,
 )
-from experience_plane.services.errors import NotFoundError, RuntimeRejectedError, runtime_errors
+from experience_plane.services.errors import (
+    NotFoundError,
+    RuntimeRejectedError,
+    RuntimeUnavailableError,
+    runtime_errors,
+)
+
+SHUTTING_DOWN_MESSAGE = "The service is shutting down; reconnect and subscribe again."
 
 
 class ExecutionService:
@@ -47,21 +54,42 @@ class ExecutionService:
 
         Raises `NotFoundError` before yielding anything when the id is unknown to this tenant.
         """
+        snapshots = self.follow(principal, execution_id)
+        previous: ExecutionStatus | None = None
+        try:
+            async for snapshot in snapshots:
+                if snapshot.status != previous:
+                    previous = snapshot.status
+                    yield snapshot.status
+        finally:
+            await snapshots.aclose()
+
+    async def follow(
+        self, principal: Principal, execution_id: str
+    ) -> AsyncGenerator[Snapshot, None]:
+        """Like `watch`, with each change of freshness too: a `Snapshot` flagged `stale` when
+        the Runtime has not answered for a while, and a fresh one when it answers again.
+
+        Ends quietly when the service shuts down; one started during shutdown raises
+        `RuntimeUnavailableError`.
+        """
         if not execution_id:
             raise NotFoundError(f"Execution {execution_id!r} not found.")
-        statuses = self._tracker.watch(principal.tenant_id, execution_id)
+        if self._tracker.closed:
+            raise RuntimeUnavailableError(SHUTTING_DOWN_MESSAGE)
+        snapshots = self._tracker.follow(principal.tenant_id, execution_id)
         try:
             with runtime_errors():
-                async for status in statuses:
-                    yield status
+                async for snapshot in snapshots:
+                    yield snapshot
         except ExecutionNotFound as exc:
             raise NotFoundError(f"Execution {execution_id!r} not found.") from exc
+        except TrackerClosed as exc:
+            raise RuntimeUnavailableError(SHUTTING_DOWN_MESSAGE) from exc
         finally:
             # Close the tracker's stream now, not when it is garbage collected, so its
             # subscriber count drops the moment the client goes away.
-            aclose = getattr(statuses, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await snapshots.aclose()
 
     async def accepted(
         self, principal: Principal, submitted: SubmitResult, intent_type: str

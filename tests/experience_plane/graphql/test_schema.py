@@ -80,6 +80,8 @@ def test_every_type_field_argument_and_enum_value_is_described() -> None:
                 "RuntimeTimeoutError",
                 "RuntimeRejectedError",
                 "RateLimitedError",
+                "IdempotencyConflictError",
+                "RuntimeOutcomeUnknownError",
             },
         ),
         (
@@ -91,6 +93,8 @@ def test_every_type_field_argument_and_enum_value_is_described() -> None:
                 "RuntimeTimeoutError",
                 "RuntimeRejectedError",
                 "RateLimitedError",
+                "IdempotencyConflictError",
+                "RuntimeOutcomeUnknownError",
             },
         ),
     ],
