@@ -1,0 +1,209 @@
+"""Parity: the same flow over GraphQL and over REST gives the same executions and results, and
+each surface reads the executions the other started."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.client import EXECUTION, MASH_DETAILS, create_mash, http_client, request, upload
+from tests.e2e.client import watch_ws as graphql_watch
+from tests.e2e.client import ws_client as graphql_ws_client
+from tests.experience_plane.rest import client as rest
+from tests.support.processes import ApiProcess
+
+FILES = ("customers.csv", "policies.json")
+MASH_OPTIONS = {"target_domain": "insurance", "confidence_level": "low", "name": "parity"}
+GRAPHQL_MASH_OPTIONS = {"targetDomain": "insurance", "confidenceLevel": "LOW", "name": "parity"}
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        yield client
+
+
+def renamed(value: Any, names: dict[str, str]) -> Any:
+    """`value` with every file id replaced by the file's name: ids differ between runs."""
+    if isinstance(value, dict):
+        return {key: renamed(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [renamed(item, names) for item in value]
+    if isinstance(value, str):
+        for file_id, name in names.items():
+            value = value.replace(file_id, name)
+    return value
+
+
+def graphql_profile(artifact: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": artifact["name"],
+        "mime_type": artifact["mimeType"],
+        "size": artifact["size"],
+        "sha256": artifact["sha256"],
+        "format": artifact["format"],
+        "row_count": artifact["rowCount"],
+        "columns": [
+            {
+                "name": column["name"],
+                "type": column["type"],
+                "null_count": column["nullCount"],
+                "distinct_count": column["distinctCount"],
+            }
+            for column in artifact["columns"]
+        ],
+    }
+
+
+def rest_profile(artifact: dict[str, Any]) -> dict[str, Any]:
+    keys = ("name", "mime_type", "size", "sha256", "format", "row_count", "columns")
+    return {key: artifact[key] for key in keys}
+
+
+def graphql_mash(mash: dict[str, Any]) -> dict[str, Any]:
+    def sources(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"file_id": s["fileId"], "column": s["column"], **_confidence(s)} for s in items]
+
+    return {
+        "name": mash["name"],
+        "entity": mash["entity"],
+        "row_count": mash["rowCount"],
+        "canonical_fields": [
+            {
+                "name": field["name"],
+                "type": field["type"],
+                "confidence": field["confidence"],
+                "sources": sources(field["sources"]),
+            }
+            for field in mash["canonicalFields"]
+        ],
+        "join_keys": [
+            {"field": key["field"], "overlap": key["overlap"], "sources": sources(key["sources"])}
+            for key in mash["joinKeys"]
+        ],
+        "quality_report": {
+            "completeness": mash["qualityReport"]["completeness"],
+            "null_density": mash["qualityReport"]["nullDensity"],
+            "duplicate_keys": mash["qualityReport"]["duplicateKeys"],
+            "type_conflicts": mash["qualityReport"]["typeConflicts"],
+            "issues": mash["qualityReport"]["issues"],
+        },
+        "records": [edge["node"] for edge in mash["records"]["edges"]],
+    }
+
+
+def _confidence(source: dict[str, Any]) -> dict[str, Any]:
+    return {"confidence": source["confidence"]} if "confidence" in source else {}
+
+
+def rest_mash(mash: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    def sources(items: list[dict[str, Any]], with_confidence: bool) -> list[dict[str, Any]]:
+        return [
+            {
+                "file_id": s["file_id"],
+                "column": s["column"],
+                **({"confidence": s["confidence"]} if with_confidence else {}),
+            }
+            for s in items
+        ]
+
+    return {
+        "name": mash["name"],
+        "entity": mash["entity"],
+        "row_count": mash["row_count"],
+        "canonical_fields": [
+            {
+                "name": field["name"],
+                "type": field["type"],
+                "confidence": field["confidence"],
+                "sources": sources(field["sources"], True),
+            }
+            for field in mash["canonical_fields"]
+        ],
+        "join_keys": [
+            {
+                "field": key["field"],
+                "overlap": key["overlap"],
+                "sources": sources(key["sources"], False),
+            }
+            for key in mash["join_keys"]
+        ],
+        "quality_report": mash["quality_report"],
+        "records": records,
+    }
+
+
+async def test_graphql_and_rest_give_the_same_results_and_share_executions(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    # Over REST.
+    rest_files: dict[str, dict[str, Any]] = {}
+    for name in FILES:
+        response = await rest.upload(http, api, rest.EXAMPLES / name)
+        assert response.status_code == 202, response.text
+        final = await rest.follow_sse(http, api, response.json()["id"])
+        assert final["state"] == "COMPLETED"
+        rest_files[name] = final
+    rest_ids = {name: final["artifacts"][0]["file_id"] for name, final in rest_files.items()}
+    response = await rest.create_mash(http, api, list(rest_ids.values()), **MASH_OPTIONS)
+    assert response.status_code == 202, response.text
+    rest_mash_execution = await rest.follow_sse(http, api, response.json()["id"])
+    (rest_mash_artifact,) = rest_mash_execution["artifacts"]
+    page = await http.get(
+        api.url + rest_mash_artifact["records_url"], params={"limit": 500}, headers=api.headers()
+    )
+    rest_records = page.json()["records"]
+
+    # Over GraphQL.
+    graphql_files: dict[str, dict[str, Any]] = {}
+    async with http_client(api) as session:
+        for name in FILES:
+            result = await upload(session, rest.EXAMPLES / name)
+            execution_id = result["execution"]["id"]
+            events = await graphql_watch(graphql_ws_client(api), execution_id)
+            assert events[-1]["state"] == "COMPLETED"
+            done = await session.execute(request(EXECUTION, id=execution_id))
+            graphql_files[name] = done["executionStatus"]
+        graphql_ids = {name: e["artifacts"][0]["fileId"] for name, e in graphql_files.items()}
+        result = await create_mash(session, list(graphql_ids.values()), **GRAPHQL_MASH_OPTIONS)
+        graphql_mash_id = result["execution"]["id"]
+        events = await graphql_watch(graphql_ws_client(api), graphql_mash_id)
+        assert events[-1]["state"] == "COMPLETED"
+        details = await session.execute(request(MASH_DETAILS, id=graphql_mash_id, first=500))
+        (graphql_mash_artifact,) = details["executionStatus"]["artifacts"]
+
+        # Each surface reads the executions the other started.
+        for final in [*rest_files.values(), rest_mash_execution]:
+            seen = await session.execute(request(EXECUTION, id=final["id"]))
+            execution = seen["executionStatus"]
+            assert execution["id"] == final["id"]
+            assert execution["state"] == final["state"]
+            assert execution["intentType"] == final["intent_type"]
+            assert execution["rawStatus"] == final["raw_status"]
+    for name in FILES:
+        response = await rest.status(http, api, graphql_files[name]["id"])
+        assert response.status_code == 200
+        seen = response.json()
+        assert (seen["id"], seen["state"]) == (graphql_files[name]["id"], "COMPLETED")
+        assert rest_profile(seen["artifacts"][0]) == graphql_profile(
+            graphql_files[name]["artifacts"][0]
+        )
+    response = await rest.status(http, api, graphql_mash_id)
+    assert response.json()["artifacts"][0]["mash_id"] == graphql_mash_artifact["mashId"]
+
+    # The same profiles, mash and records, ids aside.
+    for name in FILES:
+        assert rest_profile(rest_files[name]["artifacts"][0]) == graphql_profile(
+            graphql_files[name]["artifacts"][0]
+        )
+    rest_names = {file_id: name for name, file_id in rest_ids.items()}
+    graphql_names = {file_id: name for name, file_id in graphql_ids.items()}
+    from_rest = renamed(rest_mash(rest_mash_artifact, rest_records), rest_names)
+    from_graphql = renamed(graphql_mash(graphql_mash_artifact), graphql_names)
+    assert from_rest["canonical_fields"]
+    assert from_rest["join_keys"]
+    assert from_rest["records"]
+    assert from_rest == from_graphql
