@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_runtime.settings import RuntimeSettings
 
 STATUS_PATH = re.compile(r"/api/execution/(?P<execution_id>[^/]+)/status")
+SUBMIT_PATH = "/api/intent/submit"
 STREAM_PATH = re.compile(r"/api/execution/(?P<execution_id>[^/]+)/stream")
 # What a dropped response promises before the connection goes away.
 _DROP_CONTENT_LENGTH = b"4096"
@@ -34,6 +35,8 @@ class LiveControls:
     status_error_rate: float = 0.0
     drop_rate: float = 0.0
     phase_delay: float = 0.0
+    error_rate: float = 0.0
+    drop_after_handling_rate: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings) -> LiveControls:
@@ -52,6 +55,8 @@ class LiveControls:
             "status_error_rate": self.status_error_rate,
             "drop_rate": self.drop_rate,
             "phase_delay": self.phase_delay,
+            "error_rate": self.error_rate,
+            "drop_after_handling_rate": self.drop_after_handling_rate,
         }
 
 
@@ -117,7 +122,11 @@ class FaultInjectionMiddleware:
     - `latency` seconds are added before every `/api` request is handled;
     - `status_error_rate` of status reads answer 503 with `Retry-After: 0`;
     - `drop_rate` of `/api` HTTP requests are not handled: the response starts with a
-      Content-Length and the connection is closed part-way, as a failing network would.
+      Content-Length and the connection is closed part-way, as a failing network would;
+    - `error_rate` of `/api` HTTP requests of any kind (submits too) answer 503 unhandled;
+    - `drop_after_handling_rate` of submits (`POST /api/intent/submit`) are handled (the
+      execution starts) and then their answer is dropped the same way: the caller cannot
+      know whether anything happened, the case idempotency keys exist for.
     """
 
     def __init__(
@@ -160,6 +169,18 @@ class FaultInjectionMiddleware:
             if status_read is not None and self._chance(self.controls.status_error_rate):
                 await self._unavailable(send)
                 return
+            if is_http and self._chance(self.controls.error_rate):
+                await self._unavailable(send)
+                return
+            if (
+                is_http
+                and method == "POST"
+                and path == SUBMIT_PATH
+                and self._chance(self.controls.drop_after_handling_rate)
+            ):
+                await self.app(scope, receive, _discard)
+                await self._drop(send)
+                return
         await self.app(scope, receive, send)
 
     def _chance(self, rate: float) -> bool:
@@ -186,3 +207,7 @@ class FaultInjectionMiddleware:
         await send(start)
         await send({"type": "http.response.body", "body": _DROP_PARTIAL_BODY, "more_body": True})
         # Returning with the body incomplete makes the server close the connection.
+
+
+async def _discard(message: Message) -> None:
+    """A `send` that throws the app's answer away (it is dropped after handling)."""

@@ -19,6 +19,8 @@ class FaultUpdate(BaseModel):
     status_error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
     drop_rate: float | None = Field(default=None, ge=0.0, le=1.0)
     phase_delay: float | None = Field(default=None, ge=0.0)
+    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    drop_after_handling_rate: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 @router.get("/stats")

@@ -43,6 +43,8 @@ def test_faults_are_set_live_and_reported(shared_runtime: RuntimeProcess) -> Non
         "status_error_rate": 0.0,
         "drop_rate": 0.0,
         "phase_delay": 0.0,
+        "error_rate": 0.0,
+        "drop_after_handling_rate": 0.0,
     }
     started = time.monotonic()
     httpx.get(shared_runtime.url + "/api/execution/x/status", params={"tenant_id": "t"})
@@ -84,6 +86,30 @@ def test_dropped_connections_cut_the_response_short(
         api.status("exec_any")
     shared_runtime.set_faults(drop_rate=0)
     assert api.status("exec_any").status_code == 404
+
+
+def test_error_rate_answers_503_to_submits_too(
+    shared_runtime: RuntimeProcess, api: RuntimeApi
+) -> None:
+    shared_runtime.reset_stats()
+    shared_runtime.set_faults(error_rate=1.0)
+    response = api.submit("content.upload", api.upload_params("c", b"z", "text/plain"))
+    assert response.status_code == 503
+    shared_runtime.set_faults(error_rate=0)
+    assert shared_runtime.stats()["submits"] == {}  # refused before it was handled
+
+
+def test_drop_after_handling_runs_the_submit_then_cuts_the_answer(
+    shared_runtime: RuntimeProcess, api: RuntimeApi
+) -> None:
+    shared_runtime.reset_stats()
+    shared_runtime.set_faults(drop_after_handling_rate=1.0)
+    with pytest.raises(httpx.RemoteProtocolError):
+        api.submit("content.upload", api.upload_params("d", b"w", "text/plain"))
+    # Status reads are not submits: they are answered.
+    assert api.status("exec_any").status_code == 404
+    shared_runtime.set_faults(drop_after_handling_rate=0)
+    assert shared_runtime.stats()["submits"] == {"content.upload": 1}
 
 
 def test_faults_can_be_configured_from_the_environment(tmp_path: Path) -> None:
