@@ -3,6 +3,7 @@ status and records; tenancy and the error paths a client meets."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -284,3 +285,32 @@ async def test_openapi_is_served_and_docs_are_off_in_production(
     spec = (await http.get(api.url + "/openapi.json")).json()
     assert "/v1/content/upload" in spec["paths"]
     assert (await http.get(api.url + "/docs")).status_code == 404
+
+
+async def test_the_same_idempotency_key_gives_the_same_execution(
+    http: httpx.AsyncClient, api: ApiProcess, uploaded: dict[str, dict[str, Any]]
+) -> None:
+    refs = [final["artifacts"][0]["file_id"] for final in uploaded.values()]
+    key = {"Idempotency-Key": f"rest-mash-{uuid.uuid4()}"}
+    first = await create_mash(http, api, refs, headers=key, name="once")
+    again = await create_mash(http, api, refs, headers=key, name="once")
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    conflict = await create_mash(http, api, refs, headers=key, name="other input")
+    error = error_of(conflict, 409, "IDEMPOTENCY_CONFLICT")
+    assert key["Idempotency-Key"] in error["message"]
+    # Keys are per tenant: another tenant's request with the same key is its own.
+    elsewhere = await create_mash(http, api, refs, tenant="t3", headers=key, name="once")
+    assert elsewhere.status_code == 202
+    assert elsewhere.json()["id"] != first.json()["id"]
+
+
+async def test_an_upload_repeated_with_its_key_is_one_execution(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    key = f"rest-upload-{uuid.uuid4()}"
+    path = EXAMPLES / "customers.csv"
+    first = await upload(http, api, path, **{"Idempotency-Key": key})
+    again = await upload(http, api, path, **{"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]

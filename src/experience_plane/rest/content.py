@@ -15,7 +15,6 @@ from starlette.responses import JSONResponse
 
 from experience_plane.auth import Principal
 from experience_plane.context import client_session_id, get_principal, get_services
-from experience_plane.idempotency import parse_idempotency_key
 from experience_plane.rest.errors import error_responses
 from experience_plane.rest.models import (
     STATUS_PATH,
@@ -34,7 +33,8 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         description=(
             "Makes a retry safe: the same key (per tenant and operation) with the same input "
-            "returns the first request's execution; with different input it is a 409."
+            "returns the first request's execution and starts nothing new; with different "
+            "input it is a 409 IDEMPOTENCY_CONFLICT. Up to 255 visible ASCII characters."
         ),
     ),
 ]
@@ -54,11 +54,6 @@ def accepted(execution: Execution) -> JSONResponse:
         status_code=202,
         headers={"Location": STATUS_PATH.format(execution_id=execution.id)},
     )
-
-
-def idempotency_key(raw: str | None) -> str | None:
-    """The `Idempotency-Key` header, checked (a bad one is a 400)."""
-    return None if raw is None else parse_idempotency_key(raw)
 
 
 def add_content_routes(router: APIRouter) -> None:
@@ -90,7 +85,6 @@ def add_content_routes(router: APIRouter) -> None:
         The file is read in chunks from its spooled part, never whole into memory. The answer
         is the execution (202); follow it at `/v1/execution/{id}/events` or poll `Location`.
         """
-        idempotency_key(key)
         sent_type = (file.content_type or "").split(";", 1)[0].strip().lower()
         status = await services.content.upload(
             principal,
@@ -99,6 +93,7 @@ def add_content_routes(router: APIRouter) -> None:
             mime_type=mime_type or (None if sent_type in _UNKNOWN_MIME_TYPES else sent_type),
             size=file.size,
             client_session=client_session_id(session),
+            idempotency_key=key,
         )
         return accepted(await execution_json(services.executions, principal, status))
 
@@ -118,7 +113,6 @@ def add_content_routes(router: APIRouter) -> None:
         session: SessionHeader = None,
     ) -> JSONResponse:
         """Submit a `data_mash.create` intent over the given file ids; 202 with its execution."""
-        idempotency_key(key)
         status = await services.data_mash.create(
             principal,
             content_refs=body.content_refs,
@@ -126,5 +120,6 @@ def add_content_routes(router: APIRouter) -> None:
             confidence_level=ConfidenceLevel(body.confidence_level),
             name=body.name,
             client_session=client_session_id(session),
+            idempotency_key=key,
         )
         return accepted(await execution_json(services.executions, principal, status))

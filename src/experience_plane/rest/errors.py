@@ -45,8 +45,8 @@ from experience_plane.middleware import current_request_id
 UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.name
 INVALID_INPUT = ErrorCode.INVALID_INPUT.name
 NOT_FOUND = ErrorCode.NOT_FOUND.name
-IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
-RUNTIME_OUTCOME_UNKNOWN = "RUNTIME_OUTCOME_UNKNOWN"
+IDEMPOTENCY_CONFLICT = ErrorCode.IDEMPOTENCY_CONFLICT.name
+RUNTIME_OUTCOME_UNKNOWN = ErrorCode.RUNTIME_OUTCOME_UNKNOWN.name
 
 # Every code a REST client can see; documented as the `code` enum in OpenAPI. GraphQL's enum
 # is the source; the masked internal error is the one code GraphQL has outside it.
@@ -144,9 +144,8 @@ def from_service_error(error: services.ServiceError) -> RestError:
         details["retry_after_seconds"] = error.retry_after_seconds
         # Retry-After is whole seconds (RFC 9110); round up so that a retry then succeeds.
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_seconds)))
-    key = getattr(error, "idempotency_key", None)
-    if error.code.name == RUNTIME_OUTCOME_UNKNOWN and key is not None:
-        details["idempotency_key"] = key
+    if isinstance(error, services.RuntimeOutcomeUnknownError) and error.idempotency_key:
+        details["idempotency_key"] = error.idempotency_key
     code = ErrorCode[error.code.name].name
     return RestError(code, error.message, details=details, headers=headers)
 

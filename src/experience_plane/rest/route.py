@@ -18,10 +18,8 @@ from starlette.responses import Response
 
 from experience_plane import services
 from experience_plane.context import InvalidSessionId, Unauthenticated, get_principal
-from experience_plane.idempotency import IdempotencyConflict, InvalidIdempotencyKey
 from experience_plane.middleware import current_request_id
 from experience_plane.rest.errors import (
-    IDEMPOTENCY_CONFLICT,
     INVALID_INPUT,
     NOT_FOUND,
     RestError,
@@ -68,12 +66,6 @@ def to_rest_error(exc: Exception, request: Request | None = None) -> RestError:
         return RestError(
             INVALID_INPUT, str(exc), status_code=400, details={"field": "X-Session-Id"}
         )
-    if isinstance(exc, InvalidIdempotencyKey):
-        return RestError(
-            INVALID_INPUT, str(exc), status_code=400, details={"field": "Idempotency-Key"}
-        )
-    if isinstance(exc, IdempotencyConflict):
-        return RestError(IDEMPOTENCY_CONFLICT, exc.message)
     if isinstance(exc, HTTPException):
         # FastAPI's own refusals, e.g. "There was an error parsing the body" for bad multipart.
         code = NOT_FOUND if exc.status_code == 404 else INVALID_INPUT

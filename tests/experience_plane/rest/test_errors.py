@@ -38,6 +38,12 @@ def test_every_service_code_is_a_graphql_code() -> None:
         (services.RuntimeRejectedError("no"), 422, "RUNTIME_REJECTED"),
         (services.RuntimeProtocolFailure("garbled"), 502, "RUNTIME_PROTOCOL_ERROR"),
         (services.NotFoundError("gone"), 404, "NOT_FOUND"),
+        (services.IdempotencyConflictError("other input"), 409, "IDEMPOTENCY_CONFLICT"),
+        (
+            services.RuntimeOutcomeUnknownError("lost", idempotency_key="k1"),
+            502,
+            "RUNTIME_OUTCOME_UNKNOWN",
+        ),
     ],
 )
 def test_service_errors_map_to_statuses(
@@ -88,3 +94,10 @@ def test_validation_errors_become_one_invalid_input_with_each_problem() -> None:
 def test_unparsable_json_is_a_400() -> None:
     rest = validation_error([{"type": "json_invalid", "loc": ("body", 1), "msg": "JSON error"}])
     assert (rest.status_code, rest.code) == (400, "INVALID_INPUT")
+
+
+def test_a_lost_answer_names_the_key_to_repeat_with() -> None:
+    error = services.RuntimeOutcomeUnknownError("lost", idempotency_key="k1")
+    assert from_service_error(error).details == {"idempotency_key": "k1"}
+    without = services.RuntimeOutcomeUnknownError("lost", idempotency_key=None)
+    assert from_service_error(without).details == {}

@@ -123,13 +123,14 @@ async def test_bad_record_paging_is_422(app: RunningApp, query: str) -> None:
     assert error_of(response)["code"] == "INVALID_INPUT"
 
 
-async def test_a_bad_idempotency_key_is_400(app: RunningApp) -> None:
+async def test_a_bad_idempotency_key_is_refused_before_anything_is_sent(app: RunningApp) -> None:
     response = await app.http.post(
         MASH, json={"content_refs": ["f1"]}, headers={**bearer(), "Idempotency-Key": "a b"}
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     error = error_of(response)
     assert error["code"] == "INVALID_INPUT"
+    assert error["details"] == {"field": "idempotency_key"}
 
 
 async def test_a_bad_session_id_is_400(app: RunningApp) -> None:
