@@ -61,17 +61,28 @@ class LiveControls:
 
 
 class RuntimeStats:
-    """Counts of requests by route, status reads and stream connections by execution, submits."""
+    """Counts of requests by route, status reads and stream connections by execution, submits
+    by intent type, and of those, how many started a new execution (`executions_created`) and
+    how many an idempotency key answered with an earlier one (`submits_deduplicated`)."""
 
     def __init__(self) -> None:
         self.requests: Counter[str] = Counter()
         self.status_reads: Counter[str] = Counter()
         self.stream_connections: Counter[str] = Counter()
         self.submits: Counter[str] = Counter()
+        self.executions_created: Counter[str] = Counter()
+        self.submits_deduplicated: Counter[str] = Counter()
 
     def reset(self) -> None:
         """Forget every count."""
-        for counter in (self.requests, self.status_reads, self.stream_connections, self.submits):
+        for counter in (
+            self.requests,
+            self.status_reads,
+            self.stream_connections,
+            self.submits,
+            self.executions_created,
+            self.submits_deduplicated,
+        ):
             counter.clear()
 
     def as_json(self) -> dict[str, dict[str, int]]:
@@ -81,6 +92,8 @@ class RuntimeStats:
             "status_reads": dict(self.status_reads),
             "stream_connections": dict(self.stream_connections),
             "submits": dict(self.submits),
+            "executions_created": dict(self.executions_created),
+            "submits_deduplicated": dict(self.submits_deduplicated),
         }
 
 

@@ -64,6 +64,8 @@ async def submit_intent(body: IntentSubmit, services: Services) -> JSONResponse:
         record, is_new = await services.executor.create(submission)
     except UnknownIntentType as exc:
         return JSONResponse(status_code=500 if platform else 400, content={"detail": str(exc)})
+    counter = services.stats.executions_created if is_new else services.stats.submits_deduplicated
+    counter[record.intent_type] += 1
     if not platform:
         if is_new:
             services.executor.start(record, params)

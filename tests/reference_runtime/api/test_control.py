@@ -26,6 +26,7 @@ def test_stats_count_requests_status_reads_and_submits(
     assert stats["requests"]["GET /api/execution/{execution_id}/status"] == reads
     assert stats["requests"]["POST /api/intent/submit"] == 1
     assert stats["submits"] == {"content.upload": 1}
+    assert stats["executions_created"] == {"content.upload": 1}
     assert stats["stream_connections"] == {}
     shared_runtime.reset_stats()
     assert shared_runtime.stats() == {
@@ -33,6 +34,8 @@ def test_stats_count_requests_status_reads_and_submits(
         "status_reads": {},
         "stream_connections": {},
         "submits": {},
+        "executions_created": {},
+        "submits_deduplicated": {},
     }
 
 
@@ -109,7 +112,9 @@ def test_drop_after_handling_runs_the_submit_then_cuts_the_answer(
     # Status reads are not submits: they are answered.
     assert api.status("exec_any").status_code == 404
     shared_runtime.set_faults(drop_after_handling_rate=0)
-    assert shared_runtime.stats()["submits"] == {"content.upload": 1}
+    stats = shared_runtime.stats()
+    assert stats["submits"] == {"content.upload": 1}
+    assert stats["executions_created"] == {"content.upload": 1}
 
 
 def test_faults_can_be_configured_from_the_environment(tmp_path: Path) -> None:
