@@ -182,7 +182,6 @@ async def test_websocket_authenticates_with_a_first_auth_message(
 @pytest.mark.parametrize(
     ("kind", "reason"),
     [
-        ("none", "missing_token"),
         ("bad-header", "bad_signature"),
         ("bad-message", "bad_signature"),
         ("not-auth", "missing_token"),
@@ -194,7 +193,6 @@ async def test_websocket_refuses_bad_credentials_with_4403_before_anything(
     forged = api.token(secret="another-secret-0123456789abcdef0123456789")
     headers = {"Authorization": f"Bearer {forged}"} if kind == "bad-header" else None
     first: object = {
-        "none": None,
         "bad-header": None,
         "bad-message": {"type": "auth", "token": forged},
         "not-auth": {"type": "subscribe"},

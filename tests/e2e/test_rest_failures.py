@@ -3,13 +3,22 @@ and the Runtime going away. The API here has small limits of its own."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.experience_plane.rest.client import EXAMPLES, create_mash, sse_events, status, upload
+from tests.experience_plane.rest.client import (
+    EXAMPLES,
+    create_mash,
+    sse_events,
+    status,
+    upload,
+    ws_messages,
+)
 from tests.support.processes import ApiProcess, RuntimeProcess
 
 MAX_UPLOAD_BYTES = 2000
@@ -34,6 +43,8 @@ def api(runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> It
         "EXPERIENCE_WS_KEEP_ALIVE_INTERVAL": str(KEEP_ALIVE),
         "EXPERIENCE_AUTH_LEEWAY_SECONDS": "0",
         "EXPERIENCE_RUNTIME_TIMEOUT": "2",
+        "EXPERIENCE_WS_CONNECTION_INIT_TIMEOUT": "0.5",
+        "EXPERIENCE_SUBSCRIPTION_STALE_AFTER_SECONDS": "0.5",
     }
     logs = tmp_path_factory.mktemp("rest-failures-api")
     with ApiProcess(runtime.url, logs, auth=True, env=env) as process:
@@ -80,6 +91,11 @@ async def test_the_tenants_rate_is_429_with_retry_after(
     assert other.status_code == 202
 
 
+async def test_a_websocket_that_never_authenticates_is_closed_with_4403(api: ApiProcess) -> None:
+    messages, code, reason = await ws_messages(api, "exec_any")
+    assert (messages, code, reason) == ([], 4403, "Forbidden: missing_token")
+
+
 async def test_sse_sends_keep_alive_comments_while_nothing_changes(
     http: httpx.AsyncClient, api: ApiProcess
 ) -> None:
@@ -106,13 +122,36 @@ async def test_sse_ends_with_an_error_event_when_the_token_expires(
     assert '"reason":"expired"' in data
 
 
-async def test_a_stopped_runtime_is_503_typed(
+async def subscribers(http: httpx.AsyncClient, api: ApiProcess) -> int:
+    """How many clients follow executions right now (the API's readiness report)."""
+    count: int = (await http.get(api.url + "/readyz")).json()["executions"]["subscribers"]
+    return count
+
+
+async def test_a_stopped_runtime_is_503_typed_and_streams_say_stale(
     http: httpx.AsyncClient, api: ApiProcess, runtime: RuntimeProcess
 ) -> None:
     response = await upload(http, api, EXAMPLES / "policies.json", tenant="down")
     execution_id = response.json()["id"]
-    runtime.stop()
+    url = api.url + f"/v1/execution/{execution_id}/events"
     try:
+        async with http.stream("GET", url, headers=api.headers("down")) as stream:
+            lines = aiter(stream.aiter_lines())
+            assert await anext(lines) == "event: status"
+            runtime.stop()
+            async with asyncio.timeout(10):
+                async for line in lines:
+                    if line.startswith("data:") and '"stale":true' in line:
+                        break
+            assert '"is_terminal":false' in line
+            assert await subscribers(http, api) == 1
+        # The client went away: the API stops following for it.
+        for _ in range(100):
+            if not await subscribers(http, api):
+                break
+            await asyncio.sleep(0.05)
+        assert await subscribers(http, api) == 0
+
         # An id the tracker has never seen: the read has to reach the Runtime.
         read = await status(http, api, execution_id + "x", tenant="down")
         assert read.status_code == 503, read.text
@@ -127,3 +166,26 @@ async def test_a_stopped_runtime_is_503_typed(
         assert events.json()["error"]["code"] == "RUNTIME_UNAVAILABLE"
     finally:
         runtime.start()
+        runtime.set_faults(phase_delay=PHASE_DELAY)
+
+
+async def test_open_streams_end_with_shutting_down_when_the_api_stops(
+    http: httpx.AsyncClient,
+    runtime: RuntimeProcess,
+    tmp_path: Path,
+) -> None:
+    runtime.set_faults(phase_delay=1.5)  # still running when the API stops
+    with ApiProcess(runtime.url, tmp_path / "api", auth=True) as api:
+        response = await upload(http, api, EXAMPLES / "customers.csv", tenant="bye")
+        execution_id = response.json()["id"]
+        url = api.url + f"/v1/execution/{execution_id}/events"
+        async with http.stream("GET", url, headers=api.headers("bye")) as stream:
+            lines = aiter(stream.aiter_lines())
+            assert await anext(lines) == "event: status"
+            stopping = asyncio.create_task(asyncio.to_thread(api.stop))
+            rest = [line async for line in lines]
+            await stopping
+    assert "event: error" in rest
+    data = rest[rest.index("event: error") + 1]
+    assert '"code":"RUNTIME_UNAVAILABLE"' in data
+    assert '"reason":"shutting_down"' in data

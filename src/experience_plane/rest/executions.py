@@ -34,8 +34,10 @@ data: {"id": "exec_…", "state": "COMPLETED"}
 The first `status` event is the execution as it stands; `complete` follows the terminal one and
 the stream ends. Comment lines (`: keep-alive`) are sent while nothing changes, so idle proxies
 keep the connection open. A failure mid-stream is an `event: error` whose data is the common
-error body (`{"error": {"code": …}}`), and the stream ends. Unknown ids answer 404 before any
-event.
+error body (`{"error": {"code": …}}`), and the stream ends; when the service shuts down that is
+`RUNTIME_UNAVAILABLE` with `details.reason` `shutting_down` (reconnect). While the Runtime does
+not answer, the last status is sent again with `stale: true`; the true status follows when it
+is back. Unknown ids answer 404 before any event.
 
 **WebSocket at the same path** (`ws://…/v1/execution/{id}/events`): authenticate with the
 `Authorization: Bearer` header on the handshake, or (browsers cannot set headers) send
@@ -44,7 +46,8 @@ timeout (5 s by default). The server then sends `{"type": "status", "execution":
 change and closes with 1000 after the terminal one. A missing or bad token (or a page from an
 origin that is not allowed) is closed with 4403 before anything is sent; a failure is a
 `{"type": "error", "error": {…}}` message, then close 4404 (`NOT_FOUND`), 4403
-(`UNAUTHENTICATED`: the token expired), 1013 (the Runtime is unavailable) or 1011.
+(`UNAUTHENTICATED`: the token expired), 1012 (shutting down), 1013 (the Runtime is unavailable)
+or 1011.
 """
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from experience_plane import runtime
 from experience_plane.auth import Principal
+from experience_plane.executions import Snapshot
 from experience_plane.services import ExecutionService
 
 RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
@@ -129,6 +130,20 @@ class Execution(BaseModel):
     created_at: datetime | None
     updated_at: datetime | None
     is_terminal: bool = Field(description="True once the execution will not change any more.")
+    stale: bool = Field(
+        default=False,
+        description=(
+            "Events only: true while the Runtime has not answered for a while; the other "
+            "fields are then the last status known (the execution has NOT failed). A later "
+            "event with `stale: false` brings the true status."
+        ),
+    )
+    stale_reason: str | None = Field(
+        default=None, description="Why the status could not be refreshed, while stale."
+    )
+    stale_since: datetime | None = Field(
+        default=None, description="When the Runtime stopped answering, while stale."
+    )
     artifacts: list[ArtifactOut] = Field(description="What it produced, once completed.")
 
 
@@ -181,6 +196,18 @@ async def execution_json(
         is_terminal=status.state.is_terminal,
         artifacts=[artifact_json(artifact) for artifact in artifacts],
     )
+
+
+async def snapshot_json(
+    executions: ExecutionService, principal: Principal, snapshot: Snapshot
+) -> Execution:
+    """The REST `Execution` of an event: a status, flagged when it is stale."""
+    execution = await execution_json(executions, principal, snapshot.status)
+    if snapshot.stale:
+        execution.stale = True
+        execution.stale_reason = snapshot.last_error
+        execution.stale_since = snapshot.stale_since
+    return execution
 
 
 async def _complete(

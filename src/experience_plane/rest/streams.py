@@ -1,8 +1,10 @@
 """Following an execution for SSE and WebSocket clients: one async generator both share.
 
-`follow_execution` yields the REST `Execution` now and on each change (keep-alive ticks in
-between when asked), ends after the terminal one, and raises `RestError` for a failure: an
-unknown id, the Runtime going away, or the caller's token expiring mid-stream.
+`follow_execution` yields the REST `Execution` now and on each change (of status, or of
+freshness: `stale` while the Runtime does not answer), keep-alive ticks in between when asked,
+and ends after the terminal one. It raises `RestError` for a failure: an unknown id, the
+caller's token expiring mid-stream (`UNAUTHENTICATED`), or the service shutting down before the
+execution finished (`RUNTIME_UNAVAILABLE`, `details.reason` `shutting_down`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 
 from experience_plane.auth import Principal
+from experience_plane.executions import Snapshot
+from experience_plane.graphql.errors import ErrorCode
 from experience_plane.rest.errors import UNAUTHENTICATED, RestError
-from experience_plane.rest.models import Execution, execution_json
+from experience_plane.rest.models import Execution, snapshot_json
 from experience_plane.rest.route import to_rest_error
-from experience_plane.runtime import ExecutionStatus
 from experience_plane.services import Services
+from experience_plane.services.executions import SHUTTING_DOWN_MESSAGE
 
 TOKEN_EXPIRED_MESSAGE = "Your token has expired; reconnect with a fresh one."  # noqa: S105 - a message
 
@@ -28,8 +32,9 @@ class KeepAlive:
 
 
 KEEP_ALIVE = KeepAlive()
+SHUTTING_DOWN = "shutting_down"
 
-_Item = ExecutionStatus | Exception | None
+_Item = Snapshot | Exception | None
 
 
 async def follow_execution(
@@ -49,9 +54,9 @@ async def follow_execution(
         # The tracker's stream is read in its own task, so that waiting for the next change
         # can time out (keep-alives, token expiry) without cancelling the stream itself.
         try:
-            async with aclosing(services.executions.watch(principal, execution_id)) as statuses:
-                async for status in statuses:
-                    await queue.put(status)
+            async with aclosing(services.executions.follow(principal, execution_id)) as events:
+                async for snapshot in events:
+                    await queue.put(snapshot)
             await queue.put(None)
         except Exception as exc:
             await queue.put(exc)
@@ -73,11 +78,16 @@ async def follow_execution(
                     yield KEEP_ALIVE
                 continue
             if item is None:
-                return
+                # The tracker ends streams quietly only when the service shuts down.
+                raise RestError(
+                    ErrorCode.RUNTIME_UNAVAILABLE.name,
+                    SHUTTING_DOWN_MESSAGE,
+                    details={"reason": SHUTTING_DOWN},
+                )
             if isinstance(item, Exception):
                 raise to_rest_error(item)
             try:
-                execution = await execution_json(services.executions, principal, item)
+                execution = await snapshot_json(services.executions, principal, item)
             except Exception as exc:
                 raise to_rest_error(exc) from exc
             yield execution

@@ -8,7 +8,8 @@ unless listed in `ws_allowed_origins`, as on `/graphql`.
 
 Messages: `{"type": "status", "execution": {...}}` per change; close 1000 after the terminal
 one. A failure is `{"type": "error", "error": {...}}` (the common error body), then a close:
-4404 not found, 4403 token expired, 1013 Runtime unavailable (try again later), 1011 otherwise.
+4404 not found, 4403 token expired, 1012 the service is shutting down (reconnect), 1013 Runtime
+unavailable (try again later), 1011 otherwise.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from experience_plane.context import get_authenticator, get_services
 from experience_plane.graphql.errors import ErrorCode
 from experience_plane.rest.errors import NOT_FOUND, UNAUTHENTICATED, RestError
 from experience_plane.rest.models import Execution
-from experience_plane.rest.streams import follow_execution
+from experience_plane.rest.streams import SHUTTING_DOWN, follow_execution
 from experience_plane.services import Services
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ FORBIDDEN = 4403
 NOT_FOUND_CLOSE = 4404
 TRY_AGAIN_LATER = 1013
 INTERNAL_ERROR = 1011
+SERVICE_RESTART = 1012
 
 _RETRYABLE = frozenset(
     {
@@ -105,6 +107,8 @@ def close_code(error: RestError) -> int:
         return NOT_FOUND_CLOSE
     if error.code == UNAUTHENTICATED:
         return FORBIDDEN
+    if error.details.get("reason") == SHUTTING_DOWN:
+        return SERVICE_RESTART
     if error.code in _RETRYABLE:
         return TRY_AGAIN_LATER
     return INTERNAL_ERROR
