@@ -4,12 +4,14 @@ and the Runtime going away. The API here has small limits of its own."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.experience_plane.rest.client import (
     EXAMPLES,
@@ -18,6 +20,7 @@ from tests.experience_plane.rest.client import (
     status,
     upload,
     ws_messages,
+    ws_url,
 )
 from tests.support.processes import ApiProcess, RuntimeProcess
 
@@ -126,6 +129,23 @@ async def subscribers(http: httpx.AsyncClient, api: ApiProcess) -> int:
     """How many clients follow executions right now (the API's readiness report)."""
     count: int = (await http.get(api.url + "/readyz")).json()["executions"]["subscribers"]
     return count
+
+
+async def test_a_websocket_client_leaving_is_noticed_at_once(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    response = await upload(http, api, EXAMPLES / "customers.csv", tenant="leaver")
+    async with connect(ws_url(api, response.json()["id"]), proxy=None) as socket:
+        await socket.send(json.dumps({"type": "auth", "token": api.token("leaver")}))
+        first = json.loads(await socket.recv())
+        assert first["type"] == "status"
+        assert first["execution"]["is_terminal"] is False
+        assert await subscribers(http, api) == 1
+    for _ in range(100):
+        if not await subscribers(http, api):
+            break
+        await asyncio.sleep(0.05)
+    assert await subscribers(http, api) == 0
 
 
 async def test_a_stopped_runtime_is_503_typed_and_streams_say_stale(

@@ -21,7 +21,7 @@ from fastapi.security import HTTPBearer
 
 from experience_plane.rest.content import add_content_routes
 from experience_plane.rest.executions import add_execution_routes
-from experience_plane.rest.route import RestRoute
+from experience_plane.rest.route import RestRoute, add_fallback_route
 from experience_plane.rest.websocket import add_websocket_route
 from experience_plane.settings import Settings
 
@@ -44,6 +44,7 @@ def build_rest_router() -> APIRouter:
     http = APIRouter(route_class=RestRoute, dependencies=[Security(BEARER)])
     add_content_routes(http)
     add_execution_routes(http)
+    add_fallback_route(http)
     router = APIRouter()
     router.include_router(http)
     add_websocket_route(router)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -107,3 +108,34 @@ def _field_of(loc: Sequence[Any]) -> str | None:
     for part in parts:
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name or None
+
+
+def add_fallback_route(router: APIRouter) -> None:
+    """Answer unknown `/v1` paths (404 `NOT_FOUND`) and wrong methods (405 with `Allow`) in the
+    common shape rather than starlette's `{"detail": ...}`. Register it last."""
+
+    @router.api_route(
+        "/v1/{path:path}",
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        include_in_schema=False,
+    )
+    async def fallback(request: Request, path: str) -> Response:
+        # The routes registered on this router before the fallback: all of `/v1`.
+        allowed = sorted(
+            {
+                method
+                for route in router.routes
+                if isinstance(route, APIRoute)
+                and route.endpoint is not fallback
+                and route.path_regex.match(request.url.path)
+                for method in route.methods or ()
+            }
+        )
+        if allowed:
+            raise RestError(
+                INVALID_INPUT,
+                f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                status_code=405,
+                headers={"Allow": ", ".join(allowed)},
+            )
+        raise RestError(NOT_FOUND, f"No such route: {request.url.path}.")

@@ -236,3 +236,16 @@ async def test_docs_pages_follow_the_graphiql_switch() -> None:
     forced = Settings(runtime_url=url, auth_hs256_secret=SECRET, graphiql=True)
     async with running_app(forced) as app:
         assert (await app.http.get("/docs")).status_code == 200
+
+
+async def test_unknown_v1_paths_are_404_in_the_common_shape(app: RunningApp) -> None:
+    response = await app.http.get("/v1/nothing/here", headers=bearer())
+    assert response.status_code == 404
+    assert error_of(response)["code"] == "NOT_FOUND"
+
+
+async def test_a_wrong_method_is_405_with_allow(app: RunningApp) -> None:
+    response = await app.http.get(UPLOAD, headers=bearer())
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert error_of(response)["code"] == "INVALID_INPUT"
