@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 
 import uvicorn
@@ -70,3 +71,10 @@ class DrainingServer(uvicorn.Server):
             server.close()
         await self.lifecycle.drain()
         await super().shutdown(sockets)
+        if not self.force_exit:
+            # uvicorn re-raises a captured SIGTERM once it has shut down, so the process dies
+            # of the signal (exit -15). A drained shutdown is a clean one: exit 0, as process
+            # managers (Kubernetes, systemd) expect of a graceful stop.
+            self._captured_signals = [
+                sig for sig in self._captured_signals if sig != signal.SIGTERM
+            ]
