@@ -218,6 +218,33 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             # uploaded files' temporary files; the answer is complete here, so close them.
             await request.close()
 
+    def parse_json(self, data: str | bytes) -> object:
+        """Strawberry's JSON parsing, refusing a body that is not a JSON object (or a batch
+        list), or one that is not UTF-8: Strawberry would otherwise call `.get` on a number or
+        a string, or let the decoding error through, and answer 500."""
+        try:
+            parsed = super().parse_json(data)
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, "The request body is not valid UTF-8 JSON.") from exc
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
+
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        """Strawberry's multipart parsing, with every malformed body a 400: `operations` or
+        `map` of the wrong JSON type, a map naming files that were not sent or paths that do
+        not exist in the variables."""
+        try:
+            return await super().parse_multipart(request)
+        except HTTPException:
+            raise
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            raise HTTPException(
+                400,
+                "Malformed multipart request: `operations` must be a GraphQL request object and "
+                "`map` an object mapping each sent file to paths of null variables.",
+            ) from exc
+
     async def execute_single(
         self,
         request: Request,
