@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from experience_plane.settings import Environment, Settings
-from tests.experience_plane.support import RunningApp, running_app
 from tests.experience_plane.graphql.hostile import (
     PREFLIGHT,
     assert_handled,
@@ -24,6 +23,7 @@ from tests.experience_plane.graphql.hostile import (
     multipart_request,
     variables_for,
 )
+from tests.experience_plane.support import RunningApp, running_app
 from tests.support.processes import free_port
 
 EXAMPLES = settings(
