@@ -20,6 +20,7 @@ import logging
 from contextlib import suppress
 from typing import Any
 
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -88,8 +89,22 @@ async def authenticate_connection(context: Any, payload: object) -> _Refusal | N
     return None
 
 
+def quiet_disconnects(error: Exception) -> bool:
+    """Whether `error` is a client gone away mid-send, logged at debug level and otherwise
+    ignored: a browser tab closing while an event is on its way is no server error, and
+    Strawberry would log it with a traceback at ERROR."""
+    if isinstance(error, WebSocketDisconnected):
+        logger.debug("WebSocket client went away while a message was being sent")
+        return True
+    return False
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
     """graphql-transport-ws with authentication on `connection_init` and server pings."""
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if not quiet_disconnects(error):
+            await super().handle_task_exception(error)
 
     _keep_alive_task: asyncio.Task[None] | None = None
 
