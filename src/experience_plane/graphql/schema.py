@@ -77,7 +77,12 @@ class Query:
 
     execution_status: Execution | None = strawberry.field(
         resolver=execution_status,
-        description="An execution's current status; null when it is unknown to your tenant.",
+        description=(
+            "An execution's current status; null only when it is unknown to your tenant. When "
+            "the Runtime cannot be asked, the field is null *with* an error whose "
+            "`extensions.code` is RUNTIME_UNAVAILABLE, RUNTIME_TIMEOUT or "
+            "RUNTIME_PROTOCOL_ERROR: retry later, the execution is not gone."
+        ),
     )
 
 
@@ -101,7 +106,9 @@ class Subscription:
 
     @described_subscription(
         "The execution's status now, then once per change; completes after a terminal "
-        "status. An unknown id is an error."
+        "status. An unknown id is an error. Runtime outages are ridden out: after a while "
+        "the last status is sent again with `stale: true`, and the true status follows when "
+        "the Runtime is back. On server shutdown the subscription completes; subscribe again."
     )
     async def execution_status(
         self, info: Info, execution_id: ExecutionIdArgument
