@@ -433,6 +433,11 @@ async def soak(args: argparse.Namespace) -> int:
         print(f"    server error: {line}")
     for execution_id in unresolved[:10]:
         print(f"    unresolved: {execution_id}")
+    if tracebacks:
+        start = log.index("Traceback")
+        excerpt = log[max(0, log.rfind("\n", 0, start - 300)) : start + 2500]
+        print("    first traceback in the API log:")
+        print("\n".join("      " + line for line in excerpt.splitlines()))
     print("soak: FAILED" if failed else "soak: passed")
     return 1 if failed else 0
 
