@@ -7,7 +7,12 @@ from collections.abc import AsyncGenerator
 
 import pydantic
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosedError, InvalidHandshake, InvalidStatus
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    InvalidHandshake,
+    InvalidStatus,
+)
 
 from experience_plane.runtime.errors import (
     RuntimeProtocolError,
@@ -47,7 +52,8 @@ async def stream_statuses(
         ) from exc
     except TimeoutError as exc:
         raise RuntimeTimeout("The Runtime did not open the execution stream in time") from exc
-    except (OSError, InvalidHandshake) as exc:
+    except (OSError, InvalidHandshake, ConnectionClosed) as exc:
+        # ConnectionClosed: the Runtime went away in the middle of the handshake (a restart).
         raise RuntimeUnavailable(f"The execution stream could not be opened: {exc!r}") from exc
     last: ExecutionStatus | None = None
     try:

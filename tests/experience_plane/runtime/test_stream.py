@@ -6,6 +6,7 @@ Runtime rarely does on cue: keep-alives, repeated statuses, garbage, a dropped c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from http import HTTPStatus
 
 import pytest
 from websockets.asyncio.server import Request, Response, ServerConnection, serve
+from websockets.exceptions import ConnectionClosedError
 
 from experience_plane.runtime import (
     ExecutionState,
@@ -20,6 +22,7 @@ from experience_plane.runtime import (
     RuntimeProtocolError,
     RuntimeUnavailable,
     StreamUnavailable,
+    stream,
 )
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
@@ -128,4 +131,38 @@ async def test_connection_refused_is_unavailable() -> None:
         port = client.base_url.rsplit(":", 1)[1]
     async with RuntimeClient(f"http://127.0.0.1:{port}") as client:
         with pytest.raises(RuntimeUnavailable):
+            _ = [s async for s in client.stream_execution("t", "exec-1")]
+
+
+async def test_runtime_vanishing_during_the_handshake_is_unavailable() -> None:
+    """A Runtime shutting down as the stream opens (seen in the soak): the socket closes before
+    or during the handshake; whichever error websockets raises, it is `RuntimeUnavailable`."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.transport.abort()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with RuntimeClient(f"http://127.0.0.1:{port}") as client:
+            for _ in range(5):
+                with pytest.raises(RuntimeUnavailable):
+                    _ = [s async for s in client.stream_execution("t", "exec-1")]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_connection_closed_in_the_handshake_is_unavailable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The exact race the soak met: websockets raises `ConnectionClosedError` from inside the
+    handshake when the Runtime closes the socket before the upgrade request is written."""
+
+    async def closed_at_handshake(*args: object, **kwargs: object) -> None:
+        raise ConnectionClosedError(None, None)
+
+    monkeypatch.setattr(stream, "connect", closed_at_handshake)
+    async with RuntimeClient("http://127.0.0.1:1") as client:
+        with pytest.raises(RuntimeUnavailable, match="could not be opened"):
             _ = [s async for s in client.stream_execution("t", "exec-1")]
