@@ -60,13 +60,14 @@ async def test_get_principal_is_the_rest_surfaces_dependency() -> None:
     async with running_app(settings) as running:
         app = running.app
 
-        @app.get("/v1/whoami")
+        # Not under /v1: the REST surface answers unknown /v1 paths itself.
+        @app.get("/whoami")
         async def whoami(principal: Principal = Depends(get_principal)) -> dict[str, str]:  # noqa: B008
             return {"tenant": principal.tenant_id, "user": principal.user_id}
 
         token = mint_token(SECRET, tenant_id="t-rest", user_id="u-rest")
-        ok = await running.http.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"})
-        refused = await running.http.get("/v1/whoami")
+        ok = await running.http.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+        refused = await running.http.get("/whoami")
     assert ok.json() == {"tenant": "t-rest", "user": "u-rest"}
     assert refused.status_code == 401
     assert refused.json()["errors"][0]["extensions"] == {
