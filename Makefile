@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck pytest format schema bench clean
+.PHONY: help install run test lint typecheck pytest format schema bench soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ schema: $(STAMP) ## Re-export schema/schema.graphql from the code
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(BIN)/python bench/runtime_client.py
+
+soak: $(STAMP) ## Bounded soak under Runtime faults and restarts (~4 min; SOAK_ARGS="--duration 60")
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean: ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
