@@ -40,7 +40,7 @@ format: $(STAMP) ## Format and autofix the code
 	$(BIN)/ruff check --fix src tests bench
 
 schema: $(STAMP) ## Re-export schema/schema.graphql from the code
-	$(BIN)/experience-plane export-schema > schema/schema.graphql
+	$(BIN)/experience-plane export-schema --output schema/schema.graphql
 
 bench: $(STAMP) ## Run the benchmarks and print their figures
 	$(BIN)/python bench/runtime_client.py
