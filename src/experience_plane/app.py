@@ -37,6 +37,7 @@ from experience_plane.middleware import (
     RequestIdMiddleware,
 )
 from experience_plane.rest import install_rest_api
+from experience_plane.rest.errors import too_large_response
 from experience_plane.runtime import BreakerState, RuntimeClient, RuntimeFlavour
 from experience_plane.services import Services
 from experience_plane.settings import Settings
@@ -171,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimitMiddleware,
         max_request_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
+        # REST answers in its own error shape; everything else in GraphQL's.
+        responders={"/v1": too_large_response},
     )
     if settings.cors_origin_list:
         app.add_middleware(

@@ -6,12 +6,13 @@ pass through untouched.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -64,6 +65,18 @@ class RequestIdMiddleware:
             _request_id.reset(token)
 
 
+TooLargeResponder = Callable[[str, int], Response]
+"""Builds a 413 answer from a message for people and the limit (in bytes) that was exceeded."""
+
+
+def graphql_too_large(message: str, max_bytes: int) -> Response:
+    """The 413 in GraphQL's error shape, code `REQUEST_TOO_LARGE`: the default answer."""
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}]},
+        status_code=413,
+    )
+
+
 class _BodyTooLarge(Exception):
     """Raised from `receive` when a body without a `Content-Length` grows past the limit."""
 
@@ -74,15 +87,34 @@ class BodySizeLimitMiddleware:
     A multipart body (a file upload) may be as large as `max_upload_bytes` plus room for the
     multipart envelope; any other body `max_request_bytes`. A declared `Content-Length` is
     checked up front; a chunked body is counted as it is read.
+
+    The 413 comes from `responders`, keyed by path prefix (`{"/v1": ...}` answers `/v1` and
+    everything under it), so each surface answers in its own error shape; other paths get
+    `graphql_too_large`.
     """
 
     # Room for the multipart envelope (operations, map, part headers) around the file itself.
     MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 
-    def __init__(self, app: ASGIApp, *, max_request_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_request_bytes: int,
+        max_upload_bytes: int,
+        responders: Mapping[str, TooLargeResponder] | None = None,
+    ) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.responders = dict(responders or {})
+
+    def _responder(self, path: str) -> TooLargeResponder:
+        for prefix, responder in self.responders.items():
+            base = prefix.rstrip("/")
+            if path == base or path.startswith(base + "/"):
+                return responder
+        return graphql_too_large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,9 +133,18 @@ class BodySizeLimitMiddleware:
             if multipart
             else f"The request body is larger than the limit of {self.max_request_bytes} bytes."
         )
+        responder = self._responder(scope["path"])
+        max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
+
+        async def too_large() -> None:
+            response = responder(message, max_bytes)
+            # The rest of the body is never read: the connection cannot be reused.
+            response.headers["connection"] = "close"
+            await response(scope, receive, send)
+
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, message)
+            await too_large()
             return
 
         received = 0
@@ -126,7 +167,7 @@ class BodySizeLimitMiddleware:
                 # parsing the body"); the client gets the 413 it deserves instead.
                 if not answered:
                     answered = True
-                    await _too_large(send, message)
+                    await too_large()
                 return
             if outgoing["type"] == "http.response.start":
                 started = True
@@ -138,23 +179,4 @@ class BodySizeLimitMiddleware:
             if started:
                 raise
             if not answered:
-                await _too_large(send, message)
-
-
-async def _too_large(send: Send, message: str) -> None:
-    body = json.dumps(
-        {"errors": [{"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}]},
-        separators=(",", ":"),
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+                await too_large()

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import Depends, FastAPI
+from starlette.responses import PlainTextResponse, Response
 
 from experience_plane.auth import Principal
 from experience_plane.context import get_principal
@@ -75,3 +76,29 @@ async def test_get_principal_is_the_rest_surfaces_dependency() -> None:
         "reason": "missing_token",
     }
     assert refused.headers["www-authenticate"] == 'Bearer realm="experience-plane"'
+
+
+async def test_a_path_prefix_picks_its_own_413() -> None:
+    def plain(message: str, max_bytes: int) -> Response:
+        return PlainTextResponse(f"{max_bytes}: {message}", status_code=413)
+
+    app = FastAPI()
+
+    @app.post("/v1/echo")
+    async def echo(body: dict[str, object]) -> dict[str, object]:
+        return body
+
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_request_bytes=10,
+        max_upload_bytes=10,
+        responders={"/v1/": plain},
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        prefixed = await http.post("/v1/echo", json={"a": "b" * 20})
+        other = await http.post("/v10/echo", json={"a": "b" * 20})
+    assert prefixed.status_code == 413
+    assert prefixed.text == "10: The request body is larger than the limit of 10 bytes."
+    assert prefixed.headers["connection"] == "close"
+    assert other.json()["errors"][0]["extensions"] == {"code": "REQUEST_TOO_LARGE"}

@@ -103,7 +103,7 @@ def add_content_routes(router: APIRouter) -> None:
         response_model=Execution,
         tags=["data mash"],
         summary="Compose uploaded files into one canonical view; returns at once.",
-        responses=error_responses(400, 409, 422, 429, 502, 503, 504),
+        responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
     )
     async def create_data_mash(
         body: CreateDataMashRequest,

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from experience_plane import services
 from experience_plane.auth import AuthenticationError, AuthFailure
@@ -46,6 +46,7 @@ UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.name
 INVALID_INPUT = ErrorCode.INVALID_INPUT.name
 NOT_FOUND = ErrorCode.NOT_FOUND.name
 IDEMPOTENCY_CONFLICT = ErrorCode.IDEMPOTENCY_CONFLICT.name
+UPLOAD_TOO_LARGE = ErrorCode.UPLOAD_TOO_LARGE.name
 RUNTIME_OUTCOME_UNKNOWN = ErrorCode.RUNTIME_OUTCOME_UNKNOWN.name
 
 # Every code a REST client can see; documented as the `code` enum in OpenAPI. GraphQL's enum
@@ -54,7 +55,7 @@ ERROR_CODES: tuple[str, ...] = (*(code.name for code in ErrorCode), INTERNAL_ERR
 
 STATUS_BY_CODE: Mapping[str, int] = {
     INVALID_INPUT: 422,
-    ErrorCode.UPLOAD_TOO_LARGE.name: 413,
+    UPLOAD_TOO_LARGE: 413,
     ErrorCode.RUNTIME_UNAVAILABLE.name: 503,
     ErrorCode.RUNTIME_TIMEOUT.name: 504,
     ErrorCode.RUNTIME_REJECTED.name: 422,
@@ -178,6 +179,12 @@ def internal_error() -> RestError:
     return RestError(INTERNAL_ERROR_CODE, message)
 
 
+def too_large_response(message: str, max_bytes: int) -> Response:
+    """The body size middleware's 413 for `/v1`: `UPLOAD_TOO_LARGE` with `details.max_bytes`,
+    as when the upload service refuses a file (the codes have no separate one for a body)."""
+    return RestError(UPLOAD_TOO_LARGE, message, details={"max_bytes": max_bytes}).response()
+
+
 def not_found(what: str, identifier: str) -> RestError:
     """404 for an id unknown to the caller's tenant (another tenant's looks the same)."""
     return RestError(NOT_FOUND, f"{what} {identifier!r} not found.")
@@ -195,7 +202,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing, invalid or expired bearer token (`UNAUTHENTICATED`).",
         404: "No such id for your tenant (`NOT_FOUND`).",
         409: "The `Idempotency-Key` was used with different input (`IDEMPOTENCY_CONFLICT`).",
-        413: "The file is larger than the limit (`UPLOAD_TOO_LARGE`).",
+        413: "The file or body is larger than the limit (`UPLOAD_TOO_LARGE`).",
         422: "Invalid input (`INVALID_INPUT`) or refused by the Runtime (`RUNTIME_REJECTED`).",
         429: "Your tenant's rate is exceeded (`RATE_LIMITED`); see `Retry-After`.",
         500: "Unexpected error, masked (`INTERNAL_SERVER_ERROR`); quote the request id.",

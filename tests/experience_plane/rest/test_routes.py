@@ -249,3 +249,24 @@ async def test_a_wrong_method_is_405_with_allow(app: RunningApp) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert error_of(response)["code"] == "INVALID_INPUT"
+
+
+async def test_a_body_over_the_limit_is_413_in_the_common_shape() -> None:
+    limited = Settings(
+        runtime_url=f"http://127.0.0.1:{free_port()}",
+        auth_hs256_secret=SECRET,
+        max_request_bytes=200,
+    )
+    refs = [f"file_{n}" for n in range(50)]
+    async with running_app(limited) as app:
+        rest = await app.http.post(MASH, json={"content_refs": refs}, headers=bearer())
+        graphql = await app.http.post("/graphql", json={"query": "{ __typename }", "x": refs})
+    assert rest.status_code == 413
+    error = error_of(rest)
+    assert error["code"] == "UPLOAD_TOO_LARGE"
+    assert error["details"] == {"max_bytes": 200}
+    assert "limit of 200 bytes" in error["message"]
+    assert error["request_id"]
+    assert graphql.status_code == 413
+    (graphql_error,) = graphql.json()["errors"]
+    assert graphql_error["extensions"] == {"code": "REQUEST_TOO_LARGE"}
