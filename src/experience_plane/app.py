@@ -128,7 +128,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Experience Plane",
-        description="GraphQL (and, later, REST) experience API over the platform's Runtime.",
+        description=(
+            "The platform's experience API over its Runtime: GraphQL at `/graphql` and REST at "
+            "`/v1` (described here), with the same services, tenancy and error codes."
+        ),
+        # The docs pages follow GraphiQL's switch; `/openapi.json` is served always.
+        docs_url="/docs" if settings.graphiql_enabled else None,
+        redoc_url="/redoc" if settings.graphiql_enabled else None,
         lifespan=lifespan,
     )
     app.state.lifecycle = lifecycle
@@ -157,7 +163,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_origins=settings.ws_allowed_origin_list,
     )
     app.include_router(graphql)
-    install_rest_api(app, settings)
+    install_rest_api(app)
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:

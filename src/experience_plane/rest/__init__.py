@@ -23,7 +23,6 @@ from experience_plane.rest.content import add_content_routes
 from experience_plane.rest.executions import add_execution_routes
 from experience_plane.rest.route import RestRoute, add_fallback_route
 from experience_plane.rest.websocket import add_websocket_route
-from experience_plane.settings import Settings
 
 BEARER = HTTPBearer(
     auto_error=False,
@@ -51,17 +50,10 @@ def build_rest_router() -> APIRouter:
     return router
 
 
-def install_rest_api(app: FastAPI, settings: Settings) -> None:
-    """Add the REST surface to `app`; drop the docs pages unless GraphiQL is enabled."""
+def install_rest_api(app: FastAPI) -> None:
+    """Add the REST surface and its OpenAPI tags to `app` (whose docs pages `create_app` sets)."""
     app.include_router(build_rest_router())
     app.openapi_tags = [*(app.openapi_tags or []), *TAGS]
-    if not settings.graphiql_enabled:
-        # FastAPI adds its docs routes when it is built; the settings decide afterwards.
-        pages = {app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url} - {None}
-        app.router.routes[:] = [
-            route for route in app.router.routes if getattr(route, "path", None) not in pages
-        ]
-        app.docs_url = app.redoc_url = None
 
 
 __all__ = ["build_rest_router", "install_rest_api"]

@@ -221,7 +221,17 @@ async def test_openapi_lists_every_route_with_the_error_shape(app: RunningApp) -
 async def test_docs_pages_are_off_in_production(app: RunningApp) -> None:
     assert (await app.http.get("/docs")).status_code == 404
     assert (await app.http.get("/redoc")).status_code == 404
+    assert (await app.http.get("/docs/oauth2-redirect")).status_code == 404
     assert (await app.http.get("/openapi.json")).status_code == 200
+    assert app.app.docs_url is None
+    assert app.app.redoc_url is None
+
+
+async def test_openapi_describes_both_surfaces(app: RunningApp) -> None:
+    description = (await app.http.get("/openapi.json")).json()["info"]["description"]
+    assert "`/graphql`" in description
+    assert "`/v1`" in description
+    assert "later" not in description
 
 
 async def test_docs_pages_follow_the_graphiql_switch() -> None:
