@@ -29,9 +29,6 @@ from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
 from experience_plane.runtime import FileArtifact
 
-# Browsers and curl send this when they do not know the type; the file name knows better.
-_UNKNOWN_MIME_TYPES = frozenset({"", "application/octet-stream"})
-
 
 @strawberry.type(description="What the Runtime learned about one column of a tabular file.")
 class ColumnProfile:
@@ -147,14 +144,14 @@ async def upload_content(
     if not isinstance(file, UploadFile):
         invalid = services.InvalidInputError("`file` must be a multipart upload.", field="file")
         return error_type_for(invalid)
-    sent_type = (file.content_type or "").split(";", 1)[0].strip().lower()
     try:
         key = idempotency_key_of(idempotency_key, info.context.idempotency_header)
         status = await info.context.services.content.upload(
             info.context.principal,
             file,
             filename=filename or file.filename,
-            mime_type=mime_type or (None if sent_type in _UNKNOWN_MIME_TYPES else sent_type),
+            mime_type=mime_type,
+            sent_mime_type=file.content_type,
             size=file.size,
             client_session=info.context.client_session,
             idempotency_key=key,

@@ -24,9 +24,6 @@ from experience_plane.rest.models import (
 )
 from experience_plane.services import ConfidenceLevel, Services
 
-# Browsers and curl send this when they do not know the type; the file name knows better.
-_UNKNOWN_MIME_TYPES = frozenset({"", "application/octet-stream"})
-
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -85,12 +82,12 @@ def add_content_routes(router: APIRouter) -> None:
         The file is read in chunks from its spooled part, never whole into memory. The answer
         is the execution (202); follow it at `/v1/execution/{id}/events` or poll `Location`.
         """
-        sent_type = (file.content_type or "").split(";", 1)[0].strip().lower()
         status = await services.content.upload(
             principal,
             file,
             filename=filename or file.filename,
-            mime_type=mime_type or (None if sent_type in _UNKNOWN_MIME_TYPES else sent_type),
+            mime_type=mime_type,
+            sent_mime_type=file.content_type,
             size=file.size,
             client_session=client_session_id(session),
             idempotency_key=key,

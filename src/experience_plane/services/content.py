@@ -22,6 +22,8 @@ from experience_plane.services.sessions import RuntimeSessions
 UPLOAD_INTENT = "content.upload"
 DEFAULT_MIME_TYPE = "application/octet-stream"
 MAX_FILENAME_LENGTH = 255
+# Browsers and curl send these for a part when they do not know the type; the name knows better.
+_UNKNOWN_MIME_TYPES = frozenset({"", DEFAULT_MIME_TYPE})
 
 
 class ByteSource(Protocol):
@@ -65,6 +67,7 @@ class ContentService:
         *,
         filename: str | None,
         mime_type: str | None,
+        sent_mime_type: str | None = None,
         size: int | None = None,
         client_session: str | None = None,
         idempotency_key: str | None = None,
@@ -74,6 +77,9 @@ class ContentService:
         With an `idempotency_key`, a repeat of the same upload (same name, type and bytes) from
         the same tenant returns the first one's execution and submits nothing; other input under
         that key raises `IdempotencyConflictError`. The key also travels to the Runtime.
+        The media type is `mime_type` (what the caller asked for), else `sent_mime_type` (the
+        part's `Content-Type` as the client sent it) unless that says nothing, else a guess
+        from the name.
         Raises `RateLimitedError` before anything else when the tenant is over its rate
         (repeats count too: a client retrying in a loop is slowed down like any other).
         """
@@ -89,7 +95,12 @@ class ContentService:
             )
         if size is not None and size > self.max_upload_bytes:
             raise self._too_large()
-        media_type = (mime_type or "").strip() or _guess_mime_type(name)
+        sent_type = (sent_mime_type or "").split(";", 1)[0].strip().lower()
+        media_type = (
+            (mime_type or "").strip()
+            or (sent_type if sent_type not in _UNKNOWN_MIME_TYPES else "")
+            or _guess_mime_type(name)
+        )
 
         async def send(caller: RuntimeCaller) -> SubmitResult:
             return await self._client.upload_content(

@@ -111,3 +111,32 @@ async def test_an_undeclared_size_over_the_limit_stops_the_stream() -> None:
             await services.content.upload(ALICE, source, filename="x.csv", mime_type=None)
     assert len(source.reads) == 2
     assert runtime.submitted == []
+
+
+@pytest.mark.parametrize(
+    ("mime_type", "sent_mime_type", "expected"),
+    [
+        (None, "Text/Plain; charset=utf-8", "text/plain"),  # the part's type, bare
+        (None, "application/octet-stream", "text/csv"),  # says nothing: the name decides
+        (None, "", "text/csv"),
+        (None, None, "text/csv"),
+        ("application/json", "text/plain", "application/json"),  # asked for: it wins
+        ("application/octet-stream", "text/plain", "application/octet-stream"),
+    ],
+)
+async def test_the_media_type_falls_back_from_asked_to_sent_to_guessed(
+    mime_type: str | None, sent_mime_type: str | None, expected: str
+) -> None:
+    runtime = FakeRuntime()
+    async with services_over(runtime) as services:
+        await services.content.upload(
+            ALICE,
+            ChunkedSource(b"a,b\n1,2\n"),
+            filename="data.csv",
+            mime_type=mime_type,
+            sent_mime_type=sent_mime_type,
+        )
+    (submitted,) = runtime.submitted
+    parameters = submitted["parameters"]
+    assert isinstance(parameters, dict)
+    assert parameters["mime_type"] == expected
