@@ -9,7 +9,7 @@ from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
 from experience_plane import services
-from experience_plane.graphql.artifacts import Artifact
+from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
     IdempotencyConflictError,
@@ -23,7 +23,6 @@ from experience_plane.graphql.errors import (
     UploadTooLargeError,
     error_type_for,
     idempotency_key_of,
-    public_error,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
@@ -59,13 +58,7 @@ class ContentFile(Artifact):
 
     async def details(self, info: Info) -> FileArtifact:
         """The complete artifact: the status's own, or the Runtime's full record of it."""
-        if self.artifact.complete:
-            return self.artifact
-        try:
-            loaded = await info.context.loaders.artifact(self.artifact.file_id)
-        except services.ServiceError as exc:
-            raise public_error(exc) from exc
-        return loaded if isinstance(loaded, FileArtifact) else self.artifact
+        return await complete_artifact(info, self.artifact, self.artifact.file_id)
 
     @described_field("The file's name.")
     async def name(self, info: Info) -> str | None:

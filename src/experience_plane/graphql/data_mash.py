@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from experience_plane import services
-from experience_plane.graphql.artifacts import Artifact
+from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
     ErrorCode,
@@ -144,13 +144,7 @@ class DataMash(Artifact):
 
     async def details(self, info: Info) -> DataMashArtifact:
         """The complete artifact: the status's own, or the Runtime's full record of it."""
-        if self.artifact.complete:
-            return self.artifact
-        try:
-            loaded = await info.context.loaders.artifact(self.artifact.mash_id)
-        except services.ServiceError as exc:
-            raise public_error(exc) from exc
-        return loaded if isinstance(loaded, DataMashArtifact) else self.artifact
+        return await complete_artifact(info, self.artifact, self.artifact.mash_id)
 
     @described_field("The mash's name.")
     async def name(self, info: Info) -> str | None:
