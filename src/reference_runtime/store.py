@@ -182,6 +182,15 @@ class Store:
         with self._lock:
             self._conn.close()
 
+    def _fetch_one(self, sql: str, params: tuple[object, ...]) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def _fetch_all(self, sql: str, params: tuple[object, ...]) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
     # Sessions -------------------------------------------------------------------------------
 
     def create_session(self, record: SessionRecord) -> SessionRecord:
@@ -203,11 +212,10 @@ class Store:
 
     def get_session(self, tenant_id: str, session_id: str) -> SessionRecord | None:
         """The tenant's session with this id, if there is one."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT * FROM sessions WHERE tenant_id = ? AND session_id = ?",
-                (tenant_id, session_id),
-            ).fetchone()
+        row = self._fetch_one(
+            "SELECT * FROM sessions WHERE tenant_id = ? AND session_id = ?",
+            (tenant_id, session_id),
+        )
         if row is None:
             return None
         return SessionRecord(
@@ -266,36 +274,33 @@ class Store:
 
     def get_execution(self, execution_id: str, tenant_id: str) -> ExecutionRecord | None:
         """The tenant's execution with this id; another tenant's is as absent as a missing one."""
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT {_EXECUTION_COLUMNS} FROM executions "  # noqa: S608 - constant columns
-                "WHERE execution_id = ? AND tenant_id = ?",
-                (execution_id, tenant_id),
-            ).fetchone()
+        row = self._fetch_one(
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions "  # noqa: S608 - constant columns
+            "WHERE execution_id = ? AND tenant_id = ?",
+            (execution_id, tenant_id),
+        )
         return _execution_from_row(row) if row is not None else None
 
     def find_by_idempotency_key(
         self, tenant_id: str, intent_type: str, key: str
     ) -> ExecutionRecord | None:
         """The execution an earlier submit with the same idempotency key started, if any."""
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT {_EXECUTION_COLUMNS} FROM executions "  # noqa: S608 - constant columns
-                "WHERE tenant_id = ? AND intent_type = ? AND idempotency_key = ? "
-                "ORDER BY created_at LIMIT 1",
-                (tenant_id, intent_type, key),
-            ).fetchone()
+        row = self._fetch_one(
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions "  # noqa: S608 - constant columns
+            "WHERE tenant_id = ? AND intent_type = ? AND idempotency_key = ? "
+            "ORDER BY created_at LIMIT 1",
+            (tenant_id, intent_type, key),
+        )
         return _execution_from_row(row) if row is not None else None
 
     def unfinished_executions(self) -> list[ExecutionRecord]:
         """Executions that never reached a terminal status (the process stopped under them)."""
         placeholders = ", ".join("?" for _ in TERMINAL_STATUSES)
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_EXECUTION_COLUMNS} FROM executions "  # noqa: S608 - constant columns
-                f"WHERE status NOT IN ({placeholders})",
-                tuple(sorted(TERMINAL_STATUSES)),
-            ).fetchall()
+        rows = self._fetch_all(
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions "  # noqa: S608 - constant columns
+            f"WHERE status NOT IN ({placeholders})",
+            tuple(sorted(TERMINAL_STATUSES)),
+        )
         return [_execution_from_row(row) for row in rows]
 
     # Artifacts ------------------------------------------------------------------------------
@@ -322,10 +327,9 @@ class Store:
 
     def get_artifact(self, artifact_id: str, tenant_id: str) -> ArtifactRecord | None:
         """The tenant's artifact with this id; another tenant's is as absent as a missing one."""
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts "  # noqa: S608 - constant columns
-                "WHERE artifact_id = ? AND tenant_id = ?",
-                (artifact_id, tenant_id),
-            ).fetchone()
+        row = self._fetch_one(
+            f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts "  # noqa: S608 - constant columns
+            "WHERE artifact_id = ? AND tenant_id = ?",
+            (artifact_id, tenant_id),
+        )
         return _artifact_from_row(row) if row is not None else None
