@@ -42,8 +42,8 @@ format: $(STAMP) ## Format and autofix the code
 schema: $(STAMP) ## Re-export schema/schema.graphql from the code
 	$(BIN)/experience-plane export-schema --output schema/schema.graphql
 
-bench: $(STAMP) ## Run the benchmarks and print their figures
-	$(BIN)/python bench/runtime_client.py
+bench: $(STAMP) ## Run every benchmark and print its figures (BENCH_ARGS="--quick" or "--only NAME")
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 soak: $(STAMP) ## Bounded soak under Runtime faults and restarts (~4 min; SOAK_ARGS="--duration 60")
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)

@@ -113,7 +113,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="200 requests, 1 round")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.rounds = 200, 1
     with (
         tempfile.TemporaryDirectory() as data_dir,
         RuntimeProcess(
