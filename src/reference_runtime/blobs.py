@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+
+INCOMING_DIR = ".incoming"
 
 
 class BlobNotFound(LookupError):
@@ -16,12 +19,17 @@ class BlobStore:
     """Stores immutable byte strings under `root/<aa>/<bb>/<sha256>`.
 
     Writing the same content twice stores it once. Writes go to a temporary file that is renamed
-    into place, so a crash never leaves a half-written blob under a valid name.
+    into place, so a crash never leaves a half-written blob under a valid name. Large content
+    arrives through `incoming` (request bodies spooled while they are read, files decoded there
+    before `adopt`); what a previous process left there is deleted at start.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        self.incoming = root / INCOMING_DIR
+        shutil.rmtree(self.incoming, ignore_errors=True)
+        self.incoming.mkdir()
 
     def path_for(self, digest: str) -> Path:
         """Where the blob with this sha256 hex digest lives (whether or not it exists)."""
@@ -45,6 +53,18 @@ class BlobStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         return digest
+
+    def adopt(self, path: Path, digest: str) -> None:
+        """Move a file whose content has the sha256 `digest` into place as that blob (a file
+        in `incoming`, written by the caller); it is deleted when the blob exists already."""
+        target = self.path_for(digest)
+        if target.exists():
+            path.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(path, target)
 
     def get(self, digest: str) -> bytes:
         """The bytes stored under `digest`."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from reference_runtime.blobs import BlobStore
 from reference_runtime.faults import LiveControls
+from reference_runtime.intake import discard_spooled
 from reference_runtime.intents import (
     Handler,
     IntentContext,
@@ -175,7 +176,10 @@ class Executor:
         try:
             await self._pause()
             await self._advance(record, "executing")
-            result = await handler(IntentContext(self.store, self.blobs, record), params)
+            try:
+                result = await handler(IntentContext(self.store, self.blobs, record), params)
+            finally:
+                discard_spooled(params)  # whatever spooled text the handler did not take
             del params
             artifacts = result.reduced if self.mode is RuntimeMode.PLATFORM else result.artifacts
             await self._pause()

@@ -11,13 +11,17 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import os
+import tempfile
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from reference_runtime.blobs import BlobStore
-from reference_runtime.realms.content import ContentError, describe_file, parse_content
+from reference_runtime.intake import SpooledText, discard_spooled, text_chunks
+from reference_runtime.realms.content import ContentError, describe_file, profile_file
 from reference_runtime.store import ArtifactRecord, ExecutionRecord, Store
 from reference_runtime.timeutil import utc_now
 
@@ -62,34 +66,119 @@ def _text_param(params: Mapping[str, Any], name: str, intent: str, *, required: 
     return value
 
 
-def _verify(data: bytes, filename: str, params: Mapping[str, Any]) -> str:
-    """Check the declared size and sha256 against the bytes; return the real sha256."""
-    size = params.get("size")
-    if size is not None:
-        if isinstance(size, bool) or not isinstance(size, int):
-            raise IntentFailed(f"parameters.size must be an integer, got {size!r}")
-        if size != len(data):
+@dataclass(frozen=True, slots=True)
+class _Encoding:
+    """How `file_content` spells the bytes: its name, block size (in characters) and decoder."""
+
+    name: str
+    block: int
+    decode: Callable[[bytes], bytes]
+
+
+def _b64decode(text: bytes) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+BASE64 = _Encoding("base64", 4, _b64decode)
+
+
+def _hexdecode(text: bytes) -> bytes:
+    return bytes.fromhex(text.decode("ascii"))
+
+
+HEX = _Encoding("hex", 2, _hexdecode)
+
+
+def _decode_into(target: BinaryIO, chunks: Iterator[bytes], encoding: _Encoding) -> tuple[str, int]:
+    """Decode encoded text arriving in chunks into `target`; return the bytes' sha256 and size.
+
+    Text is decoded in whole blocks; the last block is held back until the end, so that base64
+    padding is only accepted there."""
+    digest = hashlib.sha256()
+    size = 0
+    pending = b""
+
+    def write(text: bytes) -> None:
+        nonlocal size
+        data = encoding.decode(text)
+        digest.update(data)
+        size += len(data)
+        target.write(data)
+
+    for chunk in chunks:
+        pending += chunk
+        cut = len(pending) - len(pending) % encoding.block - encoding.block
+        if cut > 0:
+            if pending[cut - 1 : cut] == b"=":
+                raise ValueError("padding before the end of the content")
+            write(pending[:cut])
+            pending = pending[cut:]
+    if pending:
+        write(pending)
+    return digest.hexdigest(), size
+
+
+def _verify(size: int, digest: str, filename: str, params: Mapping[str, Any]) -> None:
+    """Check the declared size and sha256 against what was received."""
+    declared = params.get("size")
+    if declared is not None:
+        if isinstance(declared, bool) or not isinstance(declared, int):
+            raise IntentFailed(f"parameters.size must be an integer, got {declared!r}")
+        if declared != size:
             raise IntentFailed(
-                f"Size mismatch for {filename}: expected {size} bytes, got {len(data)} bytes; "
+                f"Size mismatch for {filename}: expected {declared} bytes, got {size} bytes; "
                 "the upload was truncated or altered, send it again"
             )
-    digest = hashlib.sha256(data).hexdigest()
     expected = params.get("sha256")
     if expected is not None and str(expected).lower() != digest:
         raise IntentFailed(
             f"SHA-256 mismatch for {filename}: expected {expected}, got {digest}; "
             "the content was altered on the way, send it again"
         )
-    return digest
+
+
+def _receive(
+    blobs: BlobStore, encoded: str | SpooledText, encoding: _Encoding, filename: str
+) -> tuple[Path, str, int]:
+    """Decode `file_content` into a new file in the blob store's `incoming`, streaming; return
+    the file, its sha256 and size. The file is deleted when the content is not valid."""
+    fd, name = tempfile.mkstemp(dir=blobs.incoming, prefix="file-")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as target:
+            digest, size = _decode_into(target, text_chunks(encoded), encoding)
+    except (binascii.Error, ValueError) as exc:
+        path.unlink(missing_ok=True)
+        raise IntentFailed(
+            f"file_content of {filename} is not valid {encoding.name}: {exc}"
+        ) from exc
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, digest, size
 
 
 async def _store_file(
-    ctx: IntentContext, data: bytes, *, filename: str, mime_type: str
+    ctx: IntentContext,
+    encoded: str | SpooledText,
+    encoding: _Encoding,
+    params: Mapping[str, Any],
+    *,
+    filename: str,
+    mime_type: str,
 ) -> dict[str, Any]:
-    """Store verified bytes, profile them, and record the `file` artifact; return its payload."""
-    digest = await asyncio.to_thread(ctx.blobs.put, data)
+    """Decode, verify, store and profile the bytes, and record the `file` artifact; return its
+    payload. The content streams from the request's text to disk, never held whole."""
+    path, digest, size = await asyncio.to_thread(_receive, ctx.blobs, encoded, encoding, filename)
     try:
-        parsed = await asyncio.to_thread(parse_content, data, filename, mime_type)
+        _verify(size, digest, filename, params)
+        await asyncio.to_thread(ctx.blobs.adopt, path, digest)
+    finally:
+        path.unlink(missing_ok=True)
+    try:
+        profile = await asyncio.to_thread(
+            profile_file, ctx.blobs.path_for(digest), filename, mime_type
+        )
     except ContentError as exc:
         raise IntentFailed(str(exc)) from exc
     file_id = new_id("file")
@@ -97,9 +186,9 @@ async def _store_file(
         file_id=file_id,
         filename=filename,
         mime_type=mime_type,
-        size=len(data),
+        size=size,
         sha256=digest,
-        parsed=parsed,
+        profile=profile,
     )
     record = ArtifactRecord(
         artifact_id=file_id,
@@ -107,7 +196,7 @@ async def _store_file(
         artifact_type="file",
         name=filename,
         mime_type=mime_type,
-        size=len(data),
+        size=size,
         hash=digest,
         execution_id=ctx.execution.execution_id,
         payload=payload,
@@ -132,6 +221,15 @@ def _file_result(payload: dict[str, Any]) -> IntentResult:
     )
 
 
+def _file_content(params: dict[str, Any], intent: str, encoding: _Encoding) -> str | SpooledText:
+    # Popped: the parameters must not keep the content alive (or its spool file around).
+    encoded = params.pop("file_content", None)
+    if not isinstance(encoded, str | SpooledText):
+        discard_spooled(encoded)
+        raise IntentFailed(f"{intent} needs parameters.file_content ({encoding.name} text)")
+    return encoded
+
+
 async def content_upload(ctx: IntentContext, params: dict[str, Any]) -> IntentResult:
     """`content.upload`: base64 bytes, verified, stored content-addressed and profiled."""
     intent = "content.upload"
@@ -140,18 +238,18 @@ async def content_upload(ctx: IntentContext, params: dict[str, Any]) -> IntentRe
     encoding = _text_param(params, "content_encoding", intent, required=False) or "base64"
     if encoding != "base64":
         raise IntentFailed(f"Unsupported content_encoding {encoding!r}; send the bytes as base64")
-    encoded = params.pop("file_content", None)  # popped: the decoded bytes are the only copy kept
-    if not isinstance(encoded, str):
-        raise IntentFailed(f"{intent} needs parameters.file_content (base64 text)")
+    encoded = _file_content(params, intent, BASE64)
     try:
-        data = await asyncio.to_thread(base64.b64decode, encoded, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise IntentFailed(f"file_content of {filename} is not valid base64: {exc}") from exc
-    del encoded
-    _verify(data, filename, params)
-    payload = await _store_file(
-        ctx, data, filename=filename, mime_type=mime_type or "application/octet-stream"
-    )
+        payload = await _store_file(
+            ctx,
+            encoded,
+            BASE64,
+            params,
+            filename=filename,
+            mime_type=mime_type or "application/octet-stream",
+        )
+    finally:
+        discard_spooled(encoded)
     return _file_result(payload)
 
 
@@ -161,16 +259,16 @@ async def ingest_file(ctx: IntentContext, params: dict[str, Any]) -> IntentResul
     ui_name = _text_param(params, "ui_name", intent, required=True) or ""
     filename = _text_param(params, "filename", intent, required=False) or ui_name
     mime_type = _text_param(params, "mime_type", intent, required=False)
-    encoded = params.pop("file_content", None)
-    if not isinstance(encoded, str):
-        raise IntentFailed(f"{intent} needs parameters.file_content (hex text)")
+    encoded = _file_content(params, intent, HEX)
     try:
-        data = bytes.fromhex(encoded)
-    except ValueError as exc:
-        raise IntentFailed(f"file_content of {filename} is not valid hex: {exc}") from exc
-    del encoded
-    _verify(data, filename, params)
-    payload = await _store_file(
-        ctx, data, filename=filename, mime_type=mime_type or "application/octet-stream"
-    )
+        payload = await _store_file(
+            ctx,
+            encoded,
+            HEX,
+            params,
+            filename=filename,
+            mime_type=mime_type or "application/octet-stream",
+        )
+    finally:
+        discard_spooled(encoded)
     return _file_result(payload)

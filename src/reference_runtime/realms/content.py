@@ -2,21 +2,38 @@
 
 Formats: `csv` (also tab, semicolon or pipe separated), `json` (an array of objects is tabular,
 any other JSON document is not), `ndjson` (one JSON object per line), `text` and `binary`.
+
+A stored file is profiled from disk (`profile_file`): a small one is read whole, a large CSV or
+text file is streamed row by row, so its size costs time, not memory. A large JSON or NDJSON file
+is still read whole.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from reference_runtime.realms.tabular import Table, profile_table, unique_names
+from reference_runtime.realms.tabular import (
+    ColumnProfile,
+    ColumnProfiler,
+    Table,
+    profile_table,
+    unique_names,
+)
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 CSV_MIME_TYPES = frozenset({"text/csv", "application/csv", "text/tab-separated-values"})
 _SNIFF_LINES = 20
+# Files up to this size are profiled in memory; larger CSV and text files are streamed.
+STREAM_ABOVE_BYTES = 32 * 1024 * 1024
+# How much of a streamed file decides its format (whole lines of it).
+_HEAD_BYTES = 1024 * 1024
+_READ_BYTES = 1024 * 1024
 
 
 class ContentError(ValueError):
@@ -144,6 +161,98 @@ def parse_content(data: bytes, filename: str = "", mime_type: str = "") -> Parse
     return ParsedContent("text", None)
 
 
+@dataclass(frozen=True, slots=True)
+class FileProfile:
+    """What profiling learned about a file: its format and, when tabular, its columns."""
+
+    format: str
+    columns: list[ColumnProfile] | None = None
+    row_count: int | None = None
+
+    @classmethod
+    def of(cls, parsed: ParsedContent) -> FileProfile:
+        """The profile of content parsed in memory."""
+        table = parsed.table
+        if table is None:
+            return cls(parsed.format)
+        return cls(parsed.format, profile_table(table), len(table.rows))
+
+
+def profile_file(
+    path: Path, filename: str = "", mime_type: str = "", *, stream_above: int = STREAM_ABOVE_BYTES
+) -> FileProfile:
+    """Profile a file on disk, deciding its format as `parse_content` does.
+
+    Up to `stream_above` bytes it is read whole. Above, its first whole lines decide: JSON-like
+    content is read whole after all; CSV (sniffed, or declared by name or type) is streamed row
+    by row into column profilers; anything else is `text` if the whole file is UTF-8, else
+    `binary`. Raises `ContentError` for a file declared CSV that is not readable as CSV."""
+    if path.stat().st_size <= stream_above:
+        return FileProfile.of(parse_content(path.read_bytes(), filename, mime_type))
+    with path.open("rb") as handle:
+        head_bytes = handle.read(_HEAD_BYTES)
+    if b"\x00" in head_bytes[:8192]:
+        return FileProfile("binary")
+    try:
+        head = codecs.getincrementaldecoder("utf-8-sig")().decode(head_bytes, final=False)
+    except UnicodeDecodeError:
+        return FileProfile("binary")
+    stripped = head.lstrip()
+    if not stripped or stripped[0] in "[{":
+        return FileProfile.of(parse_content(path.read_bytes(), filename, mime_type))
+    head = head[: head.rfind("\n") + 1] or head
+    lower_name = filename.lower()
+    declared_csv = lower_name.endswith((".csv", ".tsv")) or mime_type.lower() in CSV_MIME_TYPES
+    delimiter = _sniff_delimiter(head)
+    if delimiter is None and declared_csv:
+        delimiter = "\t" if lower_name.endswith(".tsv") else _best_delimiter(head)
+    if delimiter is not None:
+        try:
+            return _profile_csv_file(path, delimiter)
+        except UnicodeDecodeError:
+            return FileProfile("binary")
+        except csv.Error as exc:
+            if declared_csv:
+                raise ContentError(
+                    f"{filename or 'the file'} is not readable as CSV: {exc}"
+                ) from exc
+    return FileProfile("text" if _is_utf8(path) else "binary")
+
+
+def _profile_csv_file(path: Path, delimiter: str) -> FileProfile:
+    """Stream a CSV file into column profilers (as `parse_csv` reads it: blank rows skipped,
+    short rows padded with nulls, long ones cut)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        profilers: list[ColumnProfiler] | None = None
+        rows = 0
+        for row in reader:
+            if not row:
+                continue
+            if profilers is None:
+                profilers = [ColumnProfiler(name) for name in unique_names(row)]
+                continue
+            rows += 1
+            width = len(row)
+            for index, profiler in enumerate(profilers):
+                profiler.add(row[index] if index < width else None)
+    if profilers is None:
+        return FileProfile("csv", [], 0)
+    return FileProfile("csv", [profiler.profile() for profiler in profilers], rows)
+
+
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_READ_BYTES):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def describe_file(
     *,
     file_id: str,
@@ -151,18 +260,18 @@ def describe_file(
     mime_type: str,
     size: int,
     sha256: str,
-    parsed: ParsedContent,
+    profile: FileProfile,
 ) -> dict[str, Any]:
     """The `file` artifact's semantic payload for stored content."""
-    table = parsed.table
+    columns = profile.columns
     return {
         "file_id": file_id,
         "filename": filename,
         "mime_type": mime_type,
         "size": size,
         "sha256": sha256,
-        "format": parsed.format,
-        "tabular": table is not None,
-        "columns": [c.as_json() for c in profile_table(table)] if table is not None else None,
-        "row_count": len(table.rows) if table is not None else None,
+        "format": profile.format,
+        "tabular": columns is not None,
+        "columns": [c.as_json() for c in columns] if columns is not None else None,
+        "row_count": profile.row_count,
     }

@@ -165,21 +165,45 @@ def normalised_value(value: Any) -> Any:
     return as_text(value)
 
 
-def profile_column(name: str, values: Iterable[Any]) -> ColumnProfile:
-    """Profile one column from its raw values."""
-    nulls = 0
-    types: set[str] = set()
-    distinct: set[Any] = set()
-    for value in values:
+class ColumnProfiler:
+    """Profiles one column from its raw values as they come, one at a time.
+
+    Only the distinct values are kept, so a column can be profiled while its file streams past.
+    """
+
+    __slots__ = ("distinct", "name", "nulls", "types")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.nulls = 0
+        self.types: set[str] = set()
+        self.distinct: set[Any] = set()
+
+    def add(self, value: Any) -> None:
+        """Count one raw value."""
         own = value_type(value)
         if own is None:
-            nulls += 1
-            continue
-        types.add(own)
-        distinct.add(normalised_value(value))
-    return ColumnProfile(
-        name=name, type=unify_types(types), null_count=nulls, distinct_count=len(distinct)
-    )
+            self.nulls += 1
+            return
+        self.types.add(own)
+        self.distinct.add(normalised_value(value))
+
+    def profile(self) -> ColumnProfile:
+        """What the values seen so far say about the column."""
+        return ColumnProfile(
+            name=self.name,
+            type=unify_types(self.types),
+            null_count=self.nulls,
+            distinct_count=len(self.distinct),
+        )
+
+
+def profile_column(name: str, values: Iterable[Any]) -> ColumnProfile:
+    """Profile one column from its raw values."""
+    profiler = ColumnProfiler(name)
+    for value in values:
+        profiler.add(value)
+    return profiler.profile()
 
 
 def profile_table(table: Table) -> list[ColumnProfile]:

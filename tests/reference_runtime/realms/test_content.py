@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from reference_runtime.realms.content import ContentError, describe_file, parse_content
+from reference_runtime.realms.content import (
+    ContentError,
+    FileProfile,
+    describe_file,
+    parse_content,
+)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +60,7 @@ def test_description_of_opaque_content_has_no_columns() -> None:
         mime_type="application/octet-stream",
         size=3,
         sha256="ab",
-        parsed=parsed,
+        profile=FileProfile.of(parsed),
     )
     assert payload == {
         "file_id": "file_1",
