@@ -24,6 +24,7 @@ import asyncio
 import hashlib
 import json
 import random
+import sys
 import tempfile
 import time
 import uuid
@@ -32,6 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from tests.support.processes import ApiProcess, RuntimeProcess
 
 from experience_plane.runtime.upload import ContentEncoding, upload_body
@@ -80,7 +84,7 @@ def write_csv(path: Path, target_bytes: int) -> BenchFile:
     """A CSV of about `target_bytes`: an id per row (unique), a few typed columns and a long
     note drawn from a small pool, so distinct values stay few and profiling stays cheap."""
     rng = random.Random(7)  # noqa: S311 - repeatable filler text, not a secret
-    notes = ["".join(rng.choices("abcdefghij klmnopqrstuvwxyz", k=800)) for _ in range(256)]
+    notes = ["".join(rng.choices("abcdefghij klmnopqrstuvwxyz", k=3000)) for _ in range(256)]
     regions = ["north", "south", "east", "west", "", "central"]
     digest, size, rows = hashlib.sha256(), 0, 0
     with path.open("wb") as handle:

@@ -12,8 +12,11 @@ it costs little more than copying the bytes.
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import json
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import AsyncIterable, Iterator
@@ -34,9 +37,11 @@ DEFAULT_SPOOL_THRESHOLD = 1024 * 1024
 # Everything but the spooled strings: the envelope and the small parameters.
 DEFAULT_MAX_SKELETON_BYTES = 16 * 1024 * 1024
 READ_BYTES = 256 * 1024
+FEED_BYTES = 1024 * 1024
 # The longest JSON escape (`\uXXXX`): a piece of escaped text is cut before an escape this close
 # to its end, so that no escape is split between two pieces.
 _LONGEST_ESCAPE = 6
+_HIGH_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
 
 
 class MalformedBody(ValueError):
@@ -70,37 +75,52 @@ def text_chunks(value: str | SpooledText, size: int = READ_BYTES) -> Iterator[by
             yield value[start : start + size].encode()
         return
     with value.path.open("rb") as handle:
-        carry = b""
-        while piece := handle.read(size):
-            if not value.escaped:
+        if not value.escaped:
+            while piece := handle.read(size):
                 yield piece
-                continue
-            piece = carry + piece
-            cut = _safe_cut(piece)
-            carry = piece[cut:]
-            yield _unescape(piece[:cut])
+            return
+        # Decoded first (a piece may end inside a UTF-8 sequence), then unescaped in pieces that
+        # end outside an escape.
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        carry = ""
+        while raw := handle.read(size):
+            text = carry + decoder.decode(raw)
+            cut = _safe_cut(text)
+            carry = text[cut:]
+            yield _unescape(text[:cut])
+        carry += decoder.decode(b"", final=True)
         if carry:
             yield _unescape(carry)
 
 
-def _safe_cut(piece: bytes) -> int:
-    """Where `piece` can be cut without splitting an escape.
+def _safe_cut(text: str) -> int:
+    """Where `text` can be cut without splitting an escape, nor a surrogate pair of escapes.
 
     Only a backslash within the longest escape of the end can start an unfinished one. Its run
     of backslashes pairs up from the left: an even run is whole `\\\\` escapes (cut at the end),
-    an odd one ends with the start of an escape (cut before it, at most six bytes carried)."""
-    last = piece.rfind(b"\\", max(0, len(piece) - _LONGEST_ESCAPE))
-    if last < 0:
-        return len(piece)
-    start = last
-    while start > 0 and piece[start - 1] == 0x5C:
+    an odd one ends with the start of an escape (cut before it). A `\\uD800`-`\\uDBFF` escape
+    just before the cut is the first half of a pair: cut before it too."""
+    cut = len(text)
+    last = text.rfind("\\", max(0, cut - _LONGEST_ESCAPE))
+    if last >= 0 and _starts_escape(text, last):
+        cut = last
+    high = cut - _LONGEST_ESCAPE
+    if high >= 0 and _HIGH_SURROGATE.fullmatch(text, high, cut) and _starts_escape(text, high):
+        cut = high
+    return cut
+
+
+def _starts_escape(text: str, index: int) -> bool:
+    """Whether the backslash at `index` starts an escape (is not the second of a `\\\\`)."""
+    start = index
+    while start > 0 and text[start - 1] == "\\":
         start -= 1
-    return len(piece) if (last - start + 1) % 2 == 0 else last
+    return (index - start) % 2 == 0
 
 
-def _unescape(raw: bytes) -> bytes:
+def _unescape(raw: str) -> bytes:
     try:
-        text: str = json.loads(b'"' + raw + b'"')
+        text: str = json.loads('"' + raw + '"')
     except json.JSONDecodeError as exc:
         raise MalformedBody(f"bad escape in a string: {exc}") from exc
     return text.encode("utf-8", "surrogatepass")
@@ -259,9 +279,18 @@ async def read_json_body(
 
     Raises `MalformedBody` (not JSON) or `BodyTooLarge`; nothing is left on disk then."""
     scanner = _Scanner(spool_dir, spool_threshold, max_skeleton_bytes)
+    pending: list[bytes] = []
+    pending_size = 0
     try:
         async for chunk in chunks:
-            scanner.feed(chunk)
+            pending.append(chunk)
+            pending_size += len(chunk)
+            if pending_size >= FEED_BYTES:
+                # Spooling writes to disk: done in a thread, a batch at a time, to keep the
+                # event loop (status reads, other submits) responsive during a large upload.
+                await asyncio.to_thread(scanner.feed, b"".join(pending))
+                pending, pending_size = [], 0
+        scanner.feed(b"".join(pending))
         return scanner.document()
     except BaseException:
         scanner.abandon()

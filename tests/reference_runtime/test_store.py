@@ -21,6 +21,23 @@ def test_blobs_are_stored_once_under_their_sha256(tmp_path: Path) -> None:
         blobs.get("0" * 64)
 
 
+def test_a_file_in_incoming_is_adopted_once_and_leftovers_are_cleared_at_start(
+    tmp_path: Path,
+) -> None:
+    blobs = BlobStore(tmp_path)
+    digest = blobs.put(b"hello")
+    for _ in range(2):
+        arrived = blobs.incoming / "file-1"
+        arrived.write_bytes(b"hello, world")
+        other = "09ca7e4eaa6e8ae9c7d261167129184883644d07dfba7cbfbc4c8a2e08360d5b"
+        blobs.adopt(arrived, other)
+        assert not arrived.exists()
+        assert blobs.get(other) == b"hello, world"
+    (blobs.incoming / "spool-left-by-a-crash").write_bytes(b"x")
+    assert list(BlobStore(tmp_path).incoming.iterdir()) == []
+    assert blobs.get(digest) == b"hello"
+
+
 def _execution(status: str) -> ExecutionRecord:
     return ExecutionRecord(
         execution_id=f"exec_{status}",

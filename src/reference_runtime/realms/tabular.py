@@ -159,9 +159,17 @@ def as_text(value: Any) -> str:
 
 def normalised_value(value: Any) -> Any:
     """A hashable form of a non-null value in which equal data compares equal (`"42"` and `42`)."""
-    own = value_type(value)
-    if own in ("integer", "number", "boolean"):
-        return coerce(value, own)
+    return _normalised(value, value_type(value))
+
+
+def _normalised(value: Any, own: str | None) -> Any:
+    """`normalised_value` for a value whose type is known (`coerce`'s conversions, once)."""
+    if own == "integer":
+        return int(value)
+    if own == "number":
+        return None if isinstance(value, float) and math.isinf(value) else float(value)
+    if own == "boolean":
+        return value if isinstance(value, bool) else _BOOLEANS[value.strip().lower()]
     return as_text(value)
 
 
@@ -186,7 +194,7 @@ class ColumnProfiler:
             self.nulls += 1
             return
         self.types.add(own)
-        self.distinct.add(normalised_value(value))
+        self.distinct.add(_normalised(value, own))
 
     def profile(self) -> ColumnProfile:
         """What the values seen so far say about the column."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from reference_runtime.realms.content import (
@@ -9,6 +11,7 @@ from reference_runtime.realms.content import (
     FileProfile,
     describe_file,
     parse_content,
+    profile_file,
 )
 
 
@@ -73,3 +76,33 @@ def test_description_of_opaque_content_has_no_columns() -> None:
         "columns": None,
         "row_count": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "mime_type"),
+    [
+        ("\ufeffid,name,joined\n1,Ann,2024-01-02\n2\n\n3,Bo,x,extra\n".encode(), "x.csv", ""),
+        (b"a;b\n1;2\n3;4\nnull;5\n", "data.txt", ""),
+        (b"a\tb\n1\t\n", "x.tsv", ""),
+        (b"only,a,header\n", "h.csv", "text/csv"),
+        (b"hello there\nsecond line\n", "notes.txt", ""),
+        ("caf\u00e9\n".encode() + b"\xff", "latin.txt", ""),
+        (b"\x00\x01binary", "x.bin", ""),
+        (b'{"a": 1}\n{"a": 2}\n', "x.ndjson", ""),
+        (b'[{"a": 1}, {"b": true}]', "x.json", ""),
+    ],
+)
+def test_a_streamed_profile_is_the_in_memory_one(
+    data: bytes, filename: str, mime_type: str, tmp_path: Path
+) -> None:
+    path = tmp_path / filename
+    path.write_bytes(data)
+    streamed = profile_file(path, filename, mime_type, stream_above=0)
+    assert streamed == FileProfile.of(parse_content(data, filename, mime_type))
+
+
+def test_a_streamed_file_declared_csv_but_broken_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b'a,b\n"1,2\n')
+    with pytest.raises(ContentError, match=r"bad\.csv is not readable as CSV"):
+        profile_file(path, "bad.csv", "text/csv", stream_above=0)
