@@ -143,3 +143,18 @@ def test_platform_fixture_from_the_lead_runs_in_platform_mode(
     api = RuntimeApi(platform_runtime.url)
     assert api.http.get("/health").json()["mode"] == "platform"
     api.close()
+
+
+def test_a_large_hex_upload_is_spooled_decoded_and_stored_whole(
+    platform: RuntimeProcess, papi: RuntimeApi
+) -> None:
+    # 1.2 MB of hex: over the intake's spool threshold, decoded from disk in pieces.
+    data = b"id,n\n" + b"".join(b"%d,%d\n" % (i, i * 7) for i in range(60_000))
+    response = _ingest(papi, data)
+    assert response.status_code == 200, response.text
+    status = papi.status(response.json()["execution_id"]).json()
+    artifact_id = status["artifacts"]["artifact"]["semantic_payload"]["artifact_id"]
+    artifact = papi.artifact(artifact_id).json()
+    assert (artifact["size"], artifact["hash"]) == (len(data), hashlib.sha256(data).hexdigest())
+    assert artifact["semantic_payload"]["row_count"] == 60_000
+    assert list((platform.data_dir / "blobs" / ".incoming").iterdir()) == []
