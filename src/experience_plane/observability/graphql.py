@@ -1,0 +1,83 @@
+"""`OperationMetrics`: GraphQL operations counted and timed by type and root fields.
+
+An operation is labelled by what it asks of the schema (`query` / `executionStatus`), never by
+its client-chosen name, which would make the label set unbounded; a document that fails parsing
+or validation is labelled `invalid`. Top-level errors are counted by their `code` extension
+(after masking, so an unexpected failure counts as `INTERNAL_SERVER_ERROR`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+)
+from graphql import ExecutionResult as GraphQLExecutionResult
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult
+
+from experience_plane.observability.metrics import current_metrics, record_error
+
+__all__ = ["INVALID_OPERATION", "OperationMetrics", "operation_label"]
+
+INVALID_OPERATION = "invalid"
+UNKNOWN_ERROR_CODE = "UNKNOWN"
+# The codes the schema gives documents refused before execution (see `graphql.schema`).
+_REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
+
+
+def operation_label(document: DocumentNode | None, operation_name: str | None) -> tuple[str, str]:
+    """The operation's type and its sorted root field names (`"executionStatus"`; fragments at
+    the root count as `...`), or `("unknown", "invalid")` when there is no such operation."""
+    for definition in document.definitions if document is not None else ():
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        if operation_name is not None and (
+            definition.name is None or definition.name.value != operation_name
+        ):
+            continue
+        fields = sorted(
+            {
+                selection.name.value if isinstance(selection, FieldNode) else "..."
+                for selection in definition.selection_set.selections
+            }
+        )
+        return definition.operation.value, ",".join(fields)
+    return "unknown", INVALID_OPERATION
+
+
+def _errors_of(result: object) -> list[GraphQLError]:
+    if isinstance(result, GraphQLExecutionResult | ExecutionResult):
+        return list(result.errors or ())
+    return []
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts each operation (type, root fields, ok/error), times queries and mutations, and
+    counts top-level errors by code; does nothing when the request has no metrics."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        metrics = current_metrics()
+        if metrics is None:
+            return
+        context = self.execution_context
+        errors = _errors_of(context.result)
+        codes = [str((error.extensions or {}).get("code", UNKNOWN_ERROR_CODE)) for error in errors]
+        for code in codes:
+            record_error("graphql", code)
+        if _REFUSED_CODES.intersection(codes):
+            kind, operation = "unknown", INVALID_OPERATION
+        else:
+            kind, operation = operation_label(context.graphql_document, context.operation_name)
+        outcome = "error" if errors else "ok"
+        metrics.graphql_operations.labels(kind, operation, outcome).inc()
+        if kind != "subscription":
+            # A subscription lasts as long as the client wants: its lifetime is not latency.
+            metrics.graphql_duration.labels(kind, operation).observe(time.perf_counter() - started)

@@ -1,0 +1,123 @@
+"""`ObservabilityMiddleware`: trace context, metrics and (when configured) a span per request.
+
+Plain ASGI like the other middleware, so streaming responses and WebSockets pass untouched. It
+sits just inside `RequestIdMiddleware` (the request id is set first, so everything it records
+can carry it) and outside everything else, so a 413 from the body size limit is counted too.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager, nullcontext
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from experience_plane.observability.metrics import Metrics, reset_metrics, use_metrics
+from experience_plane.observability.tracecontext import (
+    TRACEPARENT_HEADER,
+    TraceContext,
+    reset_trace,
+    set_trace,
+)
+from experience_plane.observability.tracing import RecordingSpan, SpanKind, Tracing
+
+__all__ = ["UNMATCHED_ROUTE", "ObservabilityMiddleware", "route_template"]
+
+# Requests no route answers share one label: raw paths would let a scanner grow the series.
+UNMATCHED_ROUTE = "unmatched"
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (`/v1/executions/{execution_id}`), set on the
+    scope by Starlette's router; `UNMATCHED_ROUTE` when no route matched."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED_ROUTE
+
+
+class ObservabilityMiddleware:
+    """Continues or starts the W3C trace of each request and WebSocket connection, counts HTTP
+    requests by method, route template and status with their duration, and keeps the open
+    WebSocket gauge. `metrics` None turns metrics off; `tracing` None records no spans (the
+    trace context is still propagated to the Runtime)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics | None, tracing: Tracing | None) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.tracing = tracing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = TraceContext.parse(Headers(scope=scope).get(TRACEPARENT_HEADER))
+        method = scope["method"] if kind == "http" else "WEBSOCKET"
+        span_scope: AbstractContextManager[RecordingSpan | None] = nullcontext()
+        if self.tracing is not None:
+            span_scope = self.tracing.span(
+                method,
+                SpanKind.SERVER,
+                incoming,
+                {"http.request.method": method, "url.path": scope["path"]},
+            )
+        metrics_token = use_metrics(self.metrics)
+        with span_scope as span:
+            if span is not None:
+                trace = span.context
+            else:
+                trace = incoming.child() if incoming is not None else TraceContext.start()
+            trace_token = set_trace(trace)
+            try:
+                if kind == "http":
+                    await self._http(scope, receive, send, method, span)
+                else:
+                    await self._websocket(scope, receive, send, span)
+            finally:
+                reset_trace(trace_token)
+                reset_metrics(metrics_token)
+
+    async def _http(
+        self, scope: Scope, receive: Receive, send: Send, method: str, span: RecordingSpan | None
+    ) -> None:
+        status = 500  # what the client gets when the application fails before answering
+        started = time.perf_counter()
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            route = route_template(scope)
+            if self.metrics is not None:
+                self.metrics.http_requests.labels(method, route, str(status)).inc()
+                self.metrics.http_duration.labels(method, route).observe(
+                    time.perf_counter() - started
+                )
+            if span is not None:
+                span.rename(f"{method} {route}")
+                span.set("http.route", route)
+                span.set("http.response.status_code", status)
+                if status >= 500:
+                    span.fail(f"HTTP {status}")
+
+    async def _websocket(
+        self, scope: Scope, receive: Receive, send: Send, span: RecordingSpan | None
+    ) -> None:
+        gauge = self.metrics.websocket_connections if self.metrics is not None else None
+        if gauge is not None:
+            gauge.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if gauge is not None:
+                gauge.dec()
+            if span is not None:
+                route = route_template(scope)
+                span.rename(f"WEBSOCKET {route}")
+                span.set("http.route", route)
