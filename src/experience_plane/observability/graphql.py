@@ -15,10 +15,13 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
+    GraphQLSyntaxError,
     OperationDefinitionNode,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import ExecutionResult
 
 from experience_plane.observability.metrics import current_metrics, record_error
@@ -27,8 +30,13 @@ __all__ = ["INVALID_OPERATION", "OperationMetrics", "operation_label"]
 
 INVALID_OPERATION = "invalid"
 UNKNOWN_ERROR_CODE = "UNKNOWN"
-# The codes the schema gives documents refused before execution (see `graphql.schema`).
-_REFUSED_CODES = frozenset({"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"})
+# The schema's codes (`graphql.schema`, which imports this module) for documents refused
+# before execution, for a request the transport refuses (HTTP 400), and for a masked failure.
+PARSE_FAILED_CODE = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED_CODE = "GRAPHQL_VALIDATION_FAILED"
+BAD_REQUEST_CODE = "BAD_REQUEST"
+INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
+_REFUSED_CODES = frozenset({PARSE_FAILED_CODE, VALIDATION_FAILED_CODE, BAD_REQUEST_CODE})
 
 
 def operation_label(document: DocumentNode | None, operation_name: str | None) -> tuple[str, str]:
@@ -63,21 +71,42 @@ class OperationMetrics(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
-        yield
+        try:
+            yield
+        except Exception as exc:
+            # Raised through the operation: a syntax error found by the parser cache (answered
+            # as a GraphQL error), or a request the transport refuses (answered 400).
+            self._record(started, refused=_refusal_code(exc))
+            raise
+        self._record(started, refused=None)
+
+    def _record(self, started: float, refused: str | None) -> None:
         metrics = current_metrics()
         if metrics is None:
             return
         context = self.execution_context
-        errors = _errors_of(context.result)
-        codes = [str((error.extensions or {}).get("code", UNKNOWN_ERROR_CODE)) for error in errors]
+        if refused is not None:
+            codes = [refused]
+        else:
+            errors = _errors_of(context.result)
+            codes = [str((e.extensions or {}).get("code", UNKNOWN_ERROR_CODE)) for e in errors]
         for code in codes:
             record_error("graphql", code)
-        if _REFUSED_CODES.intersection(codes):
+        if refused is not None or _REFUSED_CODES.intersection(codes):
             kind, operation = "unknown", INVALID_OPERATION
         else:
             kind, operation = operation_label(context.graphql_document, context.operation_name)
-        outcome = "error" if errors else "ok"
-        metrics.graphql_operations.labels(kind, operation, outcome).inc()
+        metrics.graphql_operations.labels(kind, operation, "error" if codes else "ok").inc()
         if kind != "subscription":
             # A subscription lasts as long as the client wants: its lifetime is not latency.
             metrics.graphql_duration.labels(kind, operation).observe(time.perf_counter() - started)
+
+
+def _refusal_code(exc: Exception) -> str:
+    if isinstance(exc, GraphQLSyntaxError):
+        return PARSE_FAILED_CODE
+    if isinstance(exc, GraphQLError):
+        return VALIDATION_FAILED_CODE
+    if isinstance(exc, MissingQueryError | CannotGetOperationTypeError | InvalidOperationTypeError):
+        return BAD_REQUEST_CODE
+    return INTERNAL_ERROR_CODE

@@ -114,6 +114,8 @@ def uvicorn_log_config(log_format: LogFormat, level: str = "INFO") -> dict[str, 
             "uvicorn": {"handlers": [], "level": level.upper(), "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level.upper(), "propagate": True},
             "uvicorn.access": {"handlers": [], "level": level.upper(), "propagate": True},
+            # A line per Runtime request is debugging detail: the metrics count them.
+            "httpx": {"level": level.upper() if level.upper() == "DEBUG" else "WARNING"},
         },
     }
 

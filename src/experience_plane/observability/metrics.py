@@ -17,7 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
@@ -79,6 +85,9 @@ class Metrics:
     """The application's metrics and their registry (see the module docstring for labels)."""
 
     def __init__(self) -> None:
+        # `*_created` series double the exposition for a value nobody here reads; the switch
+        # is process-wide, and nothing else in the process exports Prometheus metrics.
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
         self.http_requests = Counter(
@@ -97,7 +106,6 @@ class Metrics:
         self.websocket_connections = Gauge(
             "experience_websocket_connections",
             "WebSocket connections open (GraphQL subscriptions and REST streams).",
-            ["route"],
             registry=registry,
         )
         self.graphql_operations = Counter(
