@@ -39,6 +39,7 @@ from experience_plane.middleware import (
 from experience_plane.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from experience_plane.observability.middleware import ObservabilityMiddleware
 from experience_plane.observability.runtime import ObservedTransport
+from experience_plane.observability.tracecontext import outgoing_headers
 from experience_plane.observability.tracing import Tracing, tracing_requested
 from experience_plane.rest import install_rest_api
 from experience_plane.rest.errors import too_large_response
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 breaker_max_reset_seconds=settings.runtime_breaker_max_reset_seconds,
                 # Every call carries the request's traceparent and id, and is counted.
                 transport=ObservedTransport(default_transport(), metrics=metrics, tracing=tracing),
+                stream_headers=outgoing_headers,
             ) as client,
             ExecutionTracker(
                 client,

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from tests.e2e.raw import (
     STATUS,
@@ -181,6 +183,33 @@ async def test_a_request_without_trace_context_starts_a_trace(
     assert submit["traceparent"] is not None
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", submit["traceparent"])
     assert TRACE_ID not in submit["traceparent"]
+
+
+async def test_the_runtime_stream_is_opened_with_the_subscribers_trace(
+    api: ApiProcess, runtime: RuntimeProcess
+) -> None:
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        execution_id = await uploaded_execution(http, api)
+    handshake = {"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"}
+    async with connect(
+        api.ws_url,
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        additional_headers=handshake,
+        open_timeout=10,
+    ) as socket:
+        payload = {"Authorization": f"Bearer {api.token()}"}
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
+        await subscribe(socket, execution_id)
+        await messages_until_complete(socket)
+    streams = [
+        entry
+        for entry in runtime.recent_headers()
+        if entry["route"] == "WS /api/execution/{execution_id}/stream"
+        and TRACE_ID in (entry["traceparent"] or "")
+    ]
+    assert streams, runtime.recent_headers()
+    assert streams[0]["x_request_id"]
 
 
 def test_log_lines_are_json_and_carry_the_request_id(api: ApiProcess) -> None:
