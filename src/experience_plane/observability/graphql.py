@@ -9,6 +9,7 @@ or validation is labelled `invalid`. Top-level errors are counted by their `code
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterator
 
 from graphql import (
@@ -59,6 +60,27 @@ def operation_label(document: DocumentNode | None, operation_name: str | None) -
     return "unknown", INVALID_OPERATION
 
 
+# The parser cache hands out one document per query text: its label is worked out once.
+_labels: weakref.WeakKeyDictionary[DocumentNode, dict[str | None, tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _cached_label(document: DocumentNode | None, operation_name: str | None) -> tuple[str, str]:
+    if document is None:
+        return operation_label(None, operation_name)
+    by_name = _labels.get(document)
+    if by_name is None:
+        by_name = _labels[document] = {}
+    label = by_name.get(operation_name)
+    if label is None:
+        # Bounded: only names of operations the document really has are kept.
+        label = operation_label(document, operation_name)
+        if label[1] != INVALID_OPERATION:
+            by_name[operation_name] = label
+    return label
+
+
 def _errors_of(result: object) -> list[GraphQLError]:
     if isinstance(result, GraphQLExecutionResult | ExecutionResult):
         return list(result.errors or ())
@@ -95,11 +117,9 @@ class OperationMetrics(SchemaExtension):
         if refused is not None or _REFUSED_CODES.intersection(codes):
             kind, operation = "unknown", INVALID_OPERATION
         else:
-            kind, operation = operation_label(context.graphql_document, context.operation_name)
-        metrics.graphql_operations.labels(kind, operation, "error" if codes else "ok").inc()
-        if kind != "subscription":
-            # A subscription lasts as long as the client wants: its lifetime is not latency.
-            metrics.graphql_duration.labels(kind, operation).observe(time.perf_counter() - started)
+            kind, operation = _cached_label(context.graphql_document, context.operation_name)
+        outcome = "error" if codes else "ok"
+        metrics.observe_operation(kind, operation, outcome, time.perf_counter() - started)
 
 
 def _refusal_code(exc: Exception) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -142,6 +143,48 @@ class Metrics:
         )
         self._live = _LiveState()
         registry.register(self._live)
+        # Labelled children, looked up once per label set: `labels()` takes a lock and
+        # builds a key each time, which the hot path should not pay. Bounded like the labels.
+        self._children: dict[tuple[str, ...], tuple[Any, Any]] = {}
+
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count an answered HTTP request and its duration."""
+        key = ("http", method, route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.http_requests.labels(method, route, str(status)),
+                self.http_duration.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_operation(self, kind: str, operation: str, outcome: str, seconds: float) -> None:
+        """Count a GraphQL operation; its duration unless it is a subscription (which lasts as
+        long as the client wants: its lifetime is not latency)."""
+        key = ("graphql", kind, operation, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.graphql_operations.labels(kind, operation, outcome),
+                self.graphql_duration.labels(kind, operation),
+            )
+        children[0].inc()
+        if kind != "subscription":
+            children[1].observe(seconds)
+
+    def observe_runtime_call(self, call: str, outcome: str, seconds: float | None) -> None:
+        """Count a Runtime call; its duration when it was answered (`seconds` not None)."""
+        key = ("runtime", call, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.runtime_calls.labels(call, outcome),
+                self.runtime_duration.labels(call),
+            )
+        children[0].inc()
+        if seconds is not None:
+            children[1].observe(seconds)
 
     def watch_state(
         self,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager, nullcontext
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from experience_plane.observability.metrics import Metrics, reset_metrics, use_metrics
@@ -26,6 +25,7 @@ __all__ = ["UNMATCHED_ROUTE", "ObservabilityMiddleware", "route_template"]
 
 # Requests no route answers share one label: raw paths would let a scanner grow the series.
 UNMATCHED_ROUTE = "unmatched"
+_TRACEPARENT_BYTES = TRACEPARENT_HEADER.encode()
 
 
 def route_template(scope: Scope) -> str:
@@ -34,6 +34,14 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) and path else UNMATCHED_ROUTE
+
+
+def _traceparent_of(scope: Scope) -> str | None:
+    # The raw list, not starlette's `Headers`: this runs on every request.
+    for name, value in scope["headers"]:
+        if name == _TRACEPARENT_BYTES:
+            return str(value.decode("latin-1"))
+    return None
 
 
 class ObservabilityMiddleware:
@@ -52,7 +60,7 @@ class ObservabilityMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = TraceContext.parse(Headers(scope=scope).get(TRACEPARENT_HEADER))
+        incoming = TraceContext.parse(_traceparent_of(scope))
         method = scope["method"] if kind == "http" else "WEBSOCKET"
         span_scope: AbstractContextManager[RecordingSpan | None] = nullcontext()
         if self.tracing is not None:
@@ -95,10 +103,7 @@ class ObservabilityMiddleware:
         finally:
             route = route_template(scope)
             if self.metrics is not None:
-                self.metrics.http_requests.labels(method, route, str(status)).inc()
-                self.metrics.http_duration.labels(method, route).observe(
-                    time.perf_counter() - started
-                )
+                self.metrics.observe_http(method, route, status, time.perf_counter() - started)
             if span is not None:
                 span.rename(f"{method} {route}")
                 span.set("http.route", route)

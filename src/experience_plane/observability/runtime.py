@@ -35,6 +35,9 @@ _CALL_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+_STATUS_CLASSES = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
 def runtime_call_kind(path: str) -> str:
     """The kind of a Runtime call from its path (`status`, `submit`, ...; `other` if unknown)."""
     for pattern, kind in _CALL_KINDS:
@@ -86,10 +89,10 @@ class ObservedTransport(httpx.AsyncBaseTransport):
             response = await self.inner.handle_async_request(request)
         except TRANSPORT_ERRORS as exc:
             outcome = "timeout" if is_timeout(exc) else "error"
-            self.metrics.runtime_calls.labels(kind, outcome).inc()
+            self.metrics.observe_runtime_call(kind, outcome, None)
             raise
-        self.metrics.runtime_duration.labels(kind).observe(time.perf_counter() - started)
-        self.metrics.runtime_calls.labels(kind, f"{response.status_code // 100}xx").inc()
+        outcome = _STATUS_CLASSES.get(response.status_code // 100, "other")
+        self.metrics.observe_runtime_call(kind, outcome, time.perf_counter() - started)
         return response
 
     async def aclose(self) -> None:

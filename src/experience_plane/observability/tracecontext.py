@@ -10,8 +10,8 @@ https://www.w3.org/TR/trace-context/.
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
@@ -64,16 +64,23 @@ class TraceContext:
     @classmethod
     def start(cls) -> TraceContext:
         """A new trace, sampled, with a fresh root span."""
-        return cls(secrets.token_hex(16), secrets.token_hex(8), SAMPLED)
+        return cls(_random_id(128), _random_id(64), SAMPLED)
 
     def child(self) -> TraceContext:
         """A new span in the same trace (its parent is this one)."""
-        return TraceContext(self.trace_id, secrets.token_hex(8), self.flags)
+        return TraceContext(self.trace_id, _random_id(64), self.flags)
 
     @property
     def traceparent(self) -> str:
         """This span as a `traceparent` header value (version 00)."""
         return f"00-{self.trace_id}-{self.span_id}-{self.flags:02x}"
+
+
+def _random_id(bits: int) -> str:
+    # Ids must be unique, not secret (OpenTelemetry's own generator does the same); this runs
+    # for every request, where a system-random read costs more. Never all zeros (invalid).
+    value = random.getrandbits(bits) or 1
+    return f"{value:0{bits // 4}x}"
 
 
 _trace: ContextVar[TraceContext | None] = ContextVar("experience_plane_trace", default=None)
