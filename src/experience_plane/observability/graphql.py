@@ -60,24 +60,33 @@ def operation_label(document: DocumentNode | None, operation_name: str | None) -
     return "unknown", INVALID_OPERATION
 
 
-# The parser cache hands out one document per query text: its label is worked out once.
-_labels: weakref.WeakKeyDictionary[DocumentNode, dict[str | None, tuple[str, str]]] = (
-    weakref.WeakKeyDictionary()
-)
+# The parser cache hands out one document per query text: its label is worked out once. Keyed
+# by identity (a document hashes by its whole tree, which costs more than the label itself);
+# the weak reference tells a live document from a dead one whose id was reused, and drops the
+# entry when the parser cache lets the document go.
+_LabelsByName = dict[str | None, tuple[str, str]]
+_labels: dict[int, tuple[weakref.ref[DocumentNode], _LabelsByName]] = {}
 
 
 def _cached_label(document: DocumentNode | None, operation_name: str | None) -> tuple[str, str]:
     if document is None:
         return operation_label(None, operation_name)
-    by_name = _labels.get(document)
-    if by_name is None:
-        by_name = _labels[document] = {}
-    label = by_name.get(operation_name)
+    key = id(document)
+    entry = _labels.get(key)
+    if entry is None or entry[0]() is not document:
+
+        def forget(dead: weakref.ref[DocumentNode], key: int = key) -> None:
+            current = _labels.get(key)
+            if current is not None and current[0] is dead:
+                del _labels[key]
+
+        entry = _labels[key] = (weakref.ref(document, forget), {})
+    label = entry[1].get(operation_name)
     if label is None:
-        # Bounded: only names of operations the document really has are kept.
         label = operation_label(document, operation_name)
+        # Bounded: only names of operations the document really has are kept.
         if label[1] != INVALID_OPERATION:
-            by_name[operation_name] = label
+            entry[1][operation_name] = label
     return label
 
 

@@ -114,14 +114,14 @@ class ObservabilityMiddleware:
     async def _websocket(
         self, scope: Scope, receive: Receive, send: Send, span: RecordingSpan | None
     ) -> None:
-        gauge = self.metrics.websocket_connections if self.metrics is not None else None
-        if gauge is not None:
-            gauge.inc()
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.websocket_connections += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            if gauge is not None:
-                gauge.dec()
+            if metrics is not None:
+                metrics.websocket_connections -= 1
             if span is not None:
                 route = route_template(scope)
                 span.rename(f"WEBSOCKET {route}")
