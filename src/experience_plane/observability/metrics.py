@@ -130,7 +130,7 @@ class Metrics(Collector):
         )
         self.http_duration = HistogramFamily(
             "experience_http_request_duration_seconds",
-            "Time to answer an HTTP request (to the end of its body), by method and route.",
+            "Time to answer an HTTP request (to the end of its body; streams not), by route.",
             ["method", "route"],
         )
         self.graphql_operations = CounterFamily(
@@ -167,10 +167,11 @@ class Metrics(Collector):
 
     # -- recording (the hot path) ------------------------------------------------------------
 
-    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count an answered HTTP request and its duration."""
+    def observe_http(self, method: str, route: str, status: int, seconds: float | None) -> None:
+        """Count an answered HTTP request; its duration unless `seconds` is None (a stream)."""
         self.http_requests.inc((method, route, str(status)))
-        self.http_duration.observe((method, route), seconds)
+        if seconds is not None:
+            self.http_duration.observe((method, route), seconds)
 
     def observe_operation(self, kind: str, operation: str, outcome: str, seconds: float) -> None:
         """Count a GraphQL operation; its duration unless it is a subscription (which lasts as

@@ -8,6 +8,7 @@ can carry it) and outside everything else, so a 413 from the body size limit is 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,8 @@ __all__ = ["UNMATCHED_ROUTE", "ObservabilityMiddleware", "route_template"]
 # Requests no route answers share one label: raw paths would let a scanner grow the series.
 UNMATCHED_ROUTE = "unmatched"
 _TRACEPARENT_BYTES = TRACEPARENT_HEADER.encode()
+# Responses that stay open while events flow: their duration is not a latency.
+_STREAM_TYPES = (b"text/event-stream", b"multipart/mixed")
 
 
 def route_template(scope: Scope) -> str:
@@ -42,6 +45,13 @@ def _traceparent_of(scope: Scope) -> str | None:
         if name == _TRACEPARENT_BYTES:
             return str(value.decode("latin-1"))
     return None
+
+
+def _is_stream(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.lower().startswith(_STREAM_TYPES)
+    return False
 
 
 class ObservabilityMiddleware:
@@ -90,12 +100,14 @@ class ObservabilityMiddleware:
         self, scope: Scope, receive: Receive, send: Send, method: str, span: RecordingSpan | None
     ) -> None:
         status = 500  # what the client gets when the application fails before answering
+        streamed = False
         started = time.perf_counter()
 
         async def observed_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, streamed
             if message["type"] == "http.response.start":
                 status = message["status"]
+                streamed = _is_stream(message.get("headers", ()))
             await send(message)
 
         try:
@@ -103,7 +115,9 @@ class ObservabilityMiddleware:
         finally:
             route = route_template(scope)
             if self.metrics is not None:
-                self.metrics.observe_http(method, route, status, time.perf_counter() - started)
+                # A stream (SSE, multipart subscription) lasts as long as the client listens.
+                seconds = None if streamed else time.perf_counter() - started
+                self.metrics.observe_http(method, route, status, seconds)
             if span is not None:
                 span.rename(f"{method} {route}")
                 span.set("http.route", route)
