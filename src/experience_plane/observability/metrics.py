@@ -9,9 +9,10 @@ nothing between scrapes.
 
 Counting happens on every request, so it is plain arithmetic on dictionaries: the service runs
 one event loop per process, and everything is counted from it (the scrape included), which makes
-`prometheus_client`'s per-sample locks and checks a cost with no use here (measured: a counter
-increment and a histogram observation took about ten times longer through them). The registry
-only turns the counts into Prometheus' format when scraped.
+`prometheus_client`'s per-sample locks and checks a cost with no use here (measured on this
+machine: a counter increment plus a histogram observation, 2.3 µs through cached
+`prometheus_client` children against 1.1 µs here; 11 µs with a `labels()` lookup each time). The
+registry only turns the counts into Prometheus' format when scraped.
 
 The registry belongs to the application, not to the module: two apps in one process (tests) do
 not share counts, and nothing is registered at import time. `uvicorn` runs one worker per
