@@ -36,9 +36,15 @@ from experience_plane.middleware import (
     BodySizeLimitMiddleware,
     RequestIdMiddleware,
 )
+from experience_plane.observability.metrics import CONTENT_TYPE_LATEST, Metrics
+from experience_plane.observability.middleware import ObservabilityMiddleware
+from experience_plane.observability.runtime import ObservedTransport
+from experience_plane.observability.tracecontext import outgoing_headers
+from experience_plane.observability.tracing import Tracing, tracing_requested
 from experience_plane.rest import install_rest_api
 from experience_plane.rest.errors import too_large_response
 from experience_plane.runtime import BreakerState, RuntimeClient, RuntimeFlavour
+from experience_plane.runtime.transport import default_transport
 from experience_plane.services import Services
 from experience_plane.settings import Settings
 
@@ -88,11 +94,14 @@ def build_authenticator(settings: Settings) -> Authenticator:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the Experience Plane application; settings default to the environment's.
 
-    Raises `AuthNotConfigured` when no way to authenticate callers is configured.
+    Raises `AuthNotConfigured` when no way to authenticate callers is configured, and
+    `TracingUnavailable` when tracing is asked for without the `otel` extra installed.
     """
     settings = settings or Settings()
     check_auth_configured(settings)
     lifecycle = Lifecycle()
+    metrics = Metrics() if settings.metrics_enabled else None
+    tracing = Tracing.configure() if tracing_requested(settings.tracing) else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
@@ -108,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 breaker_failure_window=settings.runtime_breaker_failure_window,
                 breaker_reset_seconds=settings.runtime_breaker_reset_seconds,
                 breaker_max_reset_seconds=settings.runtime_breaker_max_reset_seconds,
+                # Every call carries the request's traceparent and id, and is counted.
+                transport=ObservedTransport(default_transport(), metrics=metrics, tracing=tracing),
+                stream_headers=outgoing_headers,
             ) as client,
             ExecutionTracker(
                 client,
@@ -118,6 +130,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ) as tracker,
         ):
             lifecycle.tracker = tracker
+            if metrics is not None:
+                metrics.watch_state(
+                    subscribers=lambda: tracker.active_subscribers,
+                    watchers=lambda: tracker.active_watchers,
+                    breaker=client.breaker_snapshot,
+                )
             try:
                 yield {
                     "services": Services.build(settings, client, tracker),
@@ -125,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 }
             finally:
                 await authenticator.aclose()
+                if tracing is not None:
+                    tracing.shutdown()
 
     app = FastAPI(
         title="Experience Plane",
@@ -196,7 +216,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=[REQUEST_ID_HEADER],
             max_age=600,
         )
+    # Inside the request id (its lines and spans carry it), outside everything else.
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, tracing=tracing)
     app.add_middleware(RequestIdMiddleware)
+
+    if metrics is not None:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus_metrics() -> Response:
+            return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["health"], summary="Liveness: the process answers.")
     async def healthz() -> dict[str, str]:

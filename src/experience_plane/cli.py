@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.config
 import os
 import re
 import signal
@@ -35,6 +36,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from experience_plane.auth import generate_dev_secret, mint_token
+from experience_plane.observability.logging import uvicorn_log_config
 from experience_plane.settings import Settings
 from experience_plane_sdk import cli as client_cli
 
@@ -170,7 +172,9 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
         return _fail(f"invalid settings: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
     except ValueError as exc:
         return _fail(str(exc))
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # JSON lines in production, each with the request id; uvicorn's own logs included.
+    log_config = uvicorn_log_config(settings.log_format_in_force, settings.log_level)
+    logging.config.dictConfig(log_config)
     if settings.insecure_dev:
         logging.getLogger("experience_plane").warning(
             INSECURE_DEV_WARNING, settings.dev_tenant_id, settings.dev_user_id
@@ -178,9 +182,13 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
     from experience_plane.app import create_app
     from experience_plane.lifecycle import DrainingServer, Lifecycle
 
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:
+        return _fail(str(exc))
     config = uvicorn.Config(
         app,
+        log_config=log_config,
         host=host or settings.host,
         port=settings.port if port is None else port,
         # In-flight requests get this long once SIGTERM arrives; subscriptions end at once.

@@ -15,6 +15,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from experience_plane.observability.metrics import record_error
+
 REQUEST_ID_HEADER = "x-request-id"
 # An incoming id is kept only if it is short and plain: it ends up in logs and headers.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -61,8 +63,11 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
-        finally:
-            _request_id.reset(token)
+        except BaseException:
+            # Left set on purpose: the server logs the traceback next, in this same task (one
+            # per request, so nothing outlives it), and that line must carry the id too.
+            raise
+        _request_id.reset(token)
 
 
 TooLargeResponder = Callable[[str, int], Response]
@@ -71,6 +76,7 @@ TooLargeResponder = Callable[[str, int], Response]
 
 def graphql_too_large(message: str, max_bytes: int) -> Response:
     """The 413 in GraphQL's error shape, code `REQUEST_TOO_LARGE`: the default answer."""
+    record_error("graphql", "REQUEST_TOO_LARGE")
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}]},
         status_code=413,

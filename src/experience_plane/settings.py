@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from experience_plane.auth.config import AuthSettings
+from experience_plane.observability.logging import LogFormat
 
 
 class RuntimeFlavourSetting(StrEnum):
@@ -112,10 +113,25 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=10.0, ge=0)
     rate_limit_burst: int = Field(default=50, ge=1)
 
+    # Operations. None: JSON lines in production, text in development.
+    log_format: LogFormat | None = None
+    log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
+    # Prometheus metrics at `/metrics`, unauthenticated (see README "Running in production").
+    metrics_enabled: bool = True
+    # OpenTelemetry spans over OTLP/HTTP; None: on when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    tracing: bool | None = None
+
     @property
     def is_development(self) -> bool:
         """Whether the relaxed development defaults apply."""
         return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def log_format_in_force(self) -> LogFormat:
+        """How log lines are written: the setting, else by environment."""
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.TEXT if self.is_development else LogFormat.JSON
 
     @property
     def graphiql_enabled(self) -> bool:

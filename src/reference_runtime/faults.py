@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +26,7 @@ STREAM_PATH = re.compile(r"/api/execution/(?P<execution_id>[^/]+)/stream")
 # What a dropped response promises before the connection goes away.
 _DROP_CONTENT_LENGTH = b"4096"
 _DROP_PARTIAL_BODY = b'{"execution_id": "'
+RECENT_HEADERS = 200
 
 
 @dataclass(slots=True)
@@ -72,6 +74,19 @@ class RuntimeStats:
         self.submits: Counter[str] = Counter()
         self.executions_created: Counter[str] = Counter()
         self.submits_deduplicated: Counter[str] = Counter()
+        # The correlation headers of the latest requests, so tests can see what callers send.
+        self.recent_headers: deque[dict[str, str | None]] = deque(maxlen=RECENT_HEADERS)
+
+    def record_headers(self, route: str, scope: Scope) -> None:
+        """Keep `route`'s `traceparent` and `x-request-id` (None when absent)."""
+        headers = Headers(scope=scope)
+        self.recent_headers.append(
+            {
+                "route": route,
+                "traceparent": headers.get("traceparent"),
+                "x_request_id": headers.get("x-request-id"),
+            }
+        )
 
     def reset(self) -> None:
         """Forget every count."""
@@ -84,6 +99,7 @@ class RuntimeStats:
             self.submits_deduplicated,
         ):
             counter.clear()
+        self.recent_headers.clear()
 
     def as_json(self) -> dict[str, dict[str, int]]:
         """The counts, as `GET /_control/stats` answers them."""
@@ -165,7 +181,9 @@ class FaultInjectionMiddleware:
         is_http = scope["type"] == "http"
         method = scope["method"] if is_http else "WS"
         if not path.startswith("/_control"):
-            self.stats.requests[f"{method} {self.routes.template_for(method, path)}"] += 1
+            route = f"{method} {self.routes.template_for(method, path)}"
+            self.stats.requests[route] += 1
+            self.stats.record_headers(route, scope)
         status_read = STATUS_PATH.fullmatch(path) if is_http and method == "GET" else None
         if status_read is not None:
             self.stats.status_reads[status_read["execution_id"]] += 1

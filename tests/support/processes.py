@@ -158,6 +158,11 @@ class RuntimeProcess(ServiceProcess):
         data: dict[str, dict[str, int]] = httpx.get(self.url + "/_control/stats").json()
         return data
 
+    def recent_headers(self) -> list[dict[str, str | None]]:
+        """The route, `traceparent` and `x-request-id` of the Runtime's latest requests."""
+        data: list[dict[str, str | None]] = httpx.get(self.url + "/_control/headers").json()
+        return data
+
     def reset_stats(self) -> None:
         httpx.post(self.url + "/_control/stats/reset").raise_for_status()
 

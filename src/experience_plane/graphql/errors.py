@@ -13,6 +13,7 @@ import strawberry
 from graphql import GraphQLError
 
 from experience_plane import services
+from experience_plane.observability.metrics import record_error
 from experience_plane.services.idempotent import checked_key
 
 
@@ -145,6 +146,7 @@ MutationError = (
 def error_type_for(error: services.ServiceError) -> MutationError:
     """The schema's error object for an expected service failure."""
     code = ErrorCode[error.code.name]
+    record_error("graphql", code.name)
     if isinstance(error, services.InvalidInputError):
         return InvalidInputError(code=code, message=error.message, field=error.field)
     if isinstance(error, services.UploadTooLargeError):

@@ -52,6 +52,7 @@ from experience_plane.graphql.executions import (
 )
 from experience_plane.graphql.fields import described_subscription
 from experience_plane.middleware import current_request_id
+from experience_plane.observability.graphql import OperationMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +240,8 @@ def build_schema(
         subscription=Subscription,
         types=[ContentFile, DataMash],
         extensions=[
+            # First, so that it sees the result last: masked, with every error's code.
+            OperationMetrics,
             RequestIdMaskErrors,
             max_tokens_limiter,
             limits,

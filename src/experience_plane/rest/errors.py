@@ -41,6 +41,7 @@ from experience_plane.auth import AuthenticationError, AuthFailure
 from experience_plane.graphql.errors import ErrorCode
 from experience_plane.graphql.schema import INTERNAL_ERROR_CODE, UNEXPECTED_ERROR_MESSAGE
 from experience_plane.middleware import current_request_id
+from experience_plane.observability.metrics import record_error
 
 UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.name
 INVALID_INPUT = ErrorCode.INVALID_INPUT.name
@@ -119,7 +120,8 @@ class RestError(Exception):
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
-        """The JSON body: `{"error": {...}}` with this request's id."""
+        """The JSON body: `{"error": {...}}` with this request's id (counted in metrics)."""
+        record_error("rest", self.code)
         detail = ErrorDetail(
             code=self.code,
             message=self.message,

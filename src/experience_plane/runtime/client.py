@@ -78,6 +78,8 @@ class RuntimeClient:
     arguments configure the circuit breaker (see `CircuitBreaker`); `breaker` replaces it
     whole (tests pass one with a fake clock). `submit_outcome_retries` is how many times a
     submit carrying an idempotency key is repeated when its answer is lost (0: never).
+    `stream_headers` gives the headers to open an execution stream with (the trace context;
+    HTTP calls get theirs from the transport).
     """
 
     def __init__(
@@ -98,6 +100,7 @@ class RuntimeClient:
         breaker_max_reset_seconds: float = 60.0,
         breaker: CircuitBreaker | None = None,
         submit_outcome_retries: int = 1,
+        stream_headers: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.flavour = RuntimeFlavour(flavour)
@@ -106,6 +109,7 @@ class RuntimeClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.submit_outcome_retries = max(0, submit_outcome_retries)
+        self._stream_headers = stream_headers
         self._breaker = breaker or CircuitBreaker(
             failure_threshold=breaker_failure_threshold,
             failure_window=breaker_failure_window,
@@ -217,7 +221,10 @@ class RuntimeClient:
         ws_base = "ws" + self.base_url.removeprefix("http")
         query = urlencode({"tenant_id": tenant_id})
         url = f"{ws_base}/api/execution/{quote(execution_id, safe='')}/stream?{query}"
-        return self._guard.stream(lambda: stream_statuses(url, open_timeout=self._timeout.connect))
+        headers = self._stream_headers() if self._stream_headers is not None else None
+        return self._guard.stream(
+            lambda: stream_statuses(url, open_timeout=self._timeout.connect, headers=headers)
+        )
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 
 import pydantic
 from websockets.asyncio.client import connect
@@ -32,14 +32,19 @@ MAX_MESSAGE_SIZE = 16 * 2**20
 
 
 async def stream_statuses(
-    url: str, *, open_timeout: float | None
+    url: str, *, open_timeout: float | None, headers: Mapping[str, str] | None = None
 ) -> AsyncGenerator[ExecutionStatus, None]:
-    """Yield each new status the Runtime pushes on `url`, ending after a terminal one or when
-    the Runtime closes the stream normally. See `RuntimeClient.stream_execution`."""
+    """Yield each new status the Runtime pushes on `url` (opened with `headers`), ending after
+    a terminal one or when the Runtime closes the stream normally. See
+    `RuntimeClient.stream_execution`."""
     try:
         # Proxies configured for outbound traffic must not capture the internal Runtime.
         websocket = await connect(
-            url, open_timeout=open_timeout, proxy=None, max_size=MAX_MESSAGE_SIZE
+            url,
+            open_timeout=open_timeout,
+            proxy=None,
+            max_size=MAX_MESSAGE_SIZE,
+            additional_headers=headers,
         )
     except InvalidStatus as exc:
         code = exc.response.status_code

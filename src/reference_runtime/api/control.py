@@ -29,6 +29,12 @@ async def stats(services: Services) -> dict[str, dict[str, int]]:
     return services.stats.as_json()
 
 
+@router.get("/headers")
+async def recent_headers(services: Services) -> list[dict[str, str | None]]:
+    """The `traceparent` and `x-request-id` of the latest requests, oldest first."""
+    return list(services.stats.recent_headers)
+
+
 @router.post("/stats/reset")
 async def reset_stats(services: Services) -> dict[str, dict[str, int]]:
     """Forget every count."""
