@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 BENCHMARKS: dict[str, str] = {
     "runtime_client": "Runtime client CPU per request, by transport (target 2)",
+    "subscriptions": "Subscription fan-out and scaling, shared vs per-subscriber (targets 3, 5)",
 }
 
 
