@@ -65,6 +65,7 @@ class Point:
     events: int
     errors: int
     reads_per_round: float
+    runtime_cores: float
     latency_p50_s: float
     latency_p99_s: float
 
@@ -159,7 +160,9 @@ def run_point(
         runtime.url, logs / f"api-{subscriptions}-{sharing}", auth=True, env=env
     ) as api:
         assert api.pid is not None
-        meter = ProcessMeter(api.pid)
+        assert runtime.pid is not None
+        print(f"S={subscriptions:,} sharing={sharing}: API pid {api.pid}", flush=True)
+        meter, runtime_meter = ProcessMeter(api.pid), ProcessMeter(runtime.pid)
         runtime.set_faults(phase_delay=phase_delay)
         ids = asyncio.run(submit(runtime.url, executions))
         # Warm-up: one subscription loads the code paths, so memory growth is per subscription.
@@ -171,8 +174,10 @@ def run_point(
         load = start_load(api, ids, per_execution, first_only=False)
         ready = read_line(load, "ready")
         cpu1, rss1, reads1 = meter.cpu_seconds(), meter.rss_bytes(), status_reads(runtime, ids)
+        runtime_cpu1, wall1 = runtime_meter.cpu_seconds(), time.monotonic()
         done = read_line(load, "done")
         cpu2, reads2 = meter.cpu_seconds(), status_reads(runtime, ids)
+        runtime_cores = (runtime_meter.cpu_seconds() - runtime_cpu1) / (time.monotonic() - wall1)
         load.wait(30)
     ready_at = float(ready["ready"])  # type: ignore[arg-type]
     ended: dict[str, float] = done["ended"]  # type: ignore[assignment]
@@ -189,9 +194,19 @@ def run_point(
         events=int(done["events"]),  # type: ignore[call-overload]
         errors=int(done["errors"]),  # type: ignore[call-overload]
         reads_per_round=(reads2 - reads1) / rounds if rounds else float("nan"),
+        runtime_cores=runtime_cores,
         latency_p50_s=float(done["latency_p50"]),  # type: ignore[arg-type]
         latency_p99_s=float(done["latency_p99"]),  # type: ignore[arg-type]
     )
+
+
+def phase_delay(subscriptions: int, sharing: bool, poll: float, quick: bool) -> float:
+    """Seconds per phase: at least a poll interval, plus about the time it takes to open every
+    subscription (measured here: Strawberry's path is the slower), so that most changes happen
+    once every subscription is open and the steady window has events to count."""
+    if quick:
+        return 2.0
+    return poll + subscriptions * (0.0008 if sharing else 0.002)
 
 
 def mode(point: Point) -> str:
@@ -203,14 +218,14 @@ def report(points: list[Point], control: Point, poll: float) -> None:
         f"Scaling curve (polling mode, poll interval {poll:g} s, E = S/10)",
         [
             "mode", "S", "E", "setup CPU µs/sub", "RSS growth MiB", "KiB/sub",
-            "steady CPU s", "events", "CPU µs/event", "reads/exec/round", "p50 ms", "p99 ms",
-            "errors",
+            "steady CPU s", "events", "CPU µs/event", "reads/exec/round", "Runtime cores", "p50 ms",
+            "p99 ms", "errors",
         ],
         [
             [
                 mode(p), p.subscriptions, p.executions, p.setup_us_per_subscription,
                 mib(p.rss_growth_bytes), p.kib_per_subscription, p.steady_cpu_s,
-                p.events_after_ready, p.us_per_event, p.reads_per_round,
+                p.events_after_ready, p.us_per_event, p.reads_per_round, p.runtime_cores,
                 p.latency_p50_s * 1000, p.latency_p99_s * 1000, p.errors,
             ]
             for p in [*points, control]
@@ -273,7 +288,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=int, nargs="*", default=[100, 1000, 10_000])
     parser.add_argument("--per-execution", type=int, default=10)
-    parser.add_argument("--poll", type=float, default=2.0, help="poll interval, seconds")
+    parser.add_argument("--poll", type=float, default=5.0, help="poll interval, seconds")
     parser.add_argument("--quick", action="store_true", help="200 subscriptions only")
     args = parser.parse_args()
     if args.quick:
@@ -284,10 +299,9 @@ def main() -> None:
         with RuntimeProcess(logs / "runtime", env=runtime_env) as runtime:
             points: list[Point] = []
             for scale in args.scales:
-                # Long enough phases that most changes happen after every subscription is open.
-                delay = 4.0 + scale / 2000
                 for sharing in (True, False):
                     started = time.monotonic()
+                    delay = phase_delay(scale, sharing, args.poll, args.quick)
                     point = run_point(
                         runtime, logs, scale, args.per_execution, sharing, args.poll, delay
                     )
@@ -298,8 +312,9 @@ def main() -> None:
                     )
             top = max(args.scales)
             control = run_point(
-                runtime, logs, top // args.per_execution, 1, True, args.poll, 4.0 + top / 2000
-            )
+                runtime, logs, top // args.per_execution, 1, True, args.poll,
+                phase_delay(top, True, args.poll, args.quick),
+            )  # fmt: skip
             report(points, control, args.poll)
 
 
