@@ -25,6 +25,7 @@ import asyncio
 import json
 import logging
 from contextlib import suppress
+from functools import partial
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -123,6 +124,20 @@ def quiet_disconnects(error: Exception) -> bool:
     return False
 
 
+def encode_next(view: Any, result: object) -> str | None:
+    """A result's `next` payload as JSON text, built as Strawberry's `Operation.send_next` does
+    and encoded by the router; None for what each subscriber must handle itself."""
+    if not isinstance(result, ExecutionResult) or isinstance(result, PreExecutionError):
+        return None
+    payload: NextMessagePayload = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    encoded: str = view.encode_json_string(payload)
+    return encoded
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
     """graphql-transport-ws with authentication on `connection_init` and server pings."""
 
@@ -192,17 +207,20 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         shared_context = GraphQLContext(
             context.services, shared_principal(context.principal), context.client_session
         )
+        # The shared operation may outlive this connection: it holds no reference to it.
+        schema, root_value, view = self.schema, self.root_value, self.view
+        query, variables, name = operation.query, operation.variables, operation.operation_name
 
         def source() -> Any:
-            return self.schema.stream(
-                operation.query,
-                variable_values=operation.variables,
+            return schema.stream(
+                query,
+                variable_values=variables,
                 context_value=shared_context,
-                root_value=self.root_value,
-                operation_name=operation.operation_name,
+                root_value=root_value,
+                operation_name=name,
             )
 
-        results = hub.subscribe(key, source, self._encode_next)
+        results = hub.subscribe(key, source, partial(encode_next, view))
         try:
             async with asyncio.timeout(context.seconds_until_expiry()) as deadline:
                 first = True
@@ -227,18 +245,6 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         finally:
             await results.aclose()
         await operation.send_operation_message(CompleteMessage(id=operation.id, type="complete"))
-
-    def _encode_next(self, result: object) -> str | None:
-        """A result's `next` payload as JSON text, built as the base class's `send_next` does;
-        None for what each subscriber must handle itself."""
-        if not isinstance(result, ExecutionResult) or isinstance(result, PreExecutionError):
-            return None
-        payload: NextMessagePayload = {"data": result.data}
-        if result.errors:
-            payload["errors"] = [error.formatted for error in result.errors]
-        if result.extensions:
-            payload["extensions"] = result.extensions
-        return self.view.encode_json_string(payload)
 
     async def _send_next_text(
         self, operation: Operation[GraphQLContext, None], payload: str
