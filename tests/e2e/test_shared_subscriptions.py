@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.e2e.client import EXAMPLES, http_client, upload
 from tests.e2e.conftest import PHASE_DELAY
@@ -89,3 +92,50 @@ async def test_subscribers_of_one_operation_get_identical_events_and_others_thei
         assert only["data"] is None
         assert only["errors"][0]["extensions"]["code"] == "NOT_FOUND", only
         assert other_tenant[op_id][-1]["type"] == "complete"
+
+
+@pytest.fixture
+def strict_api(
+    e2e_runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    """An API without clock-skew leeway, so that a 2-second token expires in 2 seconds."""
+    env = {"EXPERIENCE_AUTH_LEEWAY_SECONDS": "0"}
+    logs = tmp_path_factory.mktemp("strict-api-logs")
+    with ApiProcess(e2e_runtime.url, logs, auth=True, env=env) as process:
+        yield process
+
+
+async def test_one_subscribers_token_expiring_ends_only_its_own_subscription(
+    strict_api: ApiProcess, e2e_runtime: RuntimeProcess
+) -> None:
+    api = strict_api
+    e2e_runtime.set_faults(phase_delay=1.5)
+    try:
+        async with http_client(api, tenant="t-expiring") as session:
+            accepted = await upload(session, EXAMPLES / "customers.csv")
+        execution_id = accepted["execution"]["id"]
+        short = api.token("t-expiring", "u1", ttl=timedelta(seconds=2))
+
+        async def with_token(token: str) -> list[dict[str, Any]]:
+            async with connect(api.ws_url, subprotocols=["graphql-transport-ws"]) as socket:
+                init = {"type": "connection_init", "payload": {"authToken": token}}
+                await socket.send(json.dumps(init))
+                assert json.loads(await socket.recv())["type"] == "connection_ack"
+                await subscribe_all(socket, {"1": (WATCH, execution_id)})
+                return (await until_all_complete(socket, {"1"}))["1"]
+
+        # The short-lived subscriber starts the shared operation; the long-lived one joins it.
+        expiring = asyncio.create_task(with_token(short))
+        await asyncio.sleep(0.5)
+        completed = await with_token(api.token("t-expiring", "u2"))
+        expired = await expiring
+    finally:
+        e2e_runtime.set_faults(phase_delay=PHASE_DELAY)
+
+    *_, last_next, done = expired
+    assert done["type"] == "complete"
+    (error,) = last_next["payload"]["errors"]
+    assert error["extensions"] == {"code": "UNAUTHENTICATED", "reason": "expired"}
+    statuses = [event["data"]["executionStatus"] for event in payloads(completed)]
+    assert statuses[-1]["state"] == "COMPLETED"
+    assert all("errors" not in payload for payload in payloads(completed))
