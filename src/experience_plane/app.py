@@ -30,6 +30,7 @@ from experience_plane.executions import ExecutionTracker
 from experience_plane.graphql.context import get_graphql_context
 from experience_plane.graphql.http import PREFLIGHT_HEADERS, GraphQLHTTPRouter
 from experience_plane.graphql.schema import build_schema
+from experience_plane.graphql.sharing import SharedSubscriptions
 from experience_plane.lifecycle import Lifecycle
 from experience_plane.middleware import (
     REQUEST_ID_HEADER,
@@ -182,6 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         allowed_origins=settings.ws_allowed_origin_list,
     )
+    if settings.subscription_sharing:
+        graphql.subscription_hub = SharedSubscriptions()
     app.include_router(graphql)
     install_rest_api(app)
 

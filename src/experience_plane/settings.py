@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=100, ge=1)
     ws_connection_init_timeout: float = Field(default=5.0, gt=0)
     ws_keep_alive_interval: float = Field(default=15.0, gt=0)
+    # graphql-transport-ws subscribers of the same operation and tenant share one execution of
+    # it per event (see `graphql.sharing`); false runs each subscription on its own.
+    subscription_sharing: bool = True
 
     # Mutations per tenant: `rate_limit_burst` at once, then this many per second (0: off).
     rate_limit_per_second: float = Field(default=10.0, ge=0)

@@ -45,6 +45,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from experience_plane.graphql.context import GraphQLContext
+from experience_plane.graphql.sharing import SharedSubscriptions
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -143,6 +144,8 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    # Set by `create_app` when subscriptions are shared (see `graphql.sharing`); None: unshared.
+    subscription_hub: SharedSubscriptions | None = None
 
     def __init__(
         self,

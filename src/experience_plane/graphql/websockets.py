@@ -11,24 +11,41 @@ Strawberry's handlers, with what the Experience Plane needs on top:
 - graphql-transport-ws: the server pings every `keep_alive_interval` seconds, so idle proxies
   keep the socket open (legacy graphql-ws has its own `ka` messages).
 - legacy graphql-ws: the same `connection_init` timeout as graphql-transport-ws (4408).
+- graphql-transport-ws: subscribers of the same operation (document, variables, operation name,
+  tenant and roles) share one execution of it (`graphql.sharing`) when the router has a
+  `subscription_hub` (`EXPERIENCE_SUBSCRIPTION_SHARING`): each result is executed and serialised
+  once, and each subscriber only frames it with its id. Each subscriber's own token expiry still
+  ends its subscription (a `next` with the UNAUTHENTICATED error, then `complete`, as unshared).
+  Queries and mutations sent over the socket, legacy graphql-ws and SSE are never shared.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import suppress
+from functools import partial
 from typing import Any
 
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
+    _OperationStreamClosed,  # raised by the base class's pre-execution error handling
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    CompleteMessage,
+    ConnectionInitMessage,
+    NextMessagePayload,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionInitMessage as LegacyConnectionInitMessage,
 )
+from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from experience_plane.auth import AuthenticationError
 from experience_plane.context import (
@@ -37,7 +54,15 @@ from experience_plane.context import (
     client_session_id,
     get_authenticator,
 )
-from experience_plane.graphql.context import GraphQLContext
+from experience_plane.graphql.context import TOKEN_EXPIRED_MESSAGE, GraphQLContext
+from experience_plane.graphql.errors import ErrorCode, PublicError
+from experience_plane.graphql.sharing import (
+    OperationKey,
+    SharedSubscriptions,
+    is_subscription,
+    operation_key,
+    shared_principal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +124,20 @@ def quiet_disconnects(error: Exception) -> bool:
     return False
 
 
+def encode_next(view: Any, result: object) -> str | None:
+    """A result's `next` payload as JSON text, built as Strawberry's `Operation.send_next` does
+    and encoded by the router; None for what each subscriber must handle itself."""
+    if not isinstance(result, ExecutionResult) or isinstance(result, PreExecutionError):
+        return None
+    payload: NextMessagePayload = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    encoded: str = view.encode_json_string(payload)
+    return encoded
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
     """graphql-transport-ws with authentication on `connection_init` and server pings."""
 
@@ -129,6 +168,100 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         while True:
             await asyncio.sleep(interval)
             await self.send_message({"type": "ping"})
+
+    async def run_operation(self, operation: Operation[GraphQLContext, None]) -> None:
+        hub = getattr(self.view, "subscription_hub", None)
+        key = self._sharing_key(operation) if isinstance(hub, SharedSubscriptions) else None
+        if hub is None or key is None:
+            await super().run_operation(operation)
+            return
+        # The base class's error handling, around the shared path instead of its own.
+        try:
+            await self._run_shared(hub, key, operation)
+        except _OperationStreamClosed:
+            return
+        except Exception as error:
+            await self.handle_task_exception(error)
+            with suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+
+    def _sharing_key(self, operation: Operation[GraphQLContext, None]) -> OperationKey | None:
+        context = self.context
+        if not context.authenticated or context.seconds_until_expiry() == 0.0:
+            return None  # refused on the unshared path, with its usual error
+        if not is_subscription(operation.query, operation.operation_name):
+            return None
+        return operation_key(
+            operation.query, operation.variables, operation.operation_name, context.principal
+        )
+
+    async def _run_shared(
+        self,
+        hub: SharedSubscriptions,
+        key: OperationKey,
+        operation: Operation[GraphQLContext, None],
+    ) -> None:
+        context = self.context
+        shared_context = GraphQLContext(
+            context.services, shared_principal(context.principal), context.client_session
+        )
+        # The shared operation may outlive this connection: it holds no reference to it.
+        schema, root_value, view = self.schema, self.root_value, self.view
+        query, variables, name = operation.query, operation.variables, operation.operation_name
+
+        def source() -> Any:
+            return schema.stream(
+                query,
+                variable_values=variables,
+                context_value=shared_context,
+                root_value=root_value,
+                operation_name=name,
+            )
+
+        results = hub.subscribe(key, source, partial(encode_next, view))
+        try:
+            async with asyncio.timeout(context.seconds_until_expiry()) as deadline:
+                first = True
+                async for item in results:
+                    if isinstance(item, str):
+                        await self._send_next_text(operation, item)
+                    elif first and isinstance(item, PreExecutionError):
+                        await self._handle_pre_execution_error(operation, item)
+                        return
+                    else:
+                        await self._reject_incremental_delivery(operation)
+                        return
+                    first = False
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            expired = PublicError(
+                TOKEN_EXPIRED_MESSAGE, ErrorCode.UNAUTHENTICATED, reason="expired"
+            )
+            payload = {"data": None, "errors": [expired.formatted]}
+            await self._send_next_text(operation, self.view.encode_json_string(payload))
+        finally:
+            await results.aclose()
+        await operation.send_operation_message(CompleteMessage(id=operation.id, type="complete"))
+
+    async def _send_next_text(
+        self, operation: Operation[GraphQLContext, None], payload: str
+    ) -> None:
+        if operation.completed:
+            return
+        # The shared payload is spliced in as text: framing costs one small string, not a
+        # serialisation of the whole result per subscriber.
+        message = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{payload}}}'
+        websocket = self.websocket
+        if not isinstance(websocket, ASGIWebSocketAdapter):
+            await self.send_message(json.loads(message))
+            return
+        try:
+            await websocket.ws.send_text(message)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
     async def shutdown(self) -> None:
         if self._keep_alive_task is not None:
