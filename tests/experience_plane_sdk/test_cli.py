@@ -7,9 +7,11 @@ import os
 import pty
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from experience_plane_sdk import cli as cli_module
@@ -18,6 +20,7 @@ from tests.experience_plane_sdk.conftest import (
     CUSTOMER_COUNT,
     CUSTOMER_IDS,
     CUSTOMERS,
+    PHASE_DELAY,
     POLICIES,
     Mashed,
     StandInServer,
@@ -199,6 +202,19 @@ def test_any_401_answer_exits_5(stand_in: StandInServer) -> None:
     assert cli("watch", "exec_1", url=stand_in.url).code == 5
 
 
+@pytest.fixture
+def slow_runtime(api: ApiProcess) -> Iterator[None]:
+    """Phases of seconds for one test, so a loaded machine cannot finish the execution before a
+    short wait has even started."""
+    faults = api.env["EXPERIENCE_RUNTIME_URL"] + "/_control/faults"
+    httpx.post(faults, json={"phase_delay": 5}).raise_for_status()
+    try:
+        yield
+    finally:
+        httpx.post(faults, json={"phase_delay": PHASE_DELAY}).raise_for_status()
+
+
+@pytest.mark.usefixtures("slow_runtime")
 def test_a_wait_timeout_exits_6(api: ApiProcess, mashed: Mashed, token: str) -> None:
     run = cli(
         "mash", *mashed.file_ids, "--wait", "--timeout", "0.01", url=api.graphql_url, token=token
