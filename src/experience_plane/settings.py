@@ -112,6 +112,17 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=10.0, ge=0)
     rate_limit_burst: int = Field(default=50, ge=1)
 
+    # Scale-out: unset keeps everything in this process (one replica). Set, replicas share
+    # execution watching (one lease-holding watcher per execution), idempotency keys and rate
+    # limits through Redis, and fall back to per-replica behaviour while it is unreachable.
+    redis_url: str | None = None
+    redis_key_prefix: str = "experience"
+    redis_timeout_seconds: float = Field(default=1.0, gt=0)
+    # A watcher's lease: renewed every third of it; a dead holder's is taken over once expired.
+    redis_lease_seconds: float = Field(default=5.0, gt=0)
+    # How long the last known status of an execution stays cached in Redis.
+    redis_status_ttl_seconds: float = Field(default=86_400.0, gt=0)
+
     @property
     def is_development(self) -> bool:
         """Whether the relaxed development defaults apply."""
