@@ -243,7 +243,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
         # Redis down is not unready: the replica serves alone (see `experience_plane.cluster`).
         cluster = services.cluster
-        body["redis"] = cluster.report() if cluster is not None else {"status": "disabled"}
+        body["redis"] = await cluster.report() if cluster is not None else {"status": "disabled"}
         if lifecycle.draining:
             body["reason"] = "shutting down"
         elif not ready:

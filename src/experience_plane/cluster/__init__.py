@@ -86,6 +86,13 @@ class Cluster:
             releases_key=releases_key,
         )
 
-    def report(self) -> dict[str, object]:
-        """The `redis` part of `/readyz`."""
-        return self.link.report()
+    async def report(self) -> dict[str, object]:
+        """The `redis` part of `/readyz` (after a PING, so it is current), with the id this
+        replica holds leases under. `ok` needs the subscription to be open too: until then
+        this replica still watches executions alone."""
+        await self.link.check()
+        body = {**self.link.report(), "replica_id": self.watching.replica_id}
+        if self.link.up and not self.watching.available:
+            body["status"] = "degraded"
+            body["effect"] = "per-replica execution watching until the subscription reopens"
+        return body

@@ -8,8 +8,11 @@ import json
 import pytest
 
 from experience_plane.cluster import RedisIdempotencyStore, RedisLink
-from experience_plane.idempotency import IdempotencyConflict, IdempotencyKey
-from experience_plane.idempotency import InMemoryIdempotencyStore
+from experience_plane.idempotency import (
+    IdempotencyConflict,
+    IdempotencyKey,
+    InMemoryIdempotencyStore,
+)
 from experience_plane.runtime import RuntimeRejected, SubmitOutcomeUnknown
 from tests.experience_plane.cluster.conftest import open_link
 from tests.support.redis import RedisServer

@@ -56,7 +56,8 @@ async def test_redis_down_falls_back_to_the_local_bucket_then_shares_again(
         if link.up:
             break
         await asyncio.sleep(0.05)
-    assert link.up and link.report()["status"] == "ok"
+    assert link.up
+    assert link.report()["status"] == "ok"
     # Shared again: Redis restarted empty, so the tenant has a fresh shared burst of one.
     assert (await shared.try_acquire("t1")).allowed
     assert not (await shared.try_acquire("t1")).allowed
