@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 BENCHMARKS: dict[str, str] = {
     "runtime_client": "Runtime client CPU per request, by transport (target 2)",
+    "replicas": "Runtime requests per execution with 1 and 3 replicas on Redis (issue 8)",
 }
 
 
