@@ -24,12 +24,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from harness import ProcessMeter, print_table, verdict
-
 from tests.e2e.client import request, ws_client
 from tests.e2e.raw import result, upload
 from tests.support.processes import ApiProcess, RuntimeProcess
 from tests.support.redis import RedisServer
+
+from harness import ProcessMeter, print_table, verdict
 
 WATCH = """subscription ($id: ID!) { executionStatus(executionId: $id) { rawStatus } }"""
 TENANT = "bench"
@@ -82,9 +82,7 @@ def run_setup(
         env["EXPERIENCE_REDIS_URL"] = redis_url
     with ExitStack() as stack:
         apis = [
-            stack.enter_context(
-                ApiProcess(runtime.url, logs / f"{setup}-{i}", auth=True, env=env)
-            )
+            stack.enter_context(ApiProcess(runtime.url, logs / f"{setup}-{i}", auth=True, env=env))
             for i in range(replicas)
         ]
         meters = [ProcessMeter(api.pid) for api in apis if api.pid is not None]
