@@ -198,7 +198,8 @@ class RedisWatchCoordinator:
                 args=[
                     self.replica_id,
                     self._lease_ms,
-                    self._cache_ms,
+                    # "Not found" is cached only briefly: it is an answer, not a state.
+                    self._lease_ms if snapshot is None else self._cache_ms,
                     self._channel,
                     tag,
                     payload,
