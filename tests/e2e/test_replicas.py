@@ -175,8 +175,9 @@ async def test_killing_the_lease_holder_moves_the_lease_and_nobody_misses_the_en
 
     survivors = [view for index, view in enumerate(views) if index // 2 != victim]
     assert all(isinstance(view, list) for view in survivors), survivors
-    assert_consistent(survivors)  # type: ignore[arg-type]
-    assert all(len(view) > 1 for view in survivors)  # type: ignore[arg-type]
+    seen = [view for view in survivors if isinstance(view, list)]
+    assert_consistent(seen)
+    assert all(len(view) > 1 for view in seen)
     # The successor re-read the Runtime and streamed on: two watchers in all, never three.
     assert runtime.stats()["stream_connections"].get(execution_id, 0) == 2
 

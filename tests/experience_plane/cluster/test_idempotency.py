@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -49,9 +50,9 @@ class Submits:
 @pytest.fixture
 async def replicas(
     link: RedisLink, redis_server: RedisServer
-) -> tuple[RedisIdempotencyStore[str], RedisIdempotencyStore[str]]:
+) -> AsyncIterator[tuple[RedisIdempotencyStore[str], RedisIdempotencyStore[str]]]:
     other = await open_link(redis_server)
-    yield store(link), store(other)  # type: ignore[misc]
+    yield store(link), store(other)
     await other.__aexit__(None, None, None)
 
 

@@ -83,7 +83,7 @@ async def test_subscribers_on_both_replicas_see_every_change_from_one_watcher(
     await until(lambda: on_b.seen == ["created"])
     for step in range(2, len(RAW) + 1):
         a.clock.release()  # one poll round of the leader
-        await until(lambda step=step: len(on_a.seen) == len(on_b.seen) == step)  # type: ignore[misc]
+        await until(lambda step=step: len(on_a.seen) == len(on_b.seen) == step)
     await asyncio.wait({on_a.task, on_b.task})
     assert on_a.seen == on_b.seen == RAW
     assert fake.reads[("t1", "e1")] == len(RAW)  # one watcher's reads, not two
@@ -140,3 +140,25 @@ async def test_without_redis_each_replica_watches_alone(
     await asyncio.wait({on_a.task, on_b.task}, timeout=5)
     assert on_a.seen == on_b.seen == RAW
     assert fake.reads[("t1", "e3")] == 2 * len(RAW)  # one watcher per replica
+
+
+async def test_when_the_leaders_subscribers_leave_a_follower_takes_over(
+    two: tuple[ScriptedRuntime, Replica, Replica],
+) -> None:
+    fake, a, b = two
+    fake.script("t1", "e4", lifecycle("e4"))
+    on_a = Follower(a, "e4")
+    await until(lambda: on_a.seen == ["created"])
+    on_b = Follower(b, "e4")
+    await until(lambda: on_b.seen == ["created"])
+    on_a.task.cancel()  # a's last subscriber leaves: a stops watching and gives the lease up
+    await asyncio.wait({on_a.task})
+    assert a.tracker.active_watchers == 0
+    # b takes over within a quarter lease and reads the Runtime first.
+    await until(lambda: on_b.seen == ["created", "executing"], seconds=LEASE * 2)
+    for step in (3, 4):
+        b.clock.release()
+        await until(lambda step=step: len(on_b.seen) == step)
+    await asyncio.wait({on_b.task}, timeout=5)
+    assert on_b.seen == RAW
+    assert fake.reads[("t1", "e4")] == len(RAW)  # never two watchers at once
