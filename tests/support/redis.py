@@ -46,9 +46,10 @@ class RedisServer:
     """`redis-server` on 127.0.0.1 and a free port, with persistence off; stop/start keep the
     port, so a test can take Redis away and bring it back."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, port: int | None = None, password: str | None = None) -> None:
         self.binary = redis_server_binary()
-        self.port = free_port()
+        self.port = port or free_port()
+        self.password = password
         self.log_dir = log_dir
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -56,7 +57,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
         return [
@@ -64,6 +66,7 @@ class RedisServer:
             "--bind", "127.0.0.1", "--port", str(self.port),
             "--save", "", "--appendonly", "no",
             "--dir", str(self.log_dir),
+            *(["--requirepass", self.password] if self.password else []),
         ]  # fmt: skip
 
     def start(self) -> None:
@@ -88,7 +91,8 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1.0) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
+                # Without the password Redis answers -NOAUTH: it is up all the same.
+                return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
         except OSError:
             return False
 
