@@ -116,7 +116,7 @@ class ReplicatedWatcher(ExecutionWatcher):
                     if await self._follow_others(inbox):
                         return
             except CoordinationUnavailable:
-                logger.info("execution %s: watching alone (no coordinator)", self.key[1])
+                logger.debug("execution %s: watching alone (no coordinator)", self.key[1])
             else:
                 await self._lead()
                 return
