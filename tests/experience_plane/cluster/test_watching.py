@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import pytest
 
 from experience_plane.cluster import RedisLink, RedisWatchCoordinator
-from experience_plane.executions import ExecutionTracker
-from experience_plane.runtime import ExecutionNotFound
+from experience_plane.executions import ExecutionTracker, Snapshot
+from experience_plane.runtime import ExecutionNotFound, RuntimeUnavailable
 from tests.experience_plane.cluster.conftest import open_link
-from tests.experience_plane.executions.fakes import ManualClock, ScriptedRuntime, lifecycle
+from tests.experience_plane.executions.fakes import ManualClock, ScriptedRuntime, lifecycle, status
 from tests.support.redis import RedisServer
 
 LEASE = 0.8
@@ -35,14 +35,22 @@ async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
             await asyncio.sleep(0.01)
 
 
-async def start_replica(stack: AsyncExitStack, link: RedisLink, fake: ScriptedRuntime) -> Replica:
+async def start_replica(
+    stack: AsyncExitStack, link: RedisLink, fake: ScriptedRuntime, stale_after: float = 5.0
+) -> Replica:
     coordinator = await stack.enter_async_context(
         RedisWatchCoordinator(link, prefix="test", lease_seconds=LEASE, status_ttl_seconds=60)
     )
     await until(lambda: coordinator.available)
     clock = ManualClock(auto=False)
     tracker = await stack.enter_async_context(
-        ExecutionTracker(fake, use_stream=False, sleep=clock.sleep, coordinator=coordinator)
+        ExecutionTracker(
+            fake,
+            use_stream=False,
+            sleep=clock.sleep,
+            stale_after=stale_after,
+            coordinator=coordinator,
+        )
     )
     return Replica(tracker, clock, coordinator)
 
@@ -55,8 +63,8 @@ async def two(
     async with AsyncExitStack() as stack:
         other = await open_link(redis_server)
         stack.push_async_exit(other)
-        a = await start_replica(stack, link, fake)
-        b = await start_replica(stack, other, fake)
+        a = await start_replica(stack, link, fake, stale_after=1e-9)
+        b = await start_replica(stack, other, fake, stale_after=1e-9)
         yield fake, a, b
 
 
@@ -68,8 +76,8 @@ class Follower:
         self.task = asyncio.create_task(self._run(replica, tenant, execution_id))
 
     async def _run(self, replica: Replica, tenant: str, execution_id: str) -> None:
-        async for status in replica.tracker.watch(tenant, execution_id):
-            self.seen.append(status.raw_status)
+        async for item in replica.tracker.watch(tenant, execution_id):
+            self.seen.append(item.raw_status)
 
 
 async def test_subscribers_on_both_replicas_see_every_change_from_one_watcher(
@@ -128,7 +136,7 @@ async def test_without_redis_each_replica_watches_alone(
 ) -> None:
     fake, a, b = two
     # Each replica reads each status once: the script serves every step twice.
-    fake.script("t1", "e3", [status for status in lifecycle("e3") for _ in range(2)])
+    fake.script("t1", "e3", [step for step in lifecycle("e3") for _ in range(2)])
     redis_server.stop()
     await until(lambda: not a.coordinator.available and not b.coordinator.available)
     on_a, on_b = Follower(a, "e3"), Follower(b, "e3")
@@ -162,3 +170,35 @@ async def test_when_the_leaders_subscribers_leave_a_follower_takes_over(
     await asyncio.wait({on_b.task}, timeout=5)
     assert on_b.seen == RAW
     assert fake.reads[("t1", "e4")] == len(RAW)  # never two watchers at once
+
+
+async def test_stale_flags_reach_the_followers_with_the_error(
+    two: tuple[ScriptedRuntime, Replica, Replica],
+) -> None:
+    fake, a, b = two
+    running, done = status("e5", "executing", 40), status("e5", "completed")
+    down = RuntimeUnavailable("GET /status: connection refused")
+    fake.script("t1", "e5", [running, down, down, running, done])
+    on_a = Follower(a, "e5")
+    await until(lambda: on_a.seen == ["executing"])
+    snapshots: list[Snapshot] = []
+
+    async def follow_b() -> None:
+        async for snapshot in b.tracker.follow("t1", "e5"):
+            snapshots.append(snapshot)
+
+    on_b = asyncio.create_task(follow_b())
+    await until(lambda: len(snapshots) == 1)
+    while not on_b.done():
+        a.clock.release()
+        await asyncio.sleep(0.05)
+    assert [(s.status.raw_status, s.stale) for s in snapshots] == [
+        ("executing", False),
+        ("executing", True),
+        ("executing", False),
+        ("completed", False),
+    ]
+    assert snapshots[1].last_error is not None
+    assert "connection refused" in snapshots[1].last_error
+    assert snapshots[1].stale_since is not None
+    await asyncio.wait({on_a.task})
