@@ -27,15 +27,13 @@ def redis_server_binary() -> str:
         return found
     apt = shutil.which("apt-get")
     if apt is not None:
-        subprocess.run(
-            [apt, "install", "-y", "--no-install-recommends", "redis-server"],
-            check=False,
-            capture_output=True,
-            timeout=600,
-        )
-        found = shutil.which("redis-server")
-        if found:
-            return found
+        install = [apt, "install", "-y", "--no-install-recommends", "redis-server"]
+        # A fresh image has no package lists yet: update once if the first install fails.
+        for command in (install, [apt, "update"], install):
+            subprocess.run(command, check=False, capture_output=True, timeout=600)
+            found = shutil.which("redis-server")
+            if found:
+                return found
     raise RuntimeError(
         "redis-server is not installed and could not be installed with apt-get; install it "
         "(Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`)"
