@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "runtime_client": "Runtime client CPU per request, by transport (target 2)",
     "upload": "A 1 GiB uploadContent: API peak memory and throughput (target 4)",
     "subscriptions": "Subscription fan-out and scaling, shared vs per-subscriber (targets 3, 5)",
+    "replicas": "Runtime requests per execution with 1 and 3 replicas on Redis (issue 8)",
 }
 
 

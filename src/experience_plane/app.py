@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from experience_plane.auth import Authenticator, Principal, TokenVerifier
+from experience_plane.cluster import Cluster
 from experience_plane.context import (
     InvalidSessionId,
     Unauthenticated,
@@ -92,6 +93,17 @@ def build_authenticator(settings: Settings) -> Authenticator:
     return Authenticator(TokenVerifier(settings.auth_settings()))
 
 
+@asynccontextmanager
+async def open_cluster(settings: Settings) -> AsyncIterator[Cluster | None]:
+    """The Redis-coordinated cluster when `EXPERIENCE_REDIS_URL` is set, else None (one
+    process, everything in memory)."""
+    if not settings.redis_url:
+        yield None
+        return
+    async with Cluster(settings.redis_url, settings) as cluster:
+        yield cluster
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the Experience Plane application; settings default to the environment's.
 
@@ -122,12 +134,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 transport=ObservedTransport(default_transport(), metrics=metrics, tracing=tracing),
                 stream_headers=outgoing_headers,
             ) as client,
+            open_cluster(settings) as cluster,
             ExecutionTracker(
                 client,
                 poll_interval_min=settings.poll_interval_min,
                 poll_interval_max=settings.poll_interval_max,
                 use_stream=settings.use_runtime_stream,
                 stale_after=settings.subscription_stale_after_seconds,
+                coordinator=cluster.watching if cluster is not None else None,
             ) as tracker,
         ):
             lifecycle.tracker = tracker
@@ -139,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             try:
                 yield {
-                    "services": Services.build(settings, client, tracker),
+                    "services": Services.build(settings, client, tracker, cluster),
                     "authenticator": authenticator,
                 }
             finally:
@@ -258,6 +272,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "subscribers": services.tracker.active_subscribers,
             },
         }
+        # Redis down is not unready: the replica serves alone (see `experience_plane.cluster`).
+        cluster = services.cluster
+        body["redis"] = await cluster.report() if cluster is not None else {"status": "disabled"}
         if lifecycle.draining:
             body["reason"] = "shutting down"
         elif not ready:

@@ -123,6 +123,16 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # OpenTelemetry spans over OTLP/HTTP; None: on when OTEL_EXPORTER_OTLP_ENDPOINT is set.
     tracing: bool | None = None
+    # Scale-out: unset keeps everything in this process (one replica). Set, replicas share
+    # execution watching (one lease-holding watcher per execution), idempotency keys and rate
+    # limits through Redis, and fall back to per-replica behaviour while it is unreachable.
+    redis_url: str | None = None
+    redis_key_prefix: str = "experience"
+    redis_timeout_seconds: float = Field(default=1.0, gt=0)
+    # A watcher's lease: renewed every third of it; a dead holder's is taken over once expired.
+    redis_lease_seconds: float = Field(default=5.0, gt=0)
+    # How long the last known status of an execution stays cached in Redis.
+    redis_status_ttl_seconds: float = Field(default=86_400.0, gt=0)
 
     @property
     def is_development(self) -> bool:

@@ -1,14 +1,21 @@
-"""Tracking executions: one watcher per execution on the Runtime, fanned out to its subscribers."""
+"""Tracking executions: one watcher per execution on the Runtime, fanned out to its subscribers.
+
+With several replicas, a `WatchCoordinator` (Redis, in `experience_plane.cluster`) makes that one
+watcher per execution cluster-wide (see `replicated`).
+"""
 
 from experience_plane.executions.cache import ExecutionKey, TerminalCache
+from experience_plane.executions.replicated import CoordinationUnavailable, WatchCoordinator
 from experience_plane.executions.tracker import ExecutionTracker, TrackerClosed
 from experience_plane.executions.watcher import Snapshot, StatusSource
 
 __all__ = [
+    "CoordinationUnavailable",
     "ExecutionKey",
     "ExecutionTracker",
     "Snapshot",
     "StatusSource",
     "TerminalCache",
     "TrackerClosed",
+    "WatchCoordinator",
 ]

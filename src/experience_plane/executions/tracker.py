@@ -8,6 +8,11 @@ from types import TracebackType
 from typing import Self
 
 from experience_plane.executions.cache import ExecutionKey, TerminalCache
+from experience_plane.executions.replicated import (
+    CoordinationUnavailable,
+    ReplicatedWatcher,
+    WatchCoordinator,
+)
 from experience_plane.executions.watcher import (
     ExecutionWatcher,
     PollPolicy,
@@ -34,7 +39,9 @@ class ExecutionTracker:
     tenant as well as execution id, so one tenant never sees through another's watcher. A watcher
     stops when its execution ends or its last subscriber leaves; terminal statuses are kept in a
     bounded LRU cache so late subscribers cost no Runtime call. `sleep` is injectable so tests can
-    record poll intervals instead of waiting them out.
+    record poll intervals instead of waiting them out. With a `coordinator` (Redis, when
+    several replicas run), watchers are `ReplicatedWatcher`s: one replica reads each execution
+    from the Runtime and the others follow what it publishes.
     """
 
     def __init__(
@@ -48,8 +55,10 @@ class ExecutionTracker:
         terminal_cache_size: int = 10_000,
         stale_after: float = 5.0,
         sleep: Sleep = asyncio.sleep,
+        coordinator: WatchCoordinator | None = None,
     ) -> None:
         self._client = client
+        self._coordinator = coordinator
         self._policy = PollPolicy(
             interval_min=poll_interval_min,
             interval_max=poll_interval_max,
@@ -172,7 +181,7 @@ class ExecutionTracker:
             and not watcher.stale  # the Runtime is not answering: let the read say so
         ):
             return watcher.latest
-        cached = self._terminal.get(key)
+        cached = self._terminal.get(key) or await self._shared_terminal(key)
         if cached is not None:
             return cached
         status = await self._client.get_execution(tenant_id, execution_id)
@@ -188,8 +197,29 @@ class ExecutionTracker:
         """
         self._terminal.put((status_tenant, status.execution_id), status)
 
+    async def _shared_terminal(self, key: ExecutionKey) -> ExecutionStatus | None:
+        """The terminal status another replica published for `key`, if the coordinator has it."""
+        coordinator = self._coordinator
+        if coordinator is None or not coordinator.available:
+            return None
+        try:
+            published = await coordinator.latest(key)
+        except CoordinationUnavailable:
+            return None
+        snapshot = published[1] if published is not None else None
+        if snapshot is None or not snapshot.status.state.is_terminal:
+            return None
+        self._terminal.put(key, snapshot.status)
+        return snapshot.status
+
     def _start_watcher(self, key: ExecutionKey) -> ExecutionWatcher:
-        watcher = ExecutionWatcher(key, self._client, self._policy, self._streams, self._finished)
+        watcher = (
+            ExecutionWatcher(key, self._client, self._policy, self._streams, self._finished)
+            if self._coordinator is None
+            else ReplicatedWatcher(
+                key, self._client, self._policy, self._streams, self._finished, self._coordinator
+            )
+        )
         self._watchers[key] = watcher
         watcher.task = asyncio.create_task(watcher.run(), name=f"execution-watcher:{key[1]}")
         return watcher

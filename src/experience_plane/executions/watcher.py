@@ -171,25 +171,25 @@ class ExecutionWatcher:
 
     async def run(self) -> None:
         """The watcher task: follow the execution until it ends, then finish."""
-        tenant_id, execution_id = self.key
         try:
-            try:
-                status = await self._source.get_execution(tenant_id, execution_id)
-            except Exception as exc:  # the subscribers waiting for their first item raise it
-                self.finish(exc)
-                return
-            self._publish(status)
-            if not status.state.is_terminal:
-                self._publish(await self._follow())
+            await self._watch()
             self.finish()
-        except ExecutionNotFound as exc:  # the execution vanished while watched
+        except ExecutionNotFound as exc:  # unknown, or vanished while watched
             self.finish(exc)
         except Exception as exc:
-            logger.exception("watcher for execution %s failed", execution_id)
+            if self.version > 0:  # a failure of the first read is the subscribers' to raise
+                logger.exception("watcher for execution %s failed", self.key[1])
             self.finish(exc)
         finally:
             # Cancelled (last subscriber gone, tracker closed): end whoever still listens.
             self.finish()
+
+    async def _watch(self) -> None:
+        """Read the execution from the Runtime, then follow it, publishing every change."""
+        status = await self._source.get_execution(*self.key)
+        self._publish(status)
+        if not status.state.is_terminal:
+            self._publish(await self._follow())
 
     async def _follow(self) -> ExecutionStatus:
         """Publish every change after the first read; return the terminal status unpublished."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from experience_plane.auth import RateLimiter, TokenBucketLimiter
 from experience_plane.executions import ExecutionTracker
@@ -24,9 +25,14 @@ from experience_plane.services.errors import (
     UploadTooLargeError,
 )
 from experience_plane.services.executions import ExecutionService
-from experience_plane.services.idempotent import IdempotentSubmits
+from experience_plane.services.idempotent import IdempotentSubmits, releases_key
 from experience_plane.services.sessions import RuntimeSessions
 from experience_plane.settings import Settings
+
+if TYPE_CHECKING:
+    from experience_plane.cluster import Cluster
+    from experience_plane.idempotency import InMemoryIdempotencyStore
+    from experience_plane.runtime import ExecutionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,21 +47,32 @@ class Services:
     content: ContentService
     data_mash: DataMashService
     idempotent: IdempotentSubmits
+    cluster: Cluster | None = None
 
     @classmethod
     def build(
-        cls, settings: Settings, client: RuntimeClient, tracker: ExecutionTracker
+        cls,
+        settings: Settings,
+        client: RuntimeClient,
+        tracker: ExecutionTracker,
+        cluster: Cluster | None = None,
     ) -> Services:
-        """Wire the services over one Runtime client and one tracker."""
+        """Wire the services over one Runtime client and one tracker; with a `cluster`
+        (Redis), rate limits and idempotency keys are shared with the other replicas."""
         sessions = RuntimeSessions(client)
         executions = ExecutionService(client, tracker)
         limiter: RateLimiter | None = None
         if settings.rate_limit_per_second > 0:
-            limiter = TokenBucketLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+            local = TokenBucketLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+            limiter = local if cluster is None else cluster.rate_limiter(local)
         idempotent = IdempotentSubmits.in_memory(
             ttl_seconds=settings.idempotency_ttl_seconds,
             max_entries=settings.idempotency_max_entries,
         )
+        if cluster is not None:
+            # The in-memory store stays as the fallback while Redis is unreachable.
+            local_store = cast("InMemoryIdempotencyStore[ExecutionStatus]", idempotent.store)
+            idempotent = IdempotentSubmits(cluster.idempotency_store(local_store, releases_key))
         return cls(
             settings=settings,
             client=client,
@@ -75,6 +92,7 @@ class Services:
                 client, sessions, executions, limiter=limiter, idempotent=idempotent
             ),
             idempotent=idempotent,
+            cluster=cluster,
         )
 
 
