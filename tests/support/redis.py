@@ -7,7 +7,6 @@ fails with a message saying what to install.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from tests.support.packages import system_binary
 from tests.support.processes import STARTUP_TIMEOUT, free_port
 
 __all__ = ["RedisServer", "redis_server_binary"]
@@ -22,22 +22,7 @@ __all__ = ["RedisServer", "redis_server_binary"]
 
 def redis_server_binary() -> str:
     """The path of `redis-server`, installing it with apt-get when it is missing."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    apt = shutil.which("apt-get")
-    if apt is not None:
-        install = [apt, "install", "-y", "--no-install-recommends", "redis-server"]
-        # A fresh image has no package lists yet: update once if the first install fails.
-        for command in (install, [apt, "update"], install):
-            subprocess.run(command, check=False, capture_output=True, timeout=600)
-            found = shutil.which("redis-server")
-            if found:
-                return found
-    raise RuntimeError(
-        "redis-server is not installed and could not be installed with apt-get; install it "
-        "(Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`)"
-    )
+    return system_binary("redis-server", "redis-server", "macOS: `brew install redis`")
 
 
 class RedisServer:
