@@ -17,6 +17,7 @@ the schema.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -188,6 +189,10 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
     )
     lifecycle = app.state.lifecycle
     assert isinstance(lifecycle, Lifecycle)
+    # What is built by now (modules, the schema, the app) lives as long as the process: frozen,
+    # it is left out of the garbage collector's full passes, which would otherwise walk all of
+    # it again and again on a busy server.
+    gc.freeze()
     DrainingServer(config, lifecycle).run()
     return 0
 

@@ -106,9 +106,15 @@ def _renders_ide(connection: HTTPConnection) -> bool:
     return connection.scope.get("method") == "GET" and "query" not in connection.query_params
 
 
+async def _services(connection: HTTPConnection) -> Services:
+    # `get_services` as an async dependency: FastAPI runs a plain `def` dependency in its
+    # thread pool, a thread hand-off per request for a dictionary lookup.
+    return get_services(connection)
+
+
 async def get_graphql_context(
     connection: HTTPConnection,
-    services: Services = Depends(get_services),  # noqa: B008 - FastAPI's dependency idiom
+    services: Services = Depends(_services),  # noqa: B008 - FastAPI's dependency idiom
 ) -> GraphQLContext:
     """Build the context for one HTTP request, SSE stream or WebSocket connection.
 
