@@ -17,7 +17,6 @@ the schema.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import os
@@ -189,10 +188,6 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
     )
     lifecycle = app.state.lifecycle
     assert isinstance(lifecycle, Lifecycle)
-    # What is built by now (modules, the schema, the app) lives as long as the process: frozen,
-    # it is left out of the garbage collector's full passes, which would otherwise walk all of
-    # it again and again on a busy server.
-    gc.freeze()
     DrainingServer(config, lifecycle).run()
     return 0
 
