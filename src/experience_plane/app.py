@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.runtime_url,
                 flavour=RuntimeFlavour(settings.runtime_flavour.value),
                 timeout=settings.runtime_timeout,
+                transport_kind=settings.runtime_transport,
                 solution_id=settings.solution_id,
                 status_retries=settings.runtime_status_retries,
                 breaker_failure_threshold=settings.runtime_breaker_failure_threshold,
