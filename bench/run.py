@@ -17,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 BENCHMARKS: dict[str, str] = {
+    "query_overhead": "GraphQL executionStatus against a plain FastAPI route (target 1)",
     "runtime_client": "Runtime client CPU per request, by transport (target 2)",
     "upload": "A 1 GiB uploadContent: API peak memory and throughput (target 4)",
     "subscriptions": "Subscription fan-out and scaling, shared vs per-subscriber (targets 3, 5)",

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -40,13 +41,13 @@ from experience_plane.middleware import (
 )
 from experience_plane.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from experience_plane.observability.middleware import ObservabilityMiddleware
-from experience_plane.observability.runtime import ObservedTransport
+from experience_plane.observability.runtime import ObservedCarrier
 from experience_plane.observability.tracecontext import outgoing_headers
 from experience_plane.observability.tracing import Tracing, tracing_requested
 from experience_plane.rest import install_rest_api
 from experience_plane.rest.errors import too_large_response
 from experience_plane.runtime import BreakerState, RuntimeClient, RuntimeFlavour
-from experience_plane.runtime.transport import default_transport
+from experience_plane.runtime.transport import Carrier
 from experience_plane.services import Services
 from experience_plane.settings import Settings
 
@@ -116,6 +117,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics() if settings.metrics_enabled else None
     tracing = Tracing.configure() if tracing_requested(settings.tracing) else None
 
+    runtime_host = urlsplit(settings.runtime_url).hostname
+
+    def observe_runtime_calls(carrier: Carrier) -> Carrier:
+        return ObservedCarrier(
+            carrier, metrics=metrics, tracing=tracing, server_address=runtime_host
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         authenticator = build_authenticator(settings)
@@ -124,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.runtime_url,
                 flavour=RuntimeFlavour(settings.runtime_flavour.value),
                 timeout=settings.runtime_timeout,
+                transport_kind=settings.runtime_transport,
                 solution_id=settings.solution_id,
                 status_retries=settings.runtime_status_retries,
                 breaker_failure_threshold=settings.runtime_breaker_failure_threshold,
@@ -131,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 breaker_reset_seconds=settings.runtime_breaker_reset_seconds,
                 breaker_max_reset_seconds=settings.runtime_breaker_max_reset_seconds,
                 # Every call carries the request's traceparent and id, and is counted.
-                transport=ObservedTransport(default_transport(), metrics=metrics, tracing=tracing),
+                instrument=observe_runtime_calls,
                 stream_headers=outgoing_headers,
             ) as client,
             open_cluster(settings) as cluster,

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from experience_plane.auth.config import AuthSettings
 from experience_plane.observability.logging import LogFormat
+from experience_plane.runtime.transport import TransportKind
 
 
 class RuntimeFlavourSetting(StrEnum):
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     runtime_url: str = "http://127.0.0.1:8001"
     runtime_flavour: RuntimeFlavourSetting = RuntimeFlavourSetting.REFERENCE
     runtime_timeout: float = Field(default=10.0, gt=0)
+    # Which HTTP implementation carries Runtime requests (bench/runtime_client.py compares them).
+    runtime_transport: TransportKind = TransportKind.AIOHTTP
     solution_id: str = "default"
     poll_interval_min: float = Field(default=0.1, gt=0)
     poll_interval_max: float = Field(default=2.0, gt=0)

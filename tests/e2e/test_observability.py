@@ -228,7 +228,8 @@ def test_log_lines_are_json_and_carry_the_request_id(api: ApiProcess) -> None:
     assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in entries)
     about = [entry for entry in entries if "/execution/nope/status" in entry["message"]]
     # uvicorn's access line, and the Runtime client's line (debug level here) logged during it.
-    assert {entry["logger"] for entry in about} == {"uvicorn.access", "httpx"}
+    runtime_calls = "experience_plane.observability.runtime"
+    assert {entry["logger"] for entry in about} == {"uvicorn.access", runtime_calls}
     assert all(entry["request_id"] == request_id for entry in about)
     assert all(entry["trace_id"] == TRACE_ID for entry in about)
     startup = [entry for entry in entries if "Application startup complete" in entry["message"]]

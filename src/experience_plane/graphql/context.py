@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
 import strawberry
-from fastapi import Depends
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 from strawberry.fastapi import BaseContext
@@ -106,15 +105,16 @@ def _renders_ide(connection: HTTPConnection) -> bool:
     return connection.scope.get("method") == "GET" and "query" not in connection.query_params
 
 
-async def get_graphql_context(
-    connection: HTTPConnection,
-    services: Services = Depends(get_services),  # noqa: B008 - FastAPI's dependency idiom
-) -> GraphQLContext:
+async def get_graphql_context(connection: HTTPConnection) -> GraphQLContext:
     """Build the context for one HTTP request, SSE stream or WebSocket connection.
 
     HTTP and SSE are authenticated here from the `Authorization` header (`Unauthenticated`
     becomes a 401 before anything runs); a WebSocket on `connection_init`.
     """
+    # Read here rather than declared as a dependency: `get_services` is a plain function,
+    # which FastAPI would run in its thread pool (a thread hand-off per request for a lookup),
+    # and every sub-dependency is resolved again on every request.
+    services = get_services(connection)
     if isinstance(connection, WebSocket) or _renders_ide(connection):
         return GraphQLContext(services)
     principal = await get_principal(connection)

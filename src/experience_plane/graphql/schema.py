@@ -1,9 +1,8 @@
 """The schema: root types, and the extensions that guard and speed up every operation.
 
 Query limits (and, in production, the introspection ban) are validation rules created once per
-schema and added by one extension, so the validation cache keys stay equal from request to
-request and the cache keeps hitting (a `QueryDepthLimiter` constructed per request would make a
-new rule class, and a miss, each time).
+schema and held by its `DocumentCache` (see `graphql.documents`), with the token limit: a
+repeated operation is parsed and validated once, with every limit on.
 
 Unexpected errors reach clients as "Unexpected error" with the request id; the log line with the
 detail carries the same id. In production, validation messages lose graphql-core's "Did you
@@ -24,14 +23,7 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
 )
 from strawberry.exceptions import MissingQueryError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -44,6 +36,7 @@ from experience_plane.graphql.data_mash import (
     DataMash,
     create_data_mash,
 )
+from experience_plane.graphql.documents import DocumentCache, cached_documents
 from experience_plane.graphql.executions import (
     Execution,
     ExecutionIdArgument,
@@ -139,6 +132,13 @@ class RequestIdMaskErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE)
 
+    def _process_result(self, result: object) -> None:
+        # Strawberry's version asks `isinstance(result, <runtime-checkable Protocol>)`, which
+        # inspects the protocol's members on every request; an attribute lookup says the same.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = _request_id_of(self.execution_context)
         message = UNEXPECTED_ERROR_MESSAGE
@@ -168,6 +168,7 @@ class ExperienceSchema(strawberry.Schema):
     """
 
     hide_suggestions: bool = False
+    document_cache: DocumentCache | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -209,7 +210,7 @@ def build_schema(
     cache_size: int = 256,
     introspection: bool = True,
     suggestions: bool = True,
-) -> strawberry.Schema:
+) -> ExperienceSchema:
     """The Experience Plane schema with its limits, caches and error masking.
 
     `introspection=False` refuses `__schema`/`__type` queries; `suggestions=False` removes
@@ -221,19 +222,7 @@ def build_schema(
     ]
     if not introspection:
         limit_rules.append(NoSchemaIntrospectionCustomRule)
-
-    def limits() -> SchemaExtension:
-        return AddValidationRules(limit_rules)
-
-    def max_tokens_limiter() -> SchemaExtension:
-        return MaxTokensLimiter(max_token_count=max_tokens)
-
-    def parser_cache() -> SchemaExtension:
-        return ParserCache(maxsize=cache_size)
-
-    def validation_cache() -> SchemaExtension:
-        return ValidationCache(maxsize=cache_size)
-
+    documents = DocumentCache(limit_rules, max_tokens=max_tokens, maxsize=cache_size)
     schema = ExperienceSchema(
         query=Query,
         mutation=Mutation,
@@ -243,13 +232,11 @@ def build_schema(
             # First, so that it sees the result last: masked, with every error's code.
             OperationMetrics,
             RequestIdMaskErrors,
-            max_tokens_limiter,
-            limits,
-            parser_cache,
-            validation_cache,
+            cached_documents(documents),
         ],
     )
     schema.hide_suggestions = not suggestions
+    schema.document_cache = documents
     return schema
 
 

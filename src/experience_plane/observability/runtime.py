@@ -1,18 +1,18 @@
-"""`ObservedTransport`: what every Runtime call carries and reports.
+"""`ObservedCarrier`: what every Runtime call carries and reports.
 
-Wraps the Runtime client's pooled transport: each request gets the current `traceparent` and
-`X-Request-Id` (see `tracecontext`), is counted and timed by kind of call and outcome, and, when
-tracing is configured, recorded as a client span whose id is the `traceparent` sent. Being a
-transport, it sees every attempt, retries included, and the client's own code stays unchanged.
+Wraps the Runtime client's carrier (`runtime.transport.Carrier`): each request gets the current
+`traceparent` and `X-Request-Id` (see `tracecontext`), is counted and timed by kind of call and
+outcome, and, when tracing is configured, recorded as a client span whose id is the `traceparent`
+sent. Being the carrier, it sees every attempt, retries included, and the client's own code
+stays unchanged.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from types import TracebackType
-
-import httpx
+from collections.abc import Mapping
 
 from experience_plane.observability.metrics import Metrics
 from experience_plane.observability.tracecontext import (
@@ -21,9 +21,11 @@ from experience_plane.observability.tracecontext import (
     outgoing_headers,
 )
 from experience_plane.observability.tracing import SpanKind, Tracing
-from experience_plane.runtime.transport import TRANSPORT_ERRORS, is_timeout
+from experience_plane.runtime.transport import TRANSPORT_ERRORS, Answer, Body, Carrier, is_timeout
 
-__all__ = ["ObservedTransport", "runtime_call_kind"]
+__all__ = ["ObservedCarrier", "runtime_call_kind"]
+
+logger = logging.getLogger(__name__)
 
 # The Runtime contract's paths, each named once; ids never become labels.
 _CALL_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -46,66 +48,83 @@ def runtime_call_kind(path: str) -> str:
     return "other"
 
 
-class ObservedTransport(httpx.AsyncBaseTransport):
+class ObservedCarrier:
     """Propagates the trace context to the Runtime and reports each call (module docstring).
-    `metrics` None counts nothing; `tracing` None records no spans."""
+
+    Wraps whichever `Carrier` the client uses (aiohttp's by default, httpx over an injected
+    transport in tests). `metrics` None counts nothing; `tracing` None records no spans.
+    """
 
     def __init__(
         self,
-        inner: httpx.AsyncBaseTransport,
+        inner: Carrier,
         *,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        server_address: str | None = None,
     ) -> None:
         self.inner = inner
         self.metrics = metrics
         self.tracing = tracing
+        self.server_address = server_address
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        kind = runtime_call_kind(request.url.path)
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Send through the inner carrier with the trace headers; count, time and trace it."""
+        kind = runtime_call_kind(path)
+        sent = {**(headers or {}), **outgoing_headers()}
         if self.tracing is None:
-            request.headers.update(outgoing_headers())
-            return await self._measured(kind, request)
+            return await self._measured(kind, method, path, params, content, sent)
+        attributes = {"http.request.method": method}
+        if self.server_address:
+            attributes["server.address"] = self.server_address
         with self.tracing.span(
-            f"Runtime {kind}",
-            SpanKind.CLIENT,
-            current_trace(),
-            {"http.request.method": request.method, "server.address": request.url.host},
+            f"Runtime {kind}", SpanKind.CLIENT, current_trace(), attributes
         ) as span:
-            request.headers.update(outgoing_headers())
             # The Runtime's parent is this span, not the request's.
-            request.headers[TRACEPARENT_HEADER] = span.context.traceparent
-            response = await self._measured(kind, request)
-            span.set("http.response.status_code", response.status_code)
-            if response.status_code >= 500:
-                span.fail(f"HTTP {response.status_code}")
-            return response
+            sent[TRACEPARENT_HEADER] = span.context.traceparent
+            answer = await self._measured(kind, method, path, params, content, sent)
+            span.set("http.response.status_code", answer.status_code)
+            if answer.status_code >= 500:
+                span.fail(f"HTTP {answer.status_code}")
+            return answer
 
-    async def _measured(self, kind: str, request: httpx.Request) -> httpx.Response:
-        if self.metrics is None:
-            return await self.inner.handle_async_request(request)
+    async def _measured(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        content: Body | None,
+        headers: Mapping[str, str],
+    ) -> Answer:
         started = time.perf_counter()
         try:
-            response = await self.inner.handle_async_request(request)
+            answer = await self.inner.request(
+                method, path, params=params, content=content, headers=headers
+            )
         except TRANSPORT_ERRORS as exc:
             outcome = "timeout" if is_timeout(exc) else "error"
-            self.metrics.observe_runtime_call(kind, outcome, None)
+            if self.metrics is not None:
+                self.metrics.observe_runtime_call(kind, outcome, None)
+            logger.debug("Runtime call %s %s: %s (%r)", method, path, outcome, exc)
             raise
-        outcome = _STATUS_CLASSES.get(response.status_code // 100, "other")
-        self.metrics.observe_runtime_call(kind, outcome, time.perf_counter() - started)
-        return response
+        seconds = time.perf_counter() - started
+        if self.metrics is not None:
+            outcome = _STATUS_CLASSES.get(answer.status_code // 100, "other")
+            self.metrics.observe_runtime_call(kind, outcome, seconds)
+        logger.debug(
+            "Runtime call %s %s: %d in %.1f ms", method, path, answer.status_code, seconds * 1e3
+        )
+        return answer
 
     async def aclose(self) -> None:
+        """Close the inner carrier."""
         await self.inner.aclose()
-
-    async def __aenter__(self) -> ObservedTransport:
-        await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.inner.__aexit__(exc_type, exc_value, traceback)

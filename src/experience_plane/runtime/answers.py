@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-import httpx
 import pydantic
 
 from experience_plane.runtime.errors import (
@@ -17,13 +16,14 @@ from experience_plane.runtime.errors import (
     RuntimeUnavailable,
 )
 from experience_plane.runtime.models import ExecutionState, SubmitResult
+from experience_plane.runtime.transport import Answer
 
 __all__ = ["failed_submit", "json_body", "parse_answer", "retry_after"]
 
 _W = TypeVar("_W", bound=pydantic.BaseModel)
 
 
-def json_body(response: httpx.Response, not_found: type[RuntimeClientError] | None) -> object:
+def json_body(response: Answer, not_found: type[RuntimeClientError] | None) -> object:
     """The decoded JSON body of a 2xx answer; any other status raises its error.
 
     404 raises `not_found` when the caller looked something up (else `RuntimeRejected`); 429
@@ -31,13 +31,11 @@ def json_body(response: httpx.Response, not_found: type[RuntimeClientError] | No
     `RuntimeRejected` with the Runtime's `detail`; a body that is not JSON, or a 1xx/3xx status,
     raises `RuntimeProtocolError`.
     """
-    what = f"{response.request.method} {response.request.url.path}"
     status = response.status_code
-    try:
-        response.raise_for_status()
-    except httpx.HTTPStatusError as exc:
+    if not 200 <= status < 300:
+        exc = response.status_error()
         detail = _detail(response)
-        message = f"{what}: {status} {_short(detail)}"
+        message = f"{response.what}: {status} {_short(detail)}"
         if status == 404 and not_found is not None:
             raise not_found(message, status_code=status) from exc
         if status == 429 or status >= 500:
@@ -50,7 +48,7 @@ def json_body(response: httpx.Response, not_found: type[RuntimeClientError] | No
         return response.json()
     except ValueError as exc:
         raise RuntimeProtocolError(
-            f"{what}: answer is not JSON: {_short(response.text)}", status_code=status
+            f"{response.what}: answer is not JSON: {_short(response.text)}", status_code=status
         ) from exc
 
 
@@ -62,7 +60,7 @@ def parse_answer(model: type[_W], data: object) -> _W:
         raise RuntimeProtocolError(f"Unexpected answer from the Runtime: {exc}") from exc
 
 
-def failed_submit(response: httpx.Response, intent_id: str) -> SubmitResult | None:
+def failed_submit(response: Answer, intent_id: str) -> SubmitResult | None:
     """The platform's synchronous failure (500 `{"detail": ...}`, no execution id) as a failed
     `SubmitResult`; None when the 500 is anything else (an HTML page, no detail)."""
     try:
@@ -82,7 +80,7 @@ def failed_submit(response: httpx.Response, intent_id: str) -> SubmitResult | No
     )
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: Answer) -> float | None:
     """The pause in seconds a `Retry-After` header asks for (delta-seconds or an HTTP date)."""
     value = response.headers.get("Retry-After")
     if value is None:
@@ -100,7 +98,7 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _detail(response: httpx.Response) -> object:
+def _detail(response: Answer) -> object:
     """The FastAPI `detail` of an error answer, or its text when it is not FastAPI-shaped."""
     try:
         data = response.json()

@@ -1,10 +1,11 @@
 """`RuntimeClient`: the one way the Experience Plane talks to the Runtime.
 
-One pooled `httpx.AsyncClient` with explicit timeouts and limits, owned by the client and closed
-by `aclose()`. Every failure below this boundary leaves it as one of `runtime.errors`. Status and
-artifact reads are retried (they are safe to repeat); a submit is retried only when it carries an
-idempotency key and its first answer was lost (`SubmitOutcomeUnknown`), at most
-`submit_outcome_retries` times, because the Runtime deduplicates submits by that key.
+One pooled HTTP connection pool with explicit timeouts and limits (aiohttp's, see
+`runtime.transport`), owned by the client and closed by `aclose()`. Every failure below this
+boundary leaves it as one of `runtime.errors`. Status and artifact reads are retried (they are safe
+to repeat); a submit is retried only when it carries an idempotency key and its first answer was
+lost (`SubmitOutcomeUnknown`), at most `submit_outcome_retries` times, because the Runtime
+deduplicates submits by that key.
 
 Every call passes a `CircuitBreaker` (see `runtime.breaker`): once the Runtime has failed
 `breaker_failure_threshold` calls in a row, calls fail fast with `CircuitOpen` until a probe
@@ -20,7 +21,7 @@ import random
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -47,7 +48,16 @@ from experience_plane.runtime.models import (
 )
 from experience_plane.runtime.stream import stream_statuses
 from experience_plane.runtime.submits import SUBMIT_PATH, SubmitAttempt, retry_lost_answers
-from experience_plane.runtime.transport import TRANSPORT_ERRORS, default_transport, is_timeout
+from experience_plane.runtime.transport import (
+    DEFAULT_TRANSPORT,
+    TRANSPORT_ERRORS,
+    Answer,
+    Body,
+    Carrier,
+    TransportKind,
+    is_timeout,
+    make_carrier,
+)
 from experience_plane.runtime.upload import ContentEncoding, platform_file_type, upload_body
 from experience_plane.runtime.wire import (
     WireArtifactDetail,
@@ -67,19 +77,21 @@ BodyFactory = Callable[[], bytes | AsyncIterator[bytes]]
 # `Retry-After` is honoured up to this many seconds: one header must not park a status read for
 # minutes; past the cap the read is simply retried sooner.
 RETRY_AFTER_CAP = 30.0
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class RuntimeClient:
     """A typed async client of the Runtime HTTP contract, for either Runtime flavour.
 
-    Use it as an async context manager, or call `aclose()`. `transport` replaces the pooled
-    network transport (tests pass an `httpx.MockTransport`); `backoff_base` and `backoff_max`
-    shape the full-jitter exponential backoff between status-read retries. The `breaker_*`
-    arguments configure the circuit breaker (see `CircuitBreaker`); `breaker` replaces it
-    whole (tests pass one with a fake clock). `submit_outcome_retries` is how many times a
-    submit carrying an idempotency key is repeated when its answer is lost (0: never).
-    `stream_headers` gives the headers to open an execution stream with (the trace context;
-    HTTP calls get theirs from the transport).
+    Use it as an async context manager, or call `aclose()`. `transport` replaces the pooled network
+    transport (tests pass an `httpx.MockTransport`); otherwise `transport_kind` picks the HTTP
+    implementation (see `runtime.transport`: aiohttp's, the cheapest, by default). `backoff_base`
+    and `backoff_max` shape the full-jitter exponential backoff between status-read retries. The
+    `breaker_*` arguments configure the circuit breaker (see `CircuitBreaker`); `breaker` replaces
+    it whole (tests pass one with a fake clock). `submit_outcome_retries` is how many times a submit
+    carrying an idempotency key is repeated when its answer is lost (0: never). `stream_headers`
+    gives the headers to open an execution stream with (the trace context); `instrument` wraps
+    whatever carries the requests (observability adds headers, metrics and spans that way).
     """
 
     def __init__(
@@ -92,6 +104,7 @@ class RuntimeClient:
         solution_id: str = "default",
         status_retries: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
+        transport_kind: TransportKind = DEFAULT_TRANSPORT,
         backoff_base: float = 0.1,
         backoff_max: float = 2.0,
         breaker_failure_threshold: int = 5,
@@ -101,6 +114,7 @@ class RuntimeClient:
         breaker: CircuitBreaker | None = None,
         submit_outcome_retries: int = 1,
         stream_headers: Callable[[], Mapping[str, str]] | None = None,
+        instrument: Callable[[Carrier], Carrier] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.flavour = RuntimeFlavour(flavour)
@@ -120,14 +134,13 @@ class RuntimeClient:
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=timeout, write=timeout, pool=timeout
         )
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
+        carrier = make_carrier(
+            self.base_url,
             timeout=self._timeout,
-            transport=transport if transport is not None else default_transport(),
-            # The Runtime is an internal service reached directly; proxies configured in the
-            # environment for outbound traffic must not capture it.
-            trust_env=False,
+            kind=TransportKind(transport_kind),
+            transport=transport,
         )
+        self._http = instrument(carrier) if instrument is not None else carrier
         self._random = random.Random()  # noqa: S311 - jitter, not cryptography
 
     async def __aenter__(self) -> Self:
@@ -250,8 +263,12 @@ class RuntimeClient:
             "metadata": dict(metadata or {}),
         }
 
+        content = json.dumps(body).encode()
+
         async def create(_: Permit) -> str:
-            response = await self._send("POST", "/api/session/create", json=body)
+            response = await self._send(
+                "POST", "/api/session/create", content=content, headers=JSON_HEADERS
+            )
             return parse_answer(WireSession, json_body(response, None)).session_id
 
         return await self._guard.call(create, can_probe=False)
@@ -364,9 +381,7 @@ class RuntimeClient:
         self, body: bytes | AsyncIterator[bytes], attempt: SubmitAttempt
     ) -> SubmitResult:
         try:
-            response = await self._send(
-                "POST", SUBMIT_PATH, content=body, headers={"Content-Type": "application/json"}
-            )
+            response = await self._send("POST", SUBMIT_PATH, content=body, headers=JSON_HEADERS)
         except RuntimeUnavailable as exc:
             attempt.check_sent(exc)
             raise
@@ -431,11 +446,21 @@ class RuntimeClient:
             return min(retry_after, RETRY_AFTER_CAP)
         return self._random.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
         """One request; transport failures leave as `RuntimeUnavailable`/`RuntimeTimeout`."""
         what = f"{method} {path}"
         try:
-            return await self._http.request(method, path, **kwargs)
+            return await self._http.request(
+                method, path, params=params, content=content, headers=headers
+            )
         except httpx.DecodingError as exc:
             raise RuntimeProtocolError(f"{what}: undecodable answer: {exc}") from exc
         except TRANSPORT_ERRORS as exc:

@@ -1,33 +1,54 @@
-"""The pooled network transport under `RuntimeClient`.
+"""The pooled network transport under `RuntimeClient`, and the answers it hands back.
 
-Two implementations speak HTTP/1.1 to the Runtime equally well: httpx's own (httpcore) and
-aiohttp's behind the `httpx-aiohttp` adapter. `bench/runtime_client.py` measures the client CPU
-each spends per status read: aiohttp's costs about half as much sequentially and a fifth under
-fifty concurrent polls, so it is the default.
+Three implementations speak HTTP/1.1 to the Runtime equally well, measured by
+`bench/runtime_client.py` (client CPU per status read):
+
+- `aiohttp`: aiohttp's `ClientSession` used directly (`AiohttpCarrier`). No httpx `Request`,
+  `URL` or `Response` is built per call: the cheapest by far, so it is the default.
+- `httpx-aiohttp`: httpx's client over aiohttp's connections (the `httpx-aiohttp` adapter).
+- `httpx`: httpx's own transport (httpcore), the most expensive.
+
+Whichever carries a request, the client sees one `Answer` (status, headers, whole body). An
+injected `httpx.AsyncBaseTransport` (tests pass `httpx.MockTransport`) is carried by httpx.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
+from yarl import URL
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_TRANSPORT",
     "TRANSPORT_ERRORS",
+    "AiohttpCarrier",
+    "Answer",
+    "Carrier",
+    "HttpxCarrier",
     "TransportKind",
     "default_transport",
     "is_timeout",
+    "make_carrier",
     "make_transport",
     "nothing_sent",
 ]
+
+Body = bytes | AsyncIterator[bytes]
 
 
 class TransportKind(StrEnum):
     """Which HTTP implementation carries the Runtime client's requests."""
 
     HTTPX = "httpx"
+    HTTPX_AIOHTTP = "httpx-aiohttp"
     AIOHTTP = "aiohttp"
 
 
@@ -39,23 +60,197 @@ DEFAULT_LIMITS = httpx.Limits(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer of the Runtime, read whole: what `runtime.answers` turns into values or
+    typed errors, whichever transport carried it. `path` is the request's, without its query."""
+
+    method: str
+    path: str
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def what(self) -> str:
+        """The request, for messages: `GET /api/execution/x/status`."""
+        return f"{self.method} {self.path}"
+
+    @property
+    def text(self) -> str:
+        """The body as text (undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; `ValueError` when it is not JSON."""
+        return json.loads(self.content)
+
+    def status_error(self) -> httpx.HTTPStatusError:
+        """The answer's status as httpx's error, for typed errors to be raised `from`."""
+        request = httpx.Request(self.method, self.url)
+        response = httpx.Response(
+            self.status_code, headers=dict(self.headers), content=self.content, request=request
+        )
+        return httpx.HTTPStatusError(
+            f"{self.status_code} for {self.what}", request=request, response=response
+        )
+
+
+class Carrier(Protocol):
+    """Sends one request to the Runtime and reads its whole answer; network failures are
+    raised as they come (one of `TRANSPORT_ERRORS`), and `RuntimeClient` translates them."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Send `method path?params` with `content`, return the answer."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        ...
+
+
+class HttpxCarrier:
+    """Requests carried by an `httpx.AsyncClient` over the given transport."""
+
+    def __init__(
+        self, base_url: str, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout,
+            transport=transport,
+            # The Runtime is an internal service reached directly; proxies configured in the
+            # environment for outbound traffic must not capture it.
+            trust_env=False,
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Send the request through httpx and read the whole answer."""
+        response = await self._http.request(
+            method, path, params=params, content=content, headers=headers
+        )
+        return Answer(
+            method,
+            path,
+            str(response.request.url),
+            response.status_code,
+            response.headers,
+            response.content,
+        )
+
+    async def aclose(self) -> None:
+        """Close the client and its transport."""
+        await self._http.aclose()
+
+
+class AiohttpCarrier:
+    """Requests carried by one aiohttp `ClientSession`, with the same limits and timeouts.
+
+    The session is opened on first use (aiohttp binds it to the running event loop). Timeouts
+    follow `httpx.Timeout`: `connect` bounds the TCP connect, `pool` the wait for a pooled
+    connection plus the connect, `read` each read of the answer; there is no total deadline,
+    as with httpx. Environment proxies are ignored (`trust_env=False`, aiohttp's default).
+    """
+
+    def __init__(self, base_url: str, limits: httpx.Limits, timeout: httpx.Timeout) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._limits = limits
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, connect=timeout.pool, sock_connect=timeout.connect, sock_read=timeout.read
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._limits.max_connections or 0,
+            keepalive_timeout=self._limits.keepalive_expiry or 0,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, trust_env=False
+        )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: Body | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """Send the request through aiohttp and read the whole answer."""
+        session = self._session or self._open()
+        url = self._base_url + path + ("?" + urlencode(params) if params else "")
+        # encoded=True: the client already quoted the path and urlencode the query, so yarl
+        # need not parse and requote them on every call.
+        async with session.request(
+            method, URL(url, encoded=True), data=content, headers=headers, allow_redirects=False
+        ) as response:
+            body = await response.read()
+        return Answer(method, path, url, response.status, response.headers, body)
+
+    async def aclose(self) -> None:
+        """Close the session and its pooled connections."""
+        if self._session is not None:
+            await self._session.close()
+
+
 def make_transport(kind: TransportKind, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    """A new pooled transport of the given kind; it holds no connection until first used."""
-    if kind is TransportKind.AIOHTTP:
+    """A new pooled httpx transport of the given kind (`httpx` or `httpx-aiohttp`); it holds no
+    connection until first used. `aiohttp` has no httpx transport: see `make_carrier`."""
+    if kind is TransportKind.HTTPX_AIOHTTP:
         from httpx_aiohttp import AiohttpTransport
 
         return AiohttpTransport(limits=limits, trust_env=False)
-    # retries=0: retrying is the client's decision (status reads only), never the transport's.
-    return httpx.AsyncHTTPTransport(limits=limits, retries=0, trust_env=False)
+    if kind is TransportKind.HTTPX:
+        # retries=0: retrying is the client's decision (status reads only), never the transport's.
+        return httpx.AsyncHTTPTransport(limits=limits, retries=0, trust_env=False)
+    raise ValueError(f"{kind.value!r} is not carried by httpx; use make_carrier")
 
 
 def default_transport(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncBaseTransport:
-    """The transport `RuntimeClient` uses unless it is given one."""
-    return make_transport(DEFAULT_TRANSPORT, limits)
+    """The cheapest pooled httpx transport, for callers that need one (to wrap it, say)."""
+    return make_transport(TransportKind.HTTPX_AIOHTTP, limits)
 
 
-# What a transport may raise when the network fails. httpx-aiohttp lets a few aiohttp errors
-# through unmapped (a malformed answer, for one), so they are listed beside httpx's own.
+def make_carrier(
+    base_url: str,
+    *,
+    timeout: httpx.Timeout,
+    kind: TransportKind = DEFAULT_TRANSPORT,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Carrier:
+    """What carries `RuntimeClient`'s requests: httpx over `transport` when one is given (tests
+    inject `httpx.MockTransport`), else a new pooled carrier of the given kind."""
+    if transport is not None:
+        return HttpxCarrier(base_url, transport, timeout)
+    if kind is TransportKind.AIOHTTP:
+        return AiohttpCarrier(base_url, limits, timeout)
+    return HttpxCarrier(base_url, make_transport(kind, limits), timeout)
+
+
+# What a carrier may raise when the network fails: httpx's errors, and aiohttp's, which the
+# aiohttp carrier raises as they are and httpx-aiohttp lets through for a few failures (a
+# malformed answer, for one).
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError, OSError, aiohttp.ClientError)
 
 

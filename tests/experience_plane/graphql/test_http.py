@@ -43,6 +43,14 @@ async def test_response_media_type_follows_accept(
     assert response.json() == {"data": {"__typename": "Query"}}
 
 
+@pytest.mark.parametrize("query", ["{ __typename }", "{ noSuchField }"])
+async def test_a_post_answer_has_one_content_length(app: RunningApp, query: str) -> None:
+    # Strict HTTP clients (aiohttp, proxies) refuse an answer with two Content-Length headers.
+    response = await post(app, query)
+    assert response.headers.get_list("content-length") == [str(len(response.content))]
+    assert len(response.headers.get_list("x-request-id")) == 1
+
+
 async def test_unacceptable_accept_is_406(app: RunningApp) -> None:
     response = await post(app, "{ __typename }", "application/xml")
     assert response.status_code == 406

@@ -1,40 +1,52 @@
-"""Query limits, and the parse and validation caches staying effective with them on."""
+"""Query limits, and the document cache (parse and validation) staying effective with them on."""
 
 from __future__ import annotations
 
-from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
-
 from experience_plane.graphql.schema import build_schema
-
-# A cache size no other test uses, so these counters are this module's alone.
-CACHE_SIZE = 97
 
 
 async def test_validation_cache_hits_with_the_limits_on() -> None:
-    schema = build_schema(max_depth=5, max_aliases=3, max_tokens=200, cache_size=CACHE_SIZE)
+    schema = build_schema(max_depth=5, max_aliases=3, max_tokens=200)
     query = "query CacheProbe { __typename alias1: __typename }"
-    validate = _get_validate_cache(CACHE_SIZE)
-    parse = _get_parse_cache(CACHE_SIZE)
-    validate.cache_clear()
-    parse.cache_clear()
+    assert schema.document_cache is not None
 
     for _ in range(3):
         result = await schema.execute(query)
         assert result.errors is None
 
-    assert validate.cache_info().misses == 1
-    assert validate.cache_info().hits == 2
-    assert parse.cache_info().hits == 2
+    stats = schema.document_cache.stats()
+    assert stats.misses == 1  # parsed once
+    assert stats.hits == 2
+    assert stats.validations == 1  # validated once, with the limits
 
 
-async def test_a_second_schema_with_the_same_limits_is_a_new_cache_key() -> None:
-    # The limit rules are made per schema: a fresh app does not reuse another's results.
-    validate = _get_validate_cache(CACHE_SIZE)
-    validate.cache_clear()
+async def test_a_cached_invalid_document_is_still_refused_with_its_errors() -> None:
+    schema = build_schema(max_aliases=1)
+    assert schema.document_cache is not None
     for _ in range(2):
-        await build_schema(cache_size=CACHE_SIZE).execute("{ __typename }")
-    assert validate.cache_info().misses == 2
+        result = await schema.execute("{ a: __typename b: __typename }")
+        assert result.errors
+        assert "2 aliases found. Allowed: 1" in result.errors[0].message
+    assert schema.document_cache.stats().validations == 1
+
+
+async def test_a_second_schema_with_the_same_limits_is_a_new_cache() -> None:
+    # The limit rules are made per schema: a fresh app does not reuse another's results.
+    first, second = build_schema(), build_schema()
+    for schema in (first, second):
+        await schema.execute("{ __typename }")
+        assert schema.document_cache is not None
+        assert schema.document_cache.stats().validations == 1
+
+
+async def test_the_cache_is_bounded() -> None:
+    schema = build_schema(cache_size=2)
+    assert schema.document_cache is not None
+    for name in ("A", "B", "C", "A"):
+        assert (await schema.execute(f"query {name} {{ __typename }}")).errors is None
+    stats = schema.document_cache.stats()
+    assert stats.size == 2
+    assert stats.misses == 4  # A was evicted by C, so parsed again
 
 
 async def test_depth_limit() -> None:

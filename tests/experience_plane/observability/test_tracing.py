@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from experience_plane.observability.middleware import ObservabilityMiddleware
-from experience_plane.observability.runtime import ObservedTransport
+from experience_plane.observability.runtime import ObservedCarrier
 from experience_plane.observability.tracing import Tracing, tracing_requested
 from experience_plane.runtime import RuntimeClient
 
@@ -61,7 +61,8 @@ async def test_request_and_runtime_call_spans_continue_the_callers_trace(
 
     client = RuntimeClient(
         "http://runtime",
-        transport=ObservedTransport(httpx.MockTransport(runtime), tracing=tracing),
+        transport=httpx.MockTransport(runtime),
+        instrument=lambda carrier: ObservedCarrier(carrier, tracing=tracing),
         status_retries=0,
     )
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -23,7 +24,12 @@ CALLER = RuntimeCaller(tenant_id="tenant-a", user_id="user-1", session_id="sessi
 STATUS = {"execution_id": "exec-1", "status": "running"}
 SUBMITTED = {"execution_id": "exec-1", "status": "pending"}
 HEALTHY = {"status": "healthy"}
-Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
+Answer = (
+    httpx.Response
+    | Exception
+    | Callable[[httpx.Request], httpx.Response]
+    | Callable[[httpx.Request], Awaitable[httpx.Response]]
+)
 
 
 class FakeClock:
@@ -52,7 +58,8 @@ class Runtime:
         if isinstance(answer, Exception):
             raise answer
         if callable(answer):
-            return answer(request)
+            result = answer(request)
+            return await result if inspect.isawaitable(result) else result
         return answer
 
 
@@ -252,12 +259,11 @@ async def test_only_one_probe_at_a_time(clock: FakeClock) -> None:
         probing = asyncio.Event()
 
         async def slow_ok(request: httpx.Request) -> httpx.Response:
-            runtime.paths.append(request.url.path)
             probing.set()
             await release.wait()
             return ok(request)
 
-        client._http._transport = httpx.MockTransport(slow_ok)
+        runtime.answer = slow_ok
         probe = asyncio.create_task(client.get_execution("tenant-a", "exec-1"))
         await probing.wait()
         with pytest.raises(CircuitOpen, match="half-open"):
@@ -269,7 +275,8 @@ async def test_only_one_probe_at_a_time(clock: FakeClock) -> None:
 
 
 async def test_a_cancelled_probe_lets_the_next_call_probe(clock: FakeClock) -> None:
-    async with make_client(Runtime(httpx.ConnectError("refused")), clock) as client:
+    runtime = Runtime(httpx.ConnectError("refused"))
+    async with make_client(runtime, clock) as client:
         await fail_reads(client, 3)
         clock.advance(5.0)
         never = asyncio.Event()
@@ -278,13 +285,13 @@ async def test_a_cancelled_probe_lets_the_next_call_probe(clock: FakeClock) -> N
             await never.wait()
             raise AssertionError("unreachable")
 
-        client._http._transport = httpx.MockTransport(hang)
+        runtime.answer = hang
         probe = asyncio.create_task(client.get_execution("tenant-a", "exec-1"))
         await asyncio.sleep(0.01)
         probe.cancel()
         with pytest.raises(asyncio.CancelledError):
             await probe
-        client._http._transport = httpx.MockTransport(ok)
+        runtime.answer = ok
         await client.get_execution("tenant-a", "exec-1")
         assert client.breaker_state == "closed"
 

@@ -1,16 +1,19 @@
-"""`ObservedTransport` under the real `RuntimeClient`, over `httpx.MockTransport`: headers sent,
+"""`ObservedCarrier` under the real `RuntimeClient`, over `httpx.MockTransport`: headers sent,
 calls counted by kind and outcome, ids never labels."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import httpx
 import pytest
 
 from experience_plane.observability.metrics import Metrics
-from experience_plane.observability.runtime import ObservedTransport, runtime_call_kind
+from experience_plane.observability.runtime import ObservedCarrier, runtime_call_kind
 from experience_plane.observability.tracecontext import TraceContext, reset_trace, set_trace
 from experience_plane.runtime import RuntimeClient
 from experience_plane.runtime.errors import ExecutionNotFound, RuntimeUnavailable
+from experience_plane.runtime.transport import Carrier
 
 TRACE = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1)
 STATUS = {
@@ -19,6 +22,11 @@ STATUS = {
     "intent_type": "content.upload",
     "tenant_id": "t1",
 }
+
+
+def observed(metrics: Metrics | None = None) -> Callable[[Carrier], Carrier]:
+    """What the app passes as `RuntimeClient(instrument=...)`."""
+    return lambda carrier: ObservedCarrier(carrier, metrics=metrics)
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
@@ -44,10 +52,11 @@ async def test_runtime_calls_carry_the_trace_and_are_counted() -> None:
         return httpx.Response(200, json=STATUS)
 
     metrics = Metrics()
-    transport = ObservedTransport(httpx.MockTransport(answer), metrics=metrics)
     token = set_trace(TRACE)
     try:
-        async with RuntimeClient("http://runtime", transport=transport) as client:
+        async with RuntimeClient(
+            "http://runtime", transport=httpx.MockTransport(answer), instrument=observed(metrics)
+        ) as client:
             await client.get_execution("t1", "e1")
             with pytest.raises(ExecutionNotFound):
                 await client.get_execution("t1", "missing")
@@ -65,9 +74,12 @@ async def test_a_failed_connection_counts_as_an_error_with_every_retry() -> None
         raise httpx.ConnectError("refused", request=request)
 
     metrics = Metrics()
-    transport = ObservedTransport(httpx.MockTransport(refuse), metrics=metrics)
     async with RuntimeClient(
-        "http://runtime", transport=transport, status_retries=2, backoff_base=0.0
+        "http://runtime",
+        transport=httpx.MockTransport(refuse),
+        instrument=observed(metrics),
+        status_retries=2,
+        backoff_base=0.0,
     ) as client:
         with pytest.raises(RuntimeUnavailable):
             await client.get_execution("t1", "e1")
@@ -82,7 +94,7 @@ async def test_without_a_request_nothing_is_added() -> None:
         return httpx.Response(200, json={"status": "healthy"})
 
     async with RuntimeClient(
-        "http://runtime", transport=ObservedTransport(httpx.MockTransport(answer))
+        "http://runtime", transport=httpx.MockTransport(answer), instrument=observed()
     ) as client:
         assert await client.health()
     assert "traceparent" not in seen[0].headers

@@ -1,0 +1,126 @@
+"""Parsed and validated documents, cached by their text: a repeated operation is parsed and
+validated once.
+
+Strawberry's `ParserCache` and `ValidationCache` do this in two extensions, and with the token
+and depth/alias limits that is four extensions whose hooks run on every request. The validation
+cache also keys on the parsed document, and hashing a graphql-core AST walks all of it on every
+request: on `bench/query_overhead.py` that hashing, and the hooks, cost more than the validation
+they save. `DocumentCache` keys both on the query text (a document is a pure function of its
+text, and validation of the document, given one schema and one set of rules), and one extension,
+`CachedDocuments`, applies the token limit on parsing and the limit rules on validation.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql.validation import specified_rules
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+__all__ = ["CacheStats", "CachedDocuments", "DocumentCache"]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    """How often the cache answered (`hits`), how often it had to parse (`misses`) and to
+    validate (`validations`), and how many documents it holds."""
+
+    hits: int
+    misses: int
+    validations: int
+    size: int
+
+
+@dataclass(slots=True)
+class _Entry:
+    document: DocumentNode
+    # None until the document has been validated once.
+    errors: list[GraphQLError] | None = None
+
+
+class DocumentCache:
+    """Documents and their validation errors by query text, at most `maxsize` of them (the
+    least recently used goes first). One cache per schema: its rules are fixed when it is made.
+
+    `max_tokens` bounds parsing (a document over it is refused with a syntax error, and not
+    cached); `limit_rules` are validated beside graphql-core's own rules (and Strawberry's).
+    """
+
+    def __init__(
+        self, limit_rules: Sequence[type[ASTValidationRule]], *, max_tokens: int, maxsize: int
+    ) -> None:
+        self.rules = (*specified_rules, *limit_rules)
+        self.max_tokens = max_tokens
+        self.maxsize = max(1, maxsize)
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._hits = 0
+        self._misses = 0
+        self._validations = 0
+
+    def _entry(self, query: str) -> _Entry:
+        entry = self._entries.get(query)
+        if entry is not None:
+            self._hits += 1
+            self._entries.move_to_end(query)
+            return entry
+        self._misses += 1
+        entry = _Entry(parse(query, max_tokens=self.max_tokens))
+        self._entries[query] = entry
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return entry
+
+    def document(self, query: str) -> DocumentNode:
+        """The parsed document; raises graphql-core's `GraphQLSyntaxError` when unparsable."""
+        return self._entry(query).document
+
+    def errors(self, schema: GraphQLSchema, query: str) -> list[GraphQLError]:
+        """The document's validation errors (empty when valid), computed once per text."""
+        # Parsed just before, so present unless evicted in between by a flood of other texts.
+        entry = self._entries.get(query) or self._entry(query)
+        if entry.errors is None:
+            entry.errors = self.validate(schema, entry.document)
+        return entry.errors
+
+    def validate(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
+        """Validate a document against these rules, without caching."""
+        self._validations += 1
+        return validate_document(schema, document, self.rules)
+
+    def stats(self) -> CacheStats:
+        """The counters so far."""
+        return CacheStats(self._hits, self._misses, self._validations, len(self._entries))
+
+
+class CachedDocuments(SchemaExtension):
+    """Parsing and validation through a `DocumentCache` (with its token limit and rules)."""
+
+    def __init__(self, cache: DocumentCache) -> None:
+        super().__init__()
+        self.cache = cache
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None and context.graphql_document is None:
+            context.graphql_document = self.cache.document(context.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.pre_execution_errors is None and context.graphql_document is not None:
+            schema = context.schema._schema
+            if context.query is not None:
+                # A copy: Strawberry and extensions may append to the request's list.
+                context.pre_execution_errors = list(self.cache.errors(schema, context.query))
+            else:  # a document given without its text: validated, with the limits, uncached
+                context.pre_execution_errors = self.cache.validate(schema, context.graphql_document)
+        yield
+
+
+def cached_documents(cache: DocumentCache) -> Callable[[], SchemaExtension]:
+    """The extension factory for `strawberry.Schema(extensions=...)`: one per request."""
+    return lambda: CachedDocuments(cache)
