@@ -5,7 +5,8 @@ Starts a reference Runtime as a real process, creates one completed execution, t
 the baseline; httpx over aiohttp; aiohttp directly), N sequential reads and N reads issued C at a
 time. `time.process_time()` counts this process only (the Runtime is another process), so the figure
 is what the Experience Plane pays per poll. Rounds alternate the transports and the median is
-reported.
+reported. A last row per mode is the floor: the same GET through a bare aiohttp `ClientSession`
+(read, not parsed; no breaker, retries or typed errors), i.e. what aiohttp alone costs here.
 
     .venv/bin/python bench/runtime_client.py [--requests 2000] [--concurrency 50] [--rounds 3]
 """
@@ -20,6 +21,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -79,17 +82,50 @@ async def measure(
     return sequential, concurrent
 
 
+async def measure_floor(
+    url: str, tenant: str, execution: str, n: int, concurrency: int
+) -> tuple[Sample, Sample]:
+    """The same reads through a bare aiohttp session: the floor under any client."""
+    target = f"{url}/api/execution/{execution}/status?tenant_id={tenant}"
+    async with aiohttp.ClientSession() as session:
+
+        async def read() -> None:
+            async with session.get(target) as response:
+                await response.read()
+
+        for _ in range(50):
+            await read()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(n):
+            await read()
+        sequential = Sample((time.process_time() - cpu) / n * 1e6, n / (time.perf_counter() - wall))
+
+        async def worker(count: int) -> None:
+            for _ in range(count):
+                await read()
+
+        shares = [n // concurrency + (i < n % concurrency) for i in range(concurrency)]
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker(share) for share in shares))
+        concurrent = Sample((time.process_time() - cpu) / n * 1e6, n / (time.perf_counter() - wall))
+    return sequential, concurrent
+
+
 async def run(url: str, n: int, concurrency: int, rounds: int) -> None:
     tenant, execution = await completed_execution(url)
     results: dict[tuple[TransportKind, str], list[Sample]] = {}
+    floors: dict[str, list[Sample]] = {}
     for _ in range(rounds):
         for kind in TransportKind:
             sequential, concurrent = await measure(url, kind, tenant, execution, n, concurrency)
             results.setdefault((kind, "sequential"), []).append(sequential)
             results.setdefault((kind, f"concurrent x{concurrency}"), []).append(concurrent)
+        sequential, concurrent = await measure_floor(url, tenant, execution, n, concurrency)
+        floors.setdefault("sequential", []).append(sequential)
+        floors.setdefault(f"concurrent x{concurrency}", []).append(concurrent)
 
-    def median(kind: TransportKind, mode: str) -> Sample:
-        samples = results[(kind, mode)]
+    def median(kind: TransportKind | None, mode: str) -> Sample:
+        samples = floors[mode] if kind is None else results[(kind, mode)]
         return Sample(
             statistics.median(s.cpu_us_per_request for s in samples),
             statistics.median(s.requests_per_second for s in samples),
@@ -114,6 +150,16 @@ async def run(url: str, n: int, concurrency: int, rounds: int) -> None:
                     sample.requests_per_second,
                 ]
             )
+        floor = median(None, mode)
+        rows.append(
+            [
+                mode,
+                "bare aiohttp session (floor: no client, no parsing)",
+                floor.cpu_us_per_request,
+                baseline.cpu_us_per_request / floor.cpu_us_per_request,
+                floor.requests_per_second,
+            ]
+        )
     print_table(
         f"RuntimeClient.get_execution, {n} requests per run, median of {rounds} rounds",
         ["mode", "transport", "client CPU µs / req", "baseline ÷ this", "req/s"],

@@ -18,38 +18,55 @@ from experience_plane.runtime.errors import (
 from experience_plane.runtime.models import ExecutionState, SubmitResult
 from experience_plane.runtime.transport import Answer
 
-__all__ = ["failed_submit", "json_body", "parse_answer", "retry_after"]
+__all__ = ["checked", "failed_submit", "json_body", "parse_answer", "parse_body", "retry_after"]
 
 _W = TypeVar("_W", bound=pydantic.BaseModel)
 
 
-def json_body(response: Answer, not_found: type[RuntimeClientError] | None) -> object:
-    """The decoded JSON body of a 2xx answer; any other status raises its error.
+def checked(response: Answer, not_found: type[RuntimeClientError] | None) -> Answer:
+    """`response` itself when its status is 2xx; any other status raises its error.
 
     404 raises `not_found` when the caller looked something up (else `RuntimeRejected`); 429
     and 5xx raise `RuntimeUnavailable` (with the `Retry-After` pause); other 4xx raise
-    `RuntimeRejected` with the Runtime's `detail`; a body that is not JSON, or a 1xx/3xx status,
-    raises `RuntimeProtocolError`.
+    `RuntimeRejected` with the Runtime's `detail`; a 1xx/3xx status raises
+    `RuntimeProtocolError`.
     """
     status = response.status_code
-    if not 200 <= status < 300:
-        exc = response.status_error()
-        detail = _detail(response)
-        message = f"{response.what}: {status} {_short(detail)}"
-        if status == 404 and not_found is not None:
-            raise not_found(message, status_code=status) from exc
-        if status == 429 or status >= 500:
-            pause = retry_after(response)
-            raise RuntimeUnavailable(message, status_code=status, retry_after=pause) from exc
-        if 400 <= status < 500:
-            raise RuntimeRejected(message, detail=detail, status_code=status) from exc
-        raise RuntimeProtocolError(message, status_code=status) from exc
+    if 200 <= status < 300:
+        return response
+    exc = response.status_error()
+    detail = _detail(response)
+    message = f"{response.what}: {status} {_short(detail)}"
+    if status == 404 and not_found is not None:
+        raise not_found(message, status_code=status) from exc
+    if status == 429 or status >= 500:
+        pause = retry_after(response)
+        raise RuntimeUnavailable(message, status_code=status, retry_after=pause) from exc
+    if 400 <= status < 500:
+        raise RuntimeRejected(message, detail=detail, status_code=status) from exc
+    raise RuntimeProtocolError(message, status_code=status) from exc
+
+
+def json_body(response: Answer, not_found: type[RuntimeClientError] | None) -> object:
+    """The decoded JSON body of a 2xx answer; any other status raises as in `checked`, and a
+    body that is not JSON raises `RuntimeProtocolError`."""
+    checked(response, not_found)
     try:
         return response.json()
     except ValueError as exc:
-        raise RuntimeProtocolError(
-            f"{response.what}: answer is not JSON: {_short(response.text)}", status_code=status
-        ) from exc
+        raise _not_json(response) from exc
+
+
+def parse_body(model: type[_W], response: Answer) -> _W:
+    """The body of a (`checked`) answer as `model`, validated straight from its bytes in one
+    pass (no intermediate `json.loads` tree): `RuntimeProtocolError` when it is not JSON or
+    not of that shape, as `json_body` and `parse_answer` say it."""
+    try:
+        return model.model_validate_json(response.content)
+    except pydantic.ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise _not_json(response) from exc
+        raise RuntimeProtocolError(f"Unexpected answer from the Runtime: {exc}") from exc
 
 
 def parse_answer(model: type[_W], data: object) -> _W:
@@ -96,6 +113,13 @@ def retry_after(response: Answer) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _not_json(response: Answer) -> RuntimeProtocolError:
+    return RuntimeProtocolError(
+        f"{response.what}: answer is not JSON: {_short(response.text)}",
+        status_code=response.status_code,
+    )
 
 
 def _detail(response: Answer) -> object:

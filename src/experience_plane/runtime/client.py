@@ -26,7 +26,13 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from experience_plane.runtime.answers import failed_submit, json_body, parse_answer
+from experience_plane.runtime.answers import (
+    checked,
+    failed_submit,
+    json_body,
+    parse_answer,
+    parse_body,
+)
 from experience_plane.runtime.breaker import BreakerSnapshot, BreakerState, CircuitBreaker, Permit
 from experience_plane.runtime.errors import (
     ArtifactNotFound,
@@ -187,12 +193,12 @@ class RuntimeClient:
 
         Raises `ExecutionNotFound` for an unknown id or another tenant's execution.
         """
-        data = await self._get_with_retries(
+        response = await self._get_with_retries(
             f"/api/execution/{quote(execution_id, safe='')}/status",
             {"tenant_id": tenant_id},
             ExecutionNotFound,
         )
-        return status_from_wire(parse_answer(WireStatus, data))
+        return status_from_wire(parse_body(WireStatus, response))
 
     async def get_artifact(self, tenant_id: str, artifact_id: str) -> Artifact:
         """Read everything the Runtime knows of a file or a data mash (retried like status
@@ -398,28 +404,29 @@ class RuntimeClient:
     async def _get_artifact_detail(
         self, tenant_id: str, artifact_id: str, params: Mapping[str, str]
     ) -> WireArtifactDetail:
-        data = await self._get_with_retries(
+        response = await self._get_with_retries(
             f"/api/artifacts/{quote(artifact_id, safe='')}",
             {"tenant_id": tenant_id, **params},
             ArtifactNotFound,
         )
-        return parse_answer(WireArtifactDetail, data)
+        return parse_body(WireArtifactDetail, response)
 
     async def _get_with_retries(
         self, path: str, params: Mapping[str, str], not_found: type[RuntimeClientError]
-    ) -> object:
-        """GET and decode JSON, retrying what may succeed on a second try (5xx, 429, connection
-        errors, timeouts) with full-jitter exponential backoff, honouring `Retry-After`.
+    ) -> Answer:
+        """GET a 2xx answer (other statuses raise, see `answers.checked`), retrying what may
+        succeed on a second try (5xx, 429, connection errors, timeouts) with full-jitter
+        exponential backoff, honouring `Retry-After`.
 
         The read is one logical call for the breaker; it stops retrying once the circuit opens,
         and a probe is never retried (its one answer decides the breaker's state)."""
 
-        async def attempts(permit: Permit) -> object:
+        async def attempts(permit: Permit) -> Answer:
             attempt = 0
             while True:
                 try:
                     response = await self._send("GET", path, params=params)
-                    return json_body(response, not_found)
+                    return checked(response, not_found)
                 except RuntimeUnavailable as exc:
                     if (
                         permit is Permit.PROBE

@@ -216,6 +216,17 @@ async def test_malformed_answers_are_protocol_errors(answer: httpx.Response) -> 
     assert len(recorder.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "body", [b"<html><body>Gateway</body></html>", b'{"execution_id": "e",', b"\xff\xfe{}"]
+)
+async def test_a_2xx_body_that_is_not_json_says_so(body: bytes) -> None:
+    # Status bodies are validated straight from their bytes: a JSON syntax error must still
+    # read as "not JSON", not as a wrongly shaped answer.
+    async with make_client(Recorder(httpx.Response(200, content=body))) as client:
+        with pytest.raises(RuntimeProtocolError, match="answer is not JSON"):
+            await client.get_execution("t", "exec-1")
+
+
 async def test_html_5xx_page_is_unavailable(sleeps: list[float]) -> None:
     recorder = Recorder(httpx.Response(502, text="<html>Bad Gateway</html>"))
     async with make_client(recorder, status_retries=1) as client:
