@@ -29,7 +29,7 @@ class Replica:
     coordinator: RedisWatchCoordinator
 
 
-async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+async def until(condition: Callable[[], bool], seconds: float = 20.0) -> None:
     async with asyncio.timeout(seconds):
         while not condition():  # noqa: ASYNC110  # polls state other tasks change; a test helper
             await asyncio.sleep(0.01)
@@ -92,7 +92,7 @@ async def test_subscribers_on_both_replicas_see_every_change_from_one_watcher(
     for step in range(2, len(RAW) + 1):
         a.clock.release()  # one poll round of the leader
         await until(lambda step=step: len(on_a.seen) == len(on_b.seen) == step)
-    await asyncio.wait({on_a.task, on_b.task})
+    await asyncio.wait({on_a.task, on_b.task}, timeout=20)
     assert on_a.seen == on_b.seen == RAW
     assert fake.reads[("t1", "e1")] == len(RAW)  # one watcher's reads, not two
     assert b.clock.sleeps == []  # the follower never polled
@@ -116,7 +116,7 @@ async def test_a_follower_takes_over_when_the_leaders_lease_expires(
     for _ in range(3):
         b.clock.release()
         await asyncio.sleep(0.05)
-    await asyncio.wait({on_b.task}, timeout=5)
+    await asyncio.wait({on_b.task}, timeout=20)
     assert on_b.seen == RAW
 
 
@@ -145,7 +145,7 @@ async def test_without_redis_each_replica_watches_alone(
         a.clock.release()
         b.clock.release()
         await asyncio.sleep(0.05)
-    await asyncio.wait({on_a.task, on_b.task}, timeout=5)
+    await asyncio.wait({on_a.task, on_b.task}, timeout=20)
     assert on_a.seen == on_b.seen == RAW
     assert fake.reads[("t1", "e3")] == 2 * len(RAW)  # one watcher per replica
 
@@ -160,14 +160,14 @@ async def test_when_the_leaders_subscribers_leave_a_follower_takes_over(
     on_b = Follower(b, "e4")
     await until(lambda: on_b.seen == ["created"])
     on_a.task.cancel()  # a's last subscriber leaves: a stops watching and gives the lease up
-    await asyncio.wait({on_a.task})
+    await asyncio.wait({on_a.task}, timeout=20)
     assert a.tracker.active_watchers == 0
     # b takes over within a quarter lease and reads the Runtime first.
     await until(lambda: on_b.seen == ["created", "executing"], seconds=LEASE * 2)
     for step in (3, 4):
         b.clock.release()
         await until(lambda step=step: len(on_b.seen) == step)
-    await asyncio.wait({on_b.task}, timeout=5)
+    await asyncio.wait({on_b.task}, timeout=20)
     assert on_b.seen == RAW
     assert fake.reads[("t1", "e4")] == len(RAW)  # never two watchers at once
 
@@ -201,4 +201,4 @@ async def test_stale_flags_reach_the_followers_with_the_error(
     assert snapshots[1].last_error is not None
     assert "connection refused" in snapshots[1].last_error
     assert snapshots[1].stale_since is not None
-    await asyncio.wait({on_a.task})
+    await asyncio.wait({on_a.task}, timeout=20)
