@@ -57,6 +57,7 @@ class RedisLink:
         self._up: bool | None = None  # None until the first answer or failure
         self.last_error: str | None = None
         self._probe: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def __aenter__(self) -> Self:
         await self.check()
@@ -69,6 +70,10 @@ class RedisLink:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # The flag as well as the cancellation: a cancellation that lands while a command's own
+        # timeout fires can come out as a TimeoutError, which the probe treats as Redis being
+        # down and carries on; the flag still ends it at its next turn.
+        self._closing = True
         if self._probe is not None:
             self._probe.cancel()
             await asyncio.wait({self._probe})
@@ -121,6 +126,7 @@ class RedisLink:
         return body
 
     async def _probe_loop(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(self._probe_interval)
-            await self.check()
+            if not self._closing:
+                await self.check()

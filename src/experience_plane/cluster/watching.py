@@ -112,6 +112,7 @@ class RedisWatchCoordinator:
         self._inboxes: dict[str, set[_Inbox]] = {}
         self._subscribed = False
         self._listener: asyncio.Task[None] | None = None
+        self._closing = False
         self._publish_script = link.redis.register_script(_PUBLISH)
         self._renew_script = link.redis.register_script(_RENEW)
         self._release_script = link.redis.register_script(_RELEASE)
@@ -126,6 +127,8 @@ class RedisWatchCoordinator:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # The flag as well as the cancellation: see `RedisLink.__aexit__`.
+        self._closing = True
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.wait({self._listener})
@@ -219,13 +222,13 @@ class RedisWatchCoordinator:
 
     async def _listen(self) -> None:
         """Keep one subscription open, dispatching messages; reopen it after a failure."""
-        while True:
+        while not self._closing:
             pubsub: PubSub = self._link.redis.pubsub()
             try:
                 await pubsub.subscribe(self._channel)
                 self._subscribed = True
                 self._link.recovered()
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self._dispatch(message["data"])
@@ -236,7 +239,8 @@ class RedisWatchCoordinator:
                 self._drop_all()
                 with contextlib.suppress(*REDIS_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
-            await asyncio.sleep(0.5)  # Redis is down: the probe's pace, roughly
+            if not self._closing:
+                await asyncio.sleep(0.5)  # Redis is down: the probe's pace, roughly
 
     def _dispatch(self, data: bytes) -> None:
         try:

@@ -106,6 +106,7 @@ class ReplicatedWatcher(ExecutionWatcher):
         self._coordinator = coordinator
         self._applied = 0  # the highest sequence number applied from the coordinator
         self._leading = False
+        self._renewing = False
         self._outbox: asyncio.Queue[Snapshot | _End | None] = asyncio.Queue()
 
     async def _watch(self) -> None:
@@ -156,6 +157,7 @@ class ReplicatedWatcher(ExecutionWatcher):
     async def _lead(self) -> None:
         """Hold the lease: read the Runtime as a local watcher does, sharing every snapshot."""
         self._leading = True
+        self._renewing = True
         publisher = asyncio.create_task(self._publish_outbox(), name="execution-publisher")
         renewer = asyncio.create_task(self._renew_lease(), name="execution-lease")
         try:
@@ -165,6 +167,8 @@ class ReplicatedWatcher(ExecutionWatcher):
                 self._outbox.put_nowait(None)  # followers raise it too
                 raise
             finally:
+                # The flag as well as the cancellation: see `RedisLink.__aexit__`.
+                self._renewing = False
                 renewer.cancel()
                 # Let the last snapshots (above all the terminal one) reach the other replicas.
                 self._outbox.put_nowait(_END)
@@ -196,7 +200,7 @@ class ReplicatedWatcher(ExecutionWatcher):
                 pass  # the coordinator says so itself; followers fall back on their own
 
     async def _renew_lease(self) -> None:
-        while self._leading:
+        while self._leading and self._renewing:
             await asyncio.sleep(self._coordinator.lease_seconds / 3)
             try:
                 if not await self._coordinator.renew(self.key):
