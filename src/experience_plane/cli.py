@@ -193,6 +193,7 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
         port=settings.port if port is None else port,
         # In-flight requests get this long once SIGTERM arrives; subscriptions end at once.
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        ws_per_message_deflate=settings.ws_per_message_deflate,
     )
     lifecycle = app.state.lifecycle
     assert isinstance(lifecycle, Lifecycle)
