@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=100, ge=1)
     ws_connection_init_timeout: float = Field(default=5.0, gt=0)
     ws_keep_alive_interval: float = Field(default=15.0, gt=0)
+    # permessage-deflate on WebSockets (uvicorn's `ws_per_message_deflate`). Off: compressing
+    # ~300-byte subscription events costs more CPU and per-connection memory (zlib state) than
+    # it saves bandwidth; figures in docs/benchmarks.md.
+    ws_per_message_deflate: bool = False
     # graphql-transport-ws subscribers of the same operation and tenant share one execution of
     # it per event (see `graphql.sharing`); false runs each subscription on its own.
     subscription_sharing: bool = True

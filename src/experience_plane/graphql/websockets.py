@@ -221,12 +221,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
             )
 
         results = hub.subscribe(key, source, partial(encode_next, view))
+        # Framing a shared payload costs one string concatenation per event, no serialisation.
+        prefix = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":'
         try:
             async with asyncio.timeout(context.seconds_until_expiry()) as deadline:
                 first = True
                 async for item in results:
                     if isinstance(item, str):
-                        await self._send_next_text(operation, item)
+                        await self._send_framed(operation, prefix + item + "}")
                     elif first and isinstance(item, PreExecutionError):
                         await self._handle_pre_execution_error(operation, item)
                         return
@@ -249,11 +251,15 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
     async def _send_next_text(
         self, operation: Operation[GraphQLContext, None], payload: str
     ) -> None:
-        if operation.completed:
-            return
         # The shared payload is spliced in as text: framing costs one small string, not a
         # serialisation of the whole result per subscriber.
         message = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{payload}}}'
+        await self._send_framed(operation, message)
+
+    async def _send_framed(self, operation: Operation[GraphQLContext, None], message: str) -> None:
+        """Send a complete `next` message as text, unless the operation has completed."""
+        if operation.completed:
+            return
         websocket = self.websocket
         if not isinstance(websocket, ASGIWebSocketAdapter):
             await self.send_message(json.loads(message))
