@@ -34,7 +34,6 @@ __all__ = [
     "Carrier",
     "HttpxCarrier",
     "TransportKind",
-    "default_transport",
     "is_timeout",
     "make_carrier",
     "make_transport",
@@ -224,11 +223,6 @@ def make_transport(kind: TransportKind, limits: httpx.Limits) -> httpx.AsyncBase
         # retries=0: retrying is the client's decision (status reads only), never the transport's.
         return httpx.AsyncHTTPTransport(limits=limits, retries=0, trust_env=False)
     raise ValueError(f"{kind.value!r} is not carried by httpx; use make_carrier")
-
-
-def default_transport(limits: httpx.Limits = DEFAULT_LIMITS) -> httpx.AsyncBaseTransport:
-    """The cheapest pooled httpx transport, for callers that need one (to wrap it, say)."""
-    return make_transport(TransportKind.HTTPX_AIOHTTP, limits)
 
 
 def make_carrier(

@@ -24,7 +24,7 @@ from experience_plane.runtime import (
     RuntimeUnavailable,
     SubmitOutcomeUnknown,
 )
-from experience_plane.runtime.transport import default_transport
+from experience_plane.runtime.transport import DEFAULT_LIMITS, TransportKind, make_transport
 from tests.support.processes import RuntimeProcess
 
 TENANT = "tenant-a"
@@ -44,7 +44,7 @@ class CountingTransport(httpx.AsyncBaseTransport):
     """The real pooled transport, counting the requests that reach the network."""
 
     def __init__(self) -> None:
-        self.inner = default_transport()
+        self.inner = make_transport(TransportKind.HTTPX_AIOHTTP, DEFAULT_LIMITS)
         self.sent = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
