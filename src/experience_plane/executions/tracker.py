@@ -34,8 +34,8 @@ class ExecutionTracker:
     Subscribers call `watch()`, an async generator: it yields the current status at once, then
     each change exactly once and in order, and ends after the terminal status. However many
     subscribers follow an execution, a single watcher task reads it from the Runtime (through its
-    stream when it has one, else by polling with backoff) and the subscribers replay that
-    watcher's versioned history (see `experience_plane.executions.watcher`). Watchers are keyed by
+    stream when it has one, else by polling with backoff) and the subscribers replay what that
+    watcher broadcasts (see `experience_plane.executions.broadcast`). Watchers are keyed by
     tenant as well as execution id, so one tenant never sees through another's watcher. A watcher
     stops when its execution ends or its last subscriber leaves; terminal statuses are kept in a
     bounded LRU cache so late subscribers cost no Runtime call. `sleep` is injectable so tests can
