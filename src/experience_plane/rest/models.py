@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -23,15 +23,23 @@ RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
 STATUS_PATH = "/v1/execution/{execution_id}/status"
 
 
-class ExecutionState(StrEnum):
-    """Where an execution is in its life (GraphQL's `ExecutionState` values)."""
+def _spelt_by_name(domain: type[StrEnum], doc: str) -> type[StrEnum]:
+    """`domain` with each member's name as its value: REST spells enums as GraphQL does."""
+    members = [(member.name, member.name) for member in domain]
+    # The functional API builds a class; mypy reads a call with computed members as a lookup.
+    spelt = cast(type[StrEnum], StrEnum(domain.__name__, members, module=__name__))
+    spelt.__doc__ = doc  # the OpenAPI description
+    return spelt
 
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    UNKNOWN = "UNKNOWN"
+
+if TYPE_CHECKING:
+    # A class built at run time is not a type to mypy; every member is a StrEnum all the same.
+    ExecutionState = StrEnum
+else:
+    ExecutionState = _spelt_by_name(
+        runtime.ExecutionState,
+        "Where an execution is in its life (GraphQL's `ExecutionState` values).",
+    )
 
 
 class Progress(BaseModel):
@@ -187,7 +195,7 @@ async def execution_json(
     return Execution(
         id=status.execution_id,
         intent_type=status.intent_type,
-        state=ExecutionState[status.state.name],
+        state=ExecutionState(status.state.name),
         raw_status=status.raw_status,
         progress=Progress(phase=progress.phase, percent=progress.percent) if progress else None,
         error=status.error,
