@@ -49,15 +49,6 @@ class Progress(BaseModel):
     percent: float = Field(description="Overall progress, 0 to 100.")
 
 
-class ColumnProfile(BaseModel):
-    """What the Runtime learned about one column of a tabular file."""
-
-    name: str
-    type: str = Field(description="integer, number, boolean, string, date, datetime or empty.")
-    null_count: int | None
-    distinct_count: int | None
-
-
 class ContentFile(BaseModel):
     """An uploaded file and what the Runtime learned about it."""
 
@@ -69,7 +60,9 @@ class ContentFile(BaseModel):
     size: int | None = Field(description="Size in bytes.")
     sha256: str | None = Field(description="SHA-256 of the bytes, hex encoded.")
     format: str | None = Field(description="csv, json, ndjson, text, binary, ...")
-    columns: list[ColumnProfile] | None = Field(description="Null when the file is not tabular.")
+    columns: list[runtime.ColumnProfile] | None = Field(
+        description="Null when the file is not tabular."
+    )
     row_count: int | None
 
 
@@ -243,17 +236,7 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
             size=artifact.size,
             sha256=artifact.sha256,
             format=artifact.format,
-            columns=None
-            if columns is None
-            else [
-                ColumnProfile(
-                    name=column.name,
-                    type=column.type,
-                    null_count=column.null_count,
-                    distinct_count=column.distinct_count,
-                )
-                for column in columns
-            ],
+            columns=None if columns is None else list(columns),
             row_count=artifact.row_count,
         )
     report = artifact.quality_report
