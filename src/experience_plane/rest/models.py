@@ -91,16 +91,6 @@ class JoinKey(BaseModel):
     overlap: float | None = Field(description="Share of key values in common, 0 to 1.")
 
 
-class QualityReport(BaseModel):
-    """The data-quality summary of a mash."""
-
-    completeness: float | None
-    null_density: float | None
-    duplicate_keys: int | None
-    type_conflicts: int | None
-    issues: list[str]
-
-
 class DataMash(BaseModel):
     """A data mash: several files composed into one canonical view."""
 
@@ -112,7 +102,7 @@ class DataMash(BaseModel):
     canonical_fields: list[CanonicalField]
     join_keys: list[JoinKey]
     row_count: int | None
-    quality_report: QualityReport | None
+    quality_report: runtime.QualityReport | None
     records_url: str = Field(description="Where to read the joined records, a page at a time.")
 
 
@@ -239,7 +229,6 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
             columns=None if columns is None else list(columns),
             row_count=artifact.row_count,
         )
-    report = artifact.quality_report
     return DataMash(
         id=artifact.mash_id,
         mash_id=artifact.mash_id,
@@ -263,15 +252,7 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
             for key in artifact.join_keys
         ],
         row_count=artifact.row_count,
-        quality_report=None
-        if report is None
-        else QualityReport(
-            completeness=report.completeness,
-            null_density=report.null_density,
-            duplicate_keys=report.duplicate_keys,
-            type_conflicts=report.type_conflicts,
-            issues=list(report.issues),
-        ),
+        quality_report=artifact.quality_report,
         records_url=RECORDS_PATH.format(mash_id=artifact.mash_id),
     )
 

@@ -153,7 +153,7 @@ class JoinKey:
 
 @dataclass(frozen=True, slots=True)
 class QualityReport:
-    """The data-quality summary of a data mash."""
+    """The data-quality summary of a mash."""
 
     completeness: float | None
     null_density: float | None
