@@ -232,6 +232,8 @@ def token(*, tenant: str, user: str, roles: str, ttl: timedelta, secret: str | N
         settings = Settings()
     except ValidationError as exc:
         return _fail(describe_invalid(exc))
+    except ValueError as exc:
+        return _fail(str(exc))
     if secret is None and settings.auth_hs256_secret is not None:
         secret = settings.auth_hs256_secret.get_secret_value()
     if not secret:

@@ -9,12 +9,19 @@ so a bad configuration stops `serve` at start-up with one line (`describe_invali
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from experience_plane.auth.config import AuthSettings
 from experience_plane.observability.logging import LogFormat
@@ -104,6 +111,26 @@ def _tuning(field: str) -> str:
     return f"{ENV_PREFIX}TUNING{NESTED_DELIMITER}{field.upper()}"
 
 
+class MovedSetting(SettingsError):
+    """A setting moved into the tuning group is still set under its old name, whose value would
+    otherwise be ignored without a word."""
+
+
+class _MovedNames(PydanticBaseSettingsSource):
+    """Refuses the old names of the settings now in `Tuning` (issue 12)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        moved = {f"{ENV_PREFIX}{name}".upper(): _tuning(name) for name in Tuning.model_fields}
+        found = sorted(moved.keys() & {name.upper() for name in os.environ})
+        if found:
+            renames = ", ".join(f"{old} is now {moved[old]}" for old in found)
+            raise MovedSetting(f"invalid settings: {renames}")
+        return {}
+
+
 class Settings(BaseSettings):
     """Everything the Experience Plane needs to run; defaults are the production-safe ones.
 
@@ -180,6 +207,19 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "experience"
 
     tuning: Tuning = Tuning()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources, after a check for the tuning group's old names."""
+        moved = _MovedNames(settings_cls)
+        return moved, init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @property
     def is_development(self) -> bool:

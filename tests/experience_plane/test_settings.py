@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from experience_plane.runtime.models import RuntimeFlavour
 from experience_plane.settings import (
     Environment,
+    MovedSetting,
     Settings,
     Tuning,
     describe_invalid,
@@ -143,3 +144,17 @@ def test_every_broken_rule_is_named() -> None:
     message = describe_invalid(caught.value)
     assert "POLL_INTERVAL_MIN" in message
     assert "RUNTIME_BREAKER_RESET_SECONDS" in message
+
+
+def test_an_old_name_of_a_tuning_setting_is_refused_not_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EXPERIENCE_RUNTIME_BREAKER_RESET_SECONDS", "1")
+    monkeypatch.setenv("experience_poll_interval_max", "1")
+    with pytest.raises(MovedSetting) as caught:
+        Settings()
+    assert str(caught.value) == (
+        "invalid settings: EXPERIENCE_POLL_INTERVAL_MAX is now "
+        "EXPERIENCE_TUNING__POLL_INTERVAL_MAX, EXPERIENCE_RUNTIME_BREAKER_RESET_SECONDS is now "
+        "EXPERIENCE_TUNING__RUNTIME_BREAKER_RESET_SECONDS"
+    )
