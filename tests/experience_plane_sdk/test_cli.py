@@ -273,3 +273,66 @@ def test_the_module_docstring_lists_the_same_exit_codes() -> None:
     codes = EXIT_CODES_HELP.split("\n\n")[0].splitlines()[1:]
     assert cli_module.__doc__ is not None
     assert "\n".join(codes) in cli_module.__doc__
+
+
+def test_global_options_go_before_or_after_the_command(
+    api: ApiProcess, mashed: Mashed, token: str
+) -> None:
+    execution_id = mashed.mash_execution_id
+    after = cli("status", execution_id, "--json", "--url", api.graphql_url, token=token)
+    before = cli("--json", "--url", api.graphql_url, "status", execution_id, token=token)
+    assert after.code == before.code == 0, (after.err, before.err)
+    assert before.out == after.out
+    assert before.json()["id"] == execution_id
+    # After the command, a global option overrides the one before it.
+    mixed = cli("--url", "http://127.0.0.1:9/x", "status", execution_id, "--url", api.graphql_url,
+                "--json", token=token)  # fmt: skip
+    assert mixed.code == 0, mixed.err
+    assert mixed.out == after.out
+
+
+def _cli_command(*args: str, token: str) -> tuple[list[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIENCE_")}
+    env["EXPERIENCE_TOKEN"] = token
+    return [sys.executable, "-m", "experience_plane_sdk", *args], env
+
+
+@pytest.mark.parametrize("output", ["--json", "--table"])
+def test_records_into_a_pipe_that_head_closes_early_exit_quietly(
+    api: ApiProcess, mashed: Mashed, token: str, output: str
+) -> None:
+    flags = ["--json"] if output == "--json" else []
+    command, env = _cli_command(
+        "records", mashed.mash_execution_id, *flags, "--page-size", "1",
+        "--url", api.graphql_url, token=token,
+    )  # fmt: skip
+    with subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE) as head:  # fmt: skip
+        assert head.stdin is not None
+        assert head.stdout is not None
+        with subprocess.Popen(command, stdout=head.stdin, stderr=subprocess.PIPE,
+                              env=env) as records:  # fmt: skip
+            head.stdin.close()  # only the CLI writes to head now
+            _, err = records.communicate(timeout=60)
+        out = head.stdout.read()
+    assert len(out) == 10
+    assert records.returncode == 0, err.decode()
+    assert err == b""
+
+
+def test_records_into_a_pipe_already_closed_exit_quietly(
+    api: ApiProcess, mashed: Mashed, token: str
+) -> None:
+    # The reader is gone before the first line: every write fails, deterministically.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    for flags in (["--json"], []):
+        command, env = _cli_command(
+            "records", mashed.mash_execution_id, *flags, "--url", api.graphql_url, token=token
+        )
+        result = subprocess.run(
+            command, stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        assert result.stderr == b""
+    os.close(write_end)
