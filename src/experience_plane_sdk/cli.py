@@ -32,7 +32,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TextIO
 
 from experience_plane_sdk import render
 from experience_plane_sdk.client import DEFAULT_WAIT_TIMEOUT, ExperienceClient
@@ -52,6 +51,7 @@ from experience_plane_sdk.errors import (
     WaitTimeout,
 )
 from experience_plane_sdk.models import Execution
+from experience_plane_sdk.progress import ExecutionProgress, UploadProgress
 
 PROG = "experience-plane"
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
@@ -227,34 +227,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     return parser
 
 
-class Progress:
-    """Shows execution updates: a live `\\r` bar on a TTY, plain lines otherwise, or nothing."""
-
-    def __init__(self, out: TextIO, *, enabled: bool = True) -> None:
-        self.out = out
-        self.enabled = enabled
-        self.tty = enabled and out.isatty()
-        self._live = False
-
-    def __call__(self, execution: Execution, label: str = "") -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            self.out.write("\r\x1b[2K" + render.progress_bar(execution, label))
-            self._live = True
-        else:
-            prefix = f"{label}  " if label else ""
-            self.out.write(prefix + render.status_line(execution) + "\n")
-        self.out.flush()
-
-    def done(self) -> None:
-        """End the live line so that what follows starts on a fresh one."""
-        if self._live:
-            self.out.write("\n")
-            self.out.flush()
-            self._live = False
-
-
 class Command:
     """One run of a command: its arguments, the client and where output goes."""
 
@@ -271,7 +243,7 @@ class Command:
         self, executions: list[Execution], labels: list[str]
     ) -> tuple[list[Execution], int]:
         """Wait for every execution; their final (or last seen) statuses and the exit code."""
-        progress = Progress(sys.stderr, enabled=not self.json or sys.stderr.isatty())
+        progress = ExecutionProgress(sys.stderr, enabled=not self.json or sys.stderr.isatty())
 
         failures: list[str] = []
 
@@ -306,8 +278,12 @@ class Command:
 
     async def upload(self) -> int:
         executions = []
-        for path in self.args.files:
-            executions.append(await self.client.upload_content(path, mime_type=self.args.mime_type))
+        with UploadProgress(sys.stderr) as uploads:
+            for path in self.args.files:
+                with uploads.source(path) as source:
+                    executions.append(
+                        await self.client.upload_content(source, mime_type=self.args.mime_type)
+                    )
         code = EXIT_OK
         labels = [os.path.basename(path) for path in self.args.files]
         if self.args.wait:
@@ -349,7 +325,7 @@ class Command:
         return EXIT_OK
 
     async def watch(self) -> int:
-        progress = Progress(self.out, enabled=not self.json)
+        progress = ExecutionProgress(self.out, enabled=not self.json)
         last: Execution | None = None
         try:
             async with asyncio.timeout(self.args.timeout):
