@@ -152,11 +152,12 @@ def _text(cell: str) -> Text:
 
 
 class RecordTable:
-    """Records as a Rich table that streams: the columns and their widths come from the first
-    batch (cells of at most `MAX_CELL` characters, cut with `…`).
+    """Records as a Rich table that streams, batch by batch: the columns come from the first
+    batch, cells have at most `MAX_CELL` characters (cut with `…`).
 
-    On a terminal the table fits its width (the widest columns narrow and wrap) and the header is
-    bold; elsewhere each record is one plain line, however wide, for `grep` and `cut`.
+    On a terminal each batch is a table that fits its width (narrow columns fold their cells, the
+    header is bold and heads every batch); elsewhere each record is one plain line, however
+    wide, for `grep` and `cut`, aligned on the widest cell seen so far.
     """
 
     def __init__(self, out: TextIO, *, width: int | None = None) -> None:
@@ -174,21 +175,21 @@ class RecordTable:
         if first:
             for record in records:
                 self.columns.extend(k for k in record if k not in self.columns)
+            self.widths = [cell_len(column) for column in self.columns]
+        rows = [[_text(_cell(record.get(column))) for column in self.columns] for record in records]
+        table = Table(box=None, pad_edge=False, show_header=first or self.fit, header_style="bold")
+        if self.fit:
+            for column in self.columns:
+                table.add_column(Text(column), overflow="fold")
+        else:
             self.widths = [
-                min(
-                    MAX_CELL,
-                    max(cell_len(column), *(cell_len(_cell(r.get(column))) for r in records)),
-                )
-                for column in self.columns
+                max(width, *(cell_len(row[index].plain) for row in rows))
+                for index, width in enumerate(self.widths)
             ]
-        table = Table(box=None, pad_edge=False, show_header=first, header_style="bold")
-        for column, width in zip(self.columns, self.widths, strict=True):
-            table.add_column(
-                Text(column), min_width=width, max_width=width, no_wrap=not self.fit,
-                overflow="ellipsis",
-            )  # fmt: skip
-        for record in records:
-            table.add_row(*(_text(_cell(record.get(column))) for column in self.columns))
+            for column, width in zip(self.columns, self.widths, strict=True):
+                table.add_column(Text(column), width=width, no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
         if self.fit:
             self.console.print(table)
             return

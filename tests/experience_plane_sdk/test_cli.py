@@ -343,3 +343,48 @@ def test_records_into_a_pipe_already_closed_exit_quietly(
         assert result.returncode == 0, result.stderr.decode()
         assert result.stderr == b""
     os.close(write_end)
+
+
+def test_upload_wait_on_a_terminal_shows_bytes_then_every_execution_live(
+    api: ApiProcess, token: str
+) -> None:
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIENCE_")}
+    env["EXPERIENCE_TOKEN"] = token
+    with subprocess.Popen(
+        [sys.executable, "-m", "experience_plane_sdk", "--json", "upload", str(CUSTOMERS),
+         str(POLICIES), "--wait", "--url", api.graphql_url],
+        stdout=subprocess.PIPE, stderr=terminal, env=env,
+    ) as process:  # fmt: skip
+        os.close(terminal)
+        shown = b""
+        while chunk := _read(controller):
+            shown += chunk
+        assert process.stdout is not None
+        out = process.stdout.read().decode()
+        assert process.wait(30) == 0
+    os.close(controller)
+    display = plain(shown.decode())
+    for path in (CUSTOMERS, POLICIES):
+        size = path.stat().st_size
+        # The upload's bar: bytes sent of the file's size.
+        assert re.search(rf"{path.name}\s+━+\s+{size}/{size} bytes", display), display
+        # Then one live bar per execution, both at once.
+        assert re.search(rf"{path.name}\s+COMPLETED\s+━+\s+100%", display), display
+    # stdout is a pipe: the JSON document alone, as without a terminal.
+    assert "\x1b" not in out
+    assert [e["state"] for e in json.loads(out)] == ["COMPLETED", "COMPLETED"]
+
+
+def test_upload_wait_without_a_terminal_prints_plain_lines(api: ApiProcess, token: str) -> None:
+    run = cli("upload", str(CUSTOMERS), str(POLICIES), "--wait", url=api.graphql_url, token=token)
+    assert run.code == 0, run.err
+    for stream in (run.out, run.err):
+        assert "\x1b" not in stream
+        assert "\r" not in stream
+    updates = run.err.splitlines()
+    assert updates
+    assert all(line.split()[0] in {"customers.csv", "policies.json"} for line in updates)
+    assert {line.split()[0] for line in updates if "COMPLETED" in line} == {
+        "customers.csv", "policies.json",
+    }  # fmt: skip
