@@ -194,8 +194,8 @@ class RecordTable:
             self.console.print(table)
             return
         # Off a terminal nothing limits the width, and no line ends in padding.
-        natural = sum(self.widths) + 2 * len(self.widths)
+        self.console.width = sum(self.widths) + 2 * len(self.widths)
         with self.console.capture() as captured:
-            self.console.print(table, width=natural)
+            self.console.print(table)
         for line in captured.get().splitlines():
             print(line.rstrip(), file=self.out)

@@ -8,6 +8,7 @@ from rich.cells import cell_len
 
 from experience_plane_sdk.render import MAX_CELL, RecordTable
 
+WIDE = {f"column_{index}": f"value_{index}" for index in range(12)}
 RECORDS = [
     {"customer_id": "C001", "name": "Ada Lovelace", "notes": "x" * 60, "score": 7},
     {"customer_id": "C002", "name": "[bold]Grace[/bold]", "notes": None, "score": {"a": 1}},
@@ -26,6 +27,14 @@ def test_off_a_terminal_each_record_is_one_plain_line_with_long_cells_cut() -> N
     assert rows[1].split() == ["C002", "[bold]Grace[/bold]", '{"a":1}']
     assert "\x1b" not in out.getvalue()
     assert all(line == line.rstrip() for line in out.getvalue().splitlines())
+
+
+def test_off_a_terminal_a_wide_record_is_not_cut_to_80_columns() -> None:
+    out = io.StringIO()
+    RecordTable(out).write([WIDE])
+    header, row = out.getvalue().splitlines()
+    assert header.split() == list(WIDE)
+    assert row.split() == list(WIDE.values())
 
 
 def test_on_a_narrow_terminal_the_table_fits_its_width() -> None:
