@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "client commands (run against a running API; see `experience-plane upload --help`): "
             + ", ".join(CLIENT_COMMANDS)
+            + "; their global options (--json, --url, ...) go before or after the command."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -130,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen command; returns the process exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] in CLIENT_COMMANDS:
-        # One CLI for people: the client side lives in the SDK, which imports nothing from here.
+    if client_cli.command_name(arguments) in CLIENT_COMMANDS:
+        # One CLI for people: the client side lives in the SDK, which imports nothing from here;
+        # its global options (`--json`, `--url`, ...) may come before the command's name.
         return client_cli.main(arguments)
     args = build_parser().parse_args(arguments)
     if args.command == "serve":
