@@ -47,11 +47,6 @@ class ParsedContent:
     format: str
     table: Table | None
 
-    @property
-    def tabular(self) -> bool:
-        """Whether the content is a table of records."""
-        return self.table is not None
-
 
 def _decode(data: bytes) -> str | None:
     if b"\x00" in data[:8192]:

@@ -18,7 +18,6 @@ from datetime import date, datetime
 from typing import Any
 
 NULL_TOKENS = frozenset({"", "null", "none", "na", "n/a", "nan"})
-TYPES = ("integer", "number", "boolean", "date", "datetime", "string", "empty")
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
