@@ -1,5 +1,4 @@
 """The principal a request acts as.
-
 Everything past the transport receives a `Principal` and never looks at headers or tokens;
 `Authenticator` is what turns credentials into one.
 """

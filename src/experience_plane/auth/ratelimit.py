@@ -1,5 +1,4 @@
 """Per-key rate limiting (one key per tenant for mutations): a protocol and an in-memory bucket.
-
 The protocol is what callers depend on; a Redis-backed limiter shared by several replicas can
 implement it later without changing them.
 """

@@ -1,5 +1,4 @@
 """One execution's watcher: a single task that follows it on the Runtime and records each change.
-
 The watcher is the only thing that talks to the Runtime about its execution, whatever the number
 of subscribers. It publishes into an append-only history of distinct snapshots, each with a
 version number (its position since the watcher started), and wakes subscribers through an

@@ -1,5 +1,4 @@
 """Expected failures as schema types: an `Error` interface with a stable code, one type per kind.
-
 Mutations return a result union of their success type and these; unexpected failures are not in
 the schema and reach the client masked (see `graphql.schema`).
 """

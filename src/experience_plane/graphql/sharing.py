@@ -1,12 +1,10 @@
 """Shared subscription work: one execution of an operation per event, however many subscribe.
-
 Strawberry runs every subscription on its own: each subscriber follows the execution, runs the
 selection set on every snapshot and serialises its own `next` payload, although subscribers of
 the same operation (same document, variables, operation name and tenant) get the very same
 payload. `SharedSubscriptions` runs such an operation once, as a `SharedOperation`: one
 `schema.stream(...)` whose results are serialised once into JSON text; each subscriber only
 frames that text with its own message id and sends it (see `graphql.websockets`).
-
 A subscriber joining a running operation starts at its latest result (what a fresh subscription
 would get first), then receives every later one in order; a subscriber that falls more than
 `HISTORY` results behind resumes at the oldest kept. The operation stops when its stream ends

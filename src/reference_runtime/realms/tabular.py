@@ -1,5 +1,4 @@
 """Tables, value types and column profiles: the part of profiling that does not care about format.
-
 Types are inferred from values, never from headers: a value is `integer`, `number`, `boolean`,
 `date`, `datetime` or `string`, and a column's type is the narrowest one all its non-null values
 fit (`integer` with `number` is `number`, `date` with `datetime` is `datetime`, anything else mixed
