@@ -1,15 +1,10 @@
 """The pooled network transport under `RuntimeClient`, and the answers it hands back.
-
-Three implementations speak HTTP/1.1 to the Runtime equally well, measured by
-`bench/runtime_client.py` (client CPU per status read):
-
-- `aiohttp`: aiohttp's `ClientSession` used directly (`AiohttpCarrier`). No httpx `Request`,
-  `URL` or `Response` is built per call: the cheapest by far, so it is the default.
-- `httpx-aiohttp`: httpx's client over aiohttp's connections (the `httpx-aiohttp` adapter).
-- `httpx`: httpx's own transport (httpcore), the most expensive.
-
-Whichever carries a request, the client sees one `Answer` (status, headers, whole body). An
-injected `httpx.AsyncBaseTransport` (tests pass `httpx.MockTransport`) is carried by httpx.
+Three carriers speak HTTP/1.1 to the Runtime equally well, measured by `bench/runtime_client.py`
+(client CPU per status read): `aiohttp` (aiohttp's `ClientSession` directly, `AiohttpCarrier`,
+the cheapest by far and the default), `httpx-aiohttp` (httpx's client over aiohttp's
+connections) and `httpx` (httpx's own transport, the most expensive). Whichever carries a
+request, the client sees one `Answer` (status, headers, whole body); an injected
+`httpx.AsyncBaseTransport` (tests pass `httpx.MockTransport`) is carried by httpx.
 """
 
 from __future__ import annotations
