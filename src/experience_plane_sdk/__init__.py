@@ -1,4 +1,5 @@
 """The Python SDK of the Experience Plane: a typed async (and sync) client of its GraphQL API.
+
 ```python
 async with ExperienceClient("http://127.0.0.1:8000/graphql", token) as client:
     upload = await client.wait((await client.upload_content("customers.csv")).id)
@@ -7,6 +8,7 @@ async with ExperienceClient("http://127.0.0.1:8000/graphql", token) as client:
     async for record in client.records(done.id):
         ...
 ```
+
 It talks to the API only over HTTP and WebSocket (gql) and imports nothing from the service.
 The command line (`python -m experience_plane_sdk`) is in `experience_plane_sdk.cli`.
 """

@@ -1,16 +1,19 @@
 """The Experience Plane command line: upload files, mash them, follow executions, read records.
+
     experience-plane upload FILE... [--wait]
     experience-plane mash FILE_ID... [--domain general] [--confidence low|medium|high]
                                      [--name NAME] [--wait]
     experience-plane status EXECUTION_ID
     experience-plane watch EXECUTION_ID
     experience-plane records EXECUTION_ID [--limit N]
+
 Every command takes `--url` (default `$EXPERIENCE_URL`, else http://127.0.0.1:8000/graphql),
 `--token` (default `$EXPERIENCE_TOKEN`) and `--json`: one JSON document (an array of executions
 for `upload`, an execution for `mash` and `status`), JSON lines for `watch` (executions) and
 `records` (records). `--wait` follows the execution: a live progress bar on stderr when it is a
 terminal, plain lines otherwise (but not with `--json`). Errors are one line on stderr, never a
 traceback.
+
 Exit codes:
     0  success
     1  the execution failed or was cancelled (or the Runtime rejected the request)
