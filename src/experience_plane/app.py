@@ -1,5 +1,4 @@
 """The application factory: `create_app(settings)` assembles everything; nothing at import time.
-
 Run it with `experience-plane serve` (uvicorn with `factory=True`), or
 `uvicorn --factory experience_plane.app:create_app`.
 """

@@ -22,7 +22,6 @@ from experience_plane.graphql.errors import (
     RuntimeUnavailableError,
     UploadTooLargeError,
     error_type_for,
-    idempotency_key_of,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
@@ -138,7 +137,6 @@ async def upload_content(
         invalid = services.InvalidInputError("`file` must be a multipart upload.", field="file")
         return error_type_for(invalid)
     try:
-        key = idempotency_key_of(idempotency_key, info.context.idempotency_header)
         status = await info.context.services.content.upload(
             info.context.principal,
             file,
@@ -147,7 +145,8 @@ async def upload_content(
             sent_mime_type=file.content_type,
             size=file.size,
             client_session=info.context.client_session,
-            idempotency_key=key,
+            idempotency_key=idempotency_key,
+            idempotency_header=info.context.idempotency_header,
         )
     except services.ServiceError as exc:
         return error_type_for(exc)

@@ -27,7 +27,6 @@ from experience_plane.graphql.errors import (
     RuntimeTimeoutError,
     RuntimeUnavailableError,
     error_type_for,
-    idempotency_key_of,
     public_error,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
@@ -300,7 +299,6 @@ async def create_data_mash(
 ) -> CreateDataMashResult:
     """Submit the mash and return its execution at once."""
     try:
-        key = idempotency_key_of(idempotency_key, info.context.idempotency_header)
         status = await info.context.services.data_mash.create(
             info.context.principal,
             content_refs=[str(ref) for ref in input.content_refs],
@@ -308,7 +306,8 @@ async def create_data_mash(
             confidence_level=services.ConfidenceLevel[input.confidence_level.name],
             name=input.name,
             client_session=info.context.client_session,
-            idempotency_key=key,
+            idempotency_key=idempotency_key,
+            idempotency_header=info.context.idempotency_header,
         )
     except services.ServiceError as exc:
         result = error_type_for(exc)

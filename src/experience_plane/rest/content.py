@@ -1,5 +1,4 @@
 """`POST /v1/content/upload` and `POST /v1/content/data-mash/create`: start work, answer at once.
-
 Both answer 202 Accepted with the execution as it stands and `Location` pointing at its status.
 CSRF needs no special handling here: REST callers authenticate with an `Authorization` header
 only (never a cookie), and a browser cannot attach that header cross-site without a CORS

@@ -1,5 +1,4 @@
 """Reading executions: status, live events (SSE), and a data mash's records.
-
 The WebSocket at `/v1/execution/{id}/events` is `rest.websocket`'s.
 """
 

@@ -1,5 +1,4 @@
 """`RestRoute`: every REST route answers its failures in the common error shape.
-
 A route class (rather than application-wide exception handlers) keeps the shape to `/v1`: the
 GraphQL endpoints keep their own GraphQL-shaped errors.
 """
