@@ -31,7 +31,8 @@ from experience_plane.graphql.errors import (
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
-from experience_plane.runtime import DataMashArtifact, FieldSource
+from experience_plane.runtime import DataMashArtifact
+from experience_plane.runtime import SourceColumn as DomainSourceColumn
 
 MAX_RECORDS_PAGE = 500
 _CURSOR_PREFIX = "record:"
@@ -59,7 +60,7 @@ class SourceColumn:
     )
 
     @classmethod
-    def from_source(cls, source: FieldSource) -> SourceColumn:
+    def from_source(cls, source: DomainSourceColumn) -> SourceColumn:
         """The schema object for a Runtime field source."""
         return cls(
             file_id=strawberry.ID(source.file_id),
