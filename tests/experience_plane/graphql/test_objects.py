@@ -3,14 +3,74 @@ the descriptions REST shows, and every field described."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, get_args, get_origin, get_type_hints
 
 import pytest
 import strawberry
-from pydantic import Field
+from graphql import GraphQLObjectType
+from pydantic import Field, TypeAdapter
 
+from experience_plane import runtime
 from experience_plane.graphql.objects import schema_type
+from experience_plane.graphql.schema import build_schema
+from experience_plane.strawberry_adapter import graphql_core_schema
+
+DERIVED = (
+    runtime.ColumnProfile,
+    runtime.SourceColumn,
+    runtime.CanonicalField,
+    runtime.JoinKey,
+    runtime.QualityReport,
+)
+SCALARS = {str: "String", int: "Int", float: "Float", bool: "Boolean"}
+# The one field whose GraphQL type is not its domain type's: an id.
+OVERRIDES = {("SourceColumn", "file_id"): "ID!"}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _expected(hint: object) -> str:
+    """The GraphQL type a domain field's hint should have."""
+    if get_origin(hint) is Annotated:
+        return _expected(get_args(hint)[0])
+    args = get_args(hint)
+    if type(None) in args:
+        (inner,) = (arg for arg in args if arg is not type(None))
+        return _expected(inner).removesuffix("!")
+    if get_origin(hint) is tuple:
+        return f"[{_expected(args[0])}]!"
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return f"{hint.__name__}!"
+    assert isinstance(hint, type)
+    return f"{SCALARS[hint]}!"
+
+
+@pytest.mark.parametrize("domain", DERIVED, ids=lambda domain: domain.__name__)
+def test_a_derived_type_has_the_domain_fields_types_and_rest_descriptions(domain: type) -> None:
+    schema = graphql_core_schema(build_schema())
+    derived = schema.type_map[domain.__name__]
+    assert isinstance(derived, GraphQLObjectType)
+    assert derived.description == inspect.getdoc(domain)
+    rest = TypeAdapter(domain).json_schema()
+    assert rest["description"] == derived.description
+    hints = get_type_hints(domain, include_extras=True)
+    names = [field.name for field in dataclasses.fields(domain)]
+    assert list(derived.fields) == [_camel(name) for name in names]
+    for name in names:
+        field = derived.fields[_camel(name)]
+        expected = OVERRIDES.get((domain.__name__, name)) or _expected(hints[name])
+        assert str(field.type) == expected, name
+        assert field.description, name
+        # A field REST describes has the same text in both surfaces.
+        shared = rest["properties"][name].get("description")
+        if shared is not None:
+            assert field.description == shared, name
 
 
 @dataclass(frozen=True)
