@@ -21,18 +21,47 @@ from experience_plane.runtime import (
 
 
 class ErrorCode(StrEnum):
-    """Stable, documented codes for the failures a caller is expected to handle."""
+    """Stable, documented codes of the failures a caller is expected to handle.
 
-    INVALID_INPUT = "invalid_input"
-    UPLOAD_TOO_LARGE = "upload_too_large"
-    RUNTIME_UNAVAILABLE = "runtime_unavailable"
-    RUNTIME_TIMEOUT = "runtime_timeout"
-    RUNTIME_REJECTED = "runtime_rejected"
-    RUNTIME_PROTOCOL_ERROR = "runtime_protocol_error"
-    NOT_FOUND = "not_found"
-    RATE_LIMITED = "rate_limited"
-    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
-    RUNTIME_OUTCOME_UNKNOWN = "runtime_outcome_unknown"
+    The one definition: GraphQL's `ErrorCode` enum and REST's `code` are these names (each
+    value is its name), so a client switches on the same values whichever surface it uses.
+    """
+
+    INVALID_INPUT = "INVALID_INPUT"
+    UPLOAD_TOO_LARGE = "UPLOAD_TOO_LARGE"
+    RUNTIME_UNAVAILABLE = "RUNTIME_UNAVAILABLE"
+    RUNTIME_TIMEOUT = "RUNTIME_TIMEOUT"
+    RUNTIME_REJECTED = "RUNTIME_REJECTED"
+    RUNTIME_PROTOCOL_ERROR = "RUNTIME_PROTOCOL_ERROR"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    RUNTIME_OUTCOME_UNKNOWN = "RUNTIME_OUTCOME_UNKNOWN"
+    # Raised by authentication, before any service runs; a public code all the same.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+
+    @property
+    def description(self) -> str:
+        """What the code means, for people (the schema documents each value with it)."""
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_INPUT: "An argument is missing, malformed or inconsistent.",
+    ErrorCode.UPLOAD_TOO_LARGE: "The uploaded file is larger than the configured limit.",
+    ErrorCode.RUNTIME_UNAVAILABLE: "The Runtime could not be reached; try again later.",
+    ErrorCode.RUNTIME_TIMEOUT: "The Runtime did not answer in time; try again later.",
+    ErrorCode.RUNTIME_REJECTED: "The Runtime refused the request or failed it at once.",
+    ErrorCode.RUNTIME_PROTOCOL_ERROR: "The Runtime sent an answer that could not be read.",
+    ErrorCode.NOT_FOUND: "No such execution or artifact is visible to the caller.",
+    ErrorCode.RATE_LIMITED: "Your tenant started too much work; retry after a while.",
+    ErrorCode.IDEMPOTENCY_CONFLICT: "The idempotency key was already used with different input.",
+    ErrorCode.RUNTIME_OUTCOME_UNKNOWN: (
+        "The Runtime's answer was lost: the request may or may not have started an "
+        "execution. Repeat it with the same idempotency key to find out safely."
+    ),
+    ErrorCode.UNAUTHENTICATED: "The credentials are missing, invalid or have expired.",
+}
 
 
 class ServiceError(Exception):

@@ -1,4 +1,5 @@
-"""Admission of work per tenant: mutations spend from the tenant's rate-limit budget."""
+"""Limits both surfaces apply: a page of records at most, and admission of work per tenant
+(mutations spend from the tenant's rate-limit budget)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import math
 
 from experience_plane.auth import Principal, RateLimiter
 from experience_plane.services.errors import RateLimitedError
+
+MAX_RECORDS_PAGE = 500
+"""The most records one page may ask for (GraphQL's `first`, REST's `limit`)."""
 
 
 async def admit(limiter: RateLimiter | None, principal: Principal) -> None:
