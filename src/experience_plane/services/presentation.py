@@ -16,20 +16,8 @@ from typing import Any, TypeVar
 
 from experience_plane.auth import AuthFailure
 from experience_plane.runtime import Artifact, DataMashArtifact, FileArtifact
-from experience_plane.services.errors import (
-    ErrorCode,
-    IdempotencyConflictError,
-    InvalidInputError,
-    NotFoundError,
-    RateLimitedError,
-    RuntimeOutcomeUnknownError,
-    RuntimeProtocolFailure,
-    RuntimeRejectedError,
-    RuntimeTimeoutError,
-    RuntimeUnavailableError,
-    ServiceError,
-    UploadTooLargeError,
-)
+from experience_plane.services import errors
+from experience_plane.services.errors import ErrorCode, ServiceError
 
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 """The code of an unexpected failure: masked, outside `ErrorCode` (no client handles it)."""
@@ -60,16 +48,18 @@ class Failure:
 # schema (an unreadable answer, an id that went missing) are "try again later" to a mutation,
 # keeping their own code.
 FAILURES: tuple[Failure, ...] = (
-    Failure(InvalidInputError, 422, "InvalidInputError", ("field",)),
-    Failure(UploadTooLargeError, 413, "UploadTooLargeError", ("max_bytes",)),
-    Failure(RuntimeUnavailableError, 503, "RuntimeUnavailableError"),
-    Failure(RuntimeTimeoutError, 504, "RuntimeTimeoutError"),
-    Failure(RuntimeRejectedError, 422, "RuntimeRejectedError"),
-    Failure(RateLimitedError, 429, "RateLimitedError", ("retry_after_seconds",)),
-    Failure(IdempotencyConflictError, 409, "IdempotencyConflictError"),
-    Failure(RuntimeOutcomeUnknownError, 502, "RuntimeOutcomeUnknownError", ("idempotency_key",)),
-    Failure(RuntimeProtocolFailure, 502, "RuntimeUnavailableError"),
-    Failure(NotFoundError, 404, "RuntimeUnavailableError"),
+    Failure(errors.InvalidInputError, 422, "InvalidInputError", ("field",)),
+    Failure(errors.UploadTooLargeError, 413, "UploadTooLargeError", ("max_bytes",)),
+    Failure(errors.RuntimeUnavailableError, 503, "RuntimeUnavailableError"),
+    Failure(errors.RuntimeTimeoutError, 504, "RuntimeTimeoutError"),
+    Failure(errors.RuntimeRejectedError, 422, "RuntimeRejectedError"),
+    Failure(errors.RateLimitedError, 429, "RateLimitedError", ("retry_after_seconds",)),
+    Failure(errors.IdempotencyConflictError, 409, "IdempotencyConflictError"),
+    Failure(
+        errors.RuntimeOutcomeUnknownError, 502, "RuntimeOutcomeUnknownError", ("idempotency_key",)
+    ),
+    Failure(errors.RuntimeProtocolFailure, 502, "RuntimeUnavailableError"),
+    Failure(errors.NotFoundError, 404, "RuntimeUnavailableError"),
     Failure(ServiceError, 503, "RuntimeUnavailableError"),
 )
 

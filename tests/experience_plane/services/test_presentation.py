@@ -74,17 +74,8 @@ def test_the_challenge_names_the_reason_only_when_credentials_were_sent(
 
 
 def _file(*, complete: bool) -> FileArtifact:
-    return FileArtifact(
-        file_id="f1",
-        filename="a.csv" if complete else None,
-        mime_type=None,
-        size=None,
-        sha256=None,
-        format=None,
-        columns=None,
-        row_count=None,
-        complete=complete,
-    )
+    name = "a.csv" if complete else None
+    return FileArtifact("f1", name, None, None, None, None, None, None, complete)
 
 
 async def test_a_complete_artifact_is_not_read_again() -> None:
@@ -108,16 +99,7 @@ async def test_a_reduced_artifact_is_read_by_its_id() -> None:
 
 
 async def test_a_record_of_another_kind_keeps_what_the_status_said() -> None:
-    mash = DataMashArtifact(
-        mash_id="f1",
-        name=None,
-        entity=None,
-        canonical_fields=(),
-        join_keys=(),
-        row_count=None,
-        quality_report=None,
-        complete=True,
-    )
+    mash = DataMashArtifact("f1", None, None, (), (), None, None, complete=True)
 
     async def load(artifact_id: str) -> Artifact:
         return mash
