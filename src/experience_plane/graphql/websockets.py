@@ -29,12 +29,9 @@ from functools import partial
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
-    Operation,
-    _OperationStreamClosed,  # raised by the base class's pre-execution error handling
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
@@ -65,6 +62,15 @@ from experience_plane.graphql.sharing import (
 )
 from experience_plane.services import ErrorCode
 from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
+from experience_plane.strawberry_adapter import (
+    Operation,
+    OperationStreamClosed,
+    handle_pre_execution_error,
+    init_pending,
+    mark_init_received,
+    reject_incremental_delivery,
+    starlette_websocket,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -151,13 +157,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload", {})
-        first = not self.connection_init_received and not self.connection_timed_out
-        if first and isinstance(payload, dict):
+        if init_pending(self) and isinstance(payload, dict):
             refusal = await authenticate_connection(self.context, payload)
             if refusal is not None:
-                if self.connection_init_timeout_task:
-                    self.connection_init_timeout_task.cancel()
-                self.connection_init_received = True
+                mark_init_received(self)
                 await self.websocket.close(code=FORBIDDEN, reason=refusal.close_reason)
                 return
         await super().handle_connection_init(message)
@@ -180,7 +183,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         # The base class's error handling, around the shared path instead of its own.
         try:
             await self._run_shared(hub, key, operation)
-        except _OperationStreamClosed:
+        except OperationStreamClosed:
             return
         except Exception as error:
             await self.handle_task_exception(error)
@@ -232,10 +235,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
                     if isinstance(item, str):
                         await self._send_framed(operation, prefix + item + "}")
                     elif first and isinstance(item, PreExecutionError):
-                        await self._handle_pre_execution_error(operation, item)
+                        await handle_pre_execution_error(self, operation, item)
                         return
                     else:
-                        await self._reject_incremental_delivery(operation)
+                        await reject_incremental_delivery(self, operation)
                         return
                     first = False
         except TimeoutError:
@@ -262,12 +265,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         """Send a complete `next` message as text, unless the operation has completed."""
         if operation.completed:
             return
-        websocket = self.websocket
-        if not isinstance(websocket, ASGIWebSocketAdapter):
+        websocket = starlette_websocket(self.websocket)
+        if websocket is None:
             await self.send_message(json.loads(message))
             return
         try:
-            await websocket.ws.send_text(message)
+            await websocket.send_text(message)
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 

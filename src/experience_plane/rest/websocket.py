@@ -22,11 +22,6 @@ from contextlib import aclosing
 
 from fastapi import APIRouter
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.http.websocket_origin import (
-    is_same_origin,
-    normalize_allowed_origins,
-    normalize_origin,
-)
 
 from experience_plane.auth import AuthenticationError, AuthFailure, Principal
 from experience_plane.context import get_authenticator, get_services
@@ -34,6 +29,11 @@ from experience_plane.rest.errors import NOT_FOUND, UNAUTHENTICATED, RestError
 from experience_plane.rest.models import Execution
 from experience_plane.rest.streams import SHUTTING_DOWN, follow_execution
 from experience_plane.services import ErrorCode, Services
+from experience_plane.strawberry_adapter import (
+    is_same_origin,
+    normalize_allowed_origins,
+    normalize_origin,
+)
 
 logger = logging.getLogger(__name__)
 
