@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the project with its dev tools
 
-run: $(STAMP) ## Run the API with the reference Runtime (GraphiQL URL is printed)
-	$(BIN)/experience-plane dev
+run: $(STAMP) ## Run the API with the reference Runtime (PORT=8000 RUNTIME_PORT=8001 to move them)
+	$(BIN)/experience-plane dev $(if $(PORT),--port $(PORT)) $(if $(RUNTIME_PORT),--runtime-port $(RUNTIME_PORT))
 
 test: lint typecheck pytest ## Lint, type-check and run the whole test suite (what CI runs)
 

@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from experience_plane.auth import generate_dev_secret, mint_token
 from experience_plane.observability.logging import uvicorn_log_config
-from experience_plane.settings import Settings
+from experience_plane.settings import Settings, describe_invalid
 from experience_plane_sdk import cli as client_cli
 
 # Open subscriptions must not hold a stop for long.
@@ -46,6 +46,9 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 DEFAULT_SCHEMA_PATH = Path("schema/schema.graphql")
 DEFAULT_DEV_DATA_DIR = Path(".data/runtime")
 DEV_TOKEN_TTL = timedelta(hours=12)
+# No permessage-deflate on WebSockets: compressing ~300-byte subscription events costs more CPU
+# and per-connection memory (zlib state) than it saves bandwidth (docs/benchmarks.md).
+WS_PER_MESSAGE_DEFLATE = False
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -69,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "client commands (run against a running API; see `experience-plane upload --help`): "
             + ", ".join(CLIENT_COMMANDS)
+            + "; their global options (--json, --url, ...) go before or after the command."
         ),
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen command; returns the process exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] in CLIENT_COMMANDS:
-        # One CLI for people: the client side lives in the SDK, which imports nothing from here.
+    if client_cli.command_name(arguments) in CLIENT_COMMANDS:
+        # One CLI for people: the client side lives in the SDK, which imports nothing from here;
+        # its global options (`--json`, `--url`, ...) may come before the command's name.
         return client_cli.main(arguments)
     args = build_parser().parse_args(arguments)
     if args.command == "serve":
@@ -170,7 +175,7 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
         settings = Settings()
         check_auth_configured(settings)
     except ValidationError as exc:
-        return _fail(f"invalid settings: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        return _fail(describe_invalid(exc))
     except ValueError as exc:
         return _fail(str(exc))
     # JSON lines in production, each with the request id; uvicorn's own logs included.
@@ -194,7 +199,7 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
         port=settings.port if port is None else port,
         # In-flight requests get this long once SIGTERM arrives; subscriptions end at once.
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
-        ws_per_message_deflate=settings.ws_per_message_deflate,
+        ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
     )
     lifecycle = app.state.lifecycle
     assert isinstance(lifecycle, Lifecycle)
@@ -228,7 +233,9 @@ def token(*, tenant: str, user: str, roles: str, ttl: timedelta, secret: str | N
     try:
         settings = Settings()
     except ValidationError as exc:
-        return _fail(f"invalid settings: {exc}")
+        return _fail(describe_invalid(exc))
+    except ValueError as exc:
+        return _fail(str(exc))
     if secret is None and settings.auth_hs256_secret is not None:
         secret = settings.auth_hs256_secret.get_secret_value()
     if not secret:

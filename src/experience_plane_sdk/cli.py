@@ -7,12 +7,13 @@
     experience-plane watch EXECUTION_ID
     experience-plane records EXECUTION_ID [--limit N]
 
-Every command takes `--url` (default `$EXPERIENCE_URL`, else http://127.0.0.1:8000/graphql),
-`--token` (default `$EXPERIENCE_TOKEN`) and `--json`: one JSON document (an array of executions
+Every command takes the global options `--url` (default `$EXPERIENCE_URL`, else
+http://127.0.0.1:8000/graphql), `--token` (default `$EXPERIENCE_TOKEN`), `--request-timeout` and
+`--json`, before or after its name. `--json` prints one JSON document (an array of executions
 for `upload`, an execution for `mash` and `status`), JSON lines for `watch` (executions) and
 `records` (records). `--wait` follows the execution: a live progress bar on stderr when it is a
 terminal, plain lines otherwise (but not with `--json`). Errors are one line on stderr, never a
-traceback.
+traceback; a reader that stops early (`records ... | head`) ends the command quietly, with 0.
 
 Exit codes:
     0  success
@@ -31,7 +32,6 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TextIO
 
 from experience_plane_sdk import render
 from experience_plane_sdk.client import DEFAULT_WAIT_TIMEOUT, ExperienceClient
@@ -51,6 +51,7 @@ from experience_plane_sdk.errors import (
     WaitTimeout,
 )
 from experience_plane_sdk.models import Execution
+from experience_plane_sdk.progress import ExecutionProgress, UploadProgress
 
 PROG = "experience-plane"
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
@@ -117,16 +118,62 @@ def _count(text: str) -> int:
     return value
 
 
+def _add_global_options(
+    parser: argparse.ArgumentParser, *, defaults: bool
+) -> list[argparse.Action]:
+    """Add the options every command takes, before or after its name; returns them.
+
+    The copies after the command default to `SUPPRESS`, so that they only override what was
+    given before it (`--json upload` and `upload --json` mean the same).
+    """
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    group = parser.add_argument_group("global options (before or after the command)")
+    return [
+        group.add_argument(
+            "--url", default=default(None), help="the API's GraphQL URL (default: $EXPERIENCE_URL)"
+        ),
+        group.add_argument(
+            "--token", default=default(None), help="bearer token (default: $EXPERIENCE_TOKEN)"
+        ),
+        group.add_argument(
+            "--json", action="store_true", default=default(False), help="print JSON for scripts"
+        ),
+        group.add_argument(
+            "--request-timeout",
+            type=_positive,
+            default=default(30.0),
+            metavar="S",
+            help="seconds each request may take (default: 30)",
+        ),
+    ]
+
+
+def _global_options_with_values() -> frozenset[str]:
+    actions = _add_global_options(argparse.ArgumentParser(add_help=False), defaults=True)
+    return frozenset(
+        option for action in actions if action.nargs != 0 for option in action.option_strings
+    )
+
+
+def command_name(argv: Sequence[str]) -> str | None:
+    """The command in `argv` (`upload` in `--json --url U upload a.csv`), or None."""
+    with_values = _global_options_with_values()
+    tokens = iter(argv)
+    for token in tokens:
+        if token in with_values:
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The argument parser of every SDK command (`upload`, `mash`, `status`, `watch`, `records`)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", help="the API's GraphQL URL (default: $EXPERIENCE_URL)")
-    common.add_argument("--token", help="bearer token (default: $EXPERIENCE_TOKEN)")
-    common.add_argument("--json", action="store_true", help="print JSON for scripts")
-    common.add_argument(
-        "--request-timeout", type=_positive, default=30.0, metavar="S",
-        help="seconds each request may take (default: 30)",
-    )  # fmt: skip
+    _add_global_options(common, defaults=False)
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument("--wait", action="store_true", help="wait until the execution ends")
     waiting.add_argument(
@@ -140,6 +187,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_global_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(
@@ -179,34 +227,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     return parser
 
 
-class Progress:
-    """Shows execution updates: a live `\\r` bar on a TTY, plain lines otherwise, or nothing."""
-
-    def __init__(self, out: TextIO, *, enabled: bool = True) -> None:
-        self.out = out
-        self.enabled = enabled
-        self.tty = enabled and out.isatty()
-        self._live = False
-
-    def __call__(self, execution: Execution, label: str = "") -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            self.out.write("\r\x1b[2K" + render.progress_bar(execution, label))
-            self._live = True
-        else:
-            prefix = f"{label}  " if label else ""
-            self.out.write(prefix + render.status_line(execution) + "\n")
-        self.out.flush()
-
-    def done(self) -> None:
-        """End the live line so that what follows starts on a fresh one."""
-        if self._live:
-            self.out.write("\n")
-            self.out.flush()
-            self._live = False
-
-
 class Command:
     """One run of a command: its arguments, the client and where output goes."""
 
@@ -223,7 +243,7 @@ class Command:
         self, executions: list[Execution], labels: list[str]
     ) -> tuple[list[Execution], int]:
         """Wait for every execution; their final (or last seen) statuses and the exit code."""
-        progress = Progress(sys.stderr, enabled=not self.json or sys.stderr.isatty())
+        progress = ExecutionProgress(sys.stderr, enabled=not self.json or sys.stderr.isatty())
 
         failures: list[str] = []
 
@@ -258,8 +278,12 @@ class Command:
 
     async def upload(self) -> int:
         executions = []
-        for path in self.args.files:
-            executions.append(await self.client.upload_content(path, mime_type=self.args.mime_type))
+        with UploadProgress(sys.stderr) as uploads:
+            for path in self.args.files:
+                with uploads.source(path) as source:
+                    executions.append(
+                        await self.client.upload_content(source, mime_type=self.args.mime_type)
+                    )
         code = EXIT_OK
         labels = [os.path.basename(path) for path in self.args.files]
         if self.args.wait:
@@ -301,7 +325,7 @@ class Command:
         return EXIT_OK
 
     async def watch(self) -> int:
-        progress = Progress(self.out, enabled=not self.json)
+        progress = ExecutionProgress(self.out, enabled=not self.json)
         last: Execution | None = None
         try:
             async with asyncio.timeout(self.args.timeout):
@@ -374,9 +398,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.url = args.url or os.environ.get("EXPERIENCE_URL") or DEFAULT_URL
     args.token = args.token or os.environ.get("EXPERIENCE_TOKEN") or None
     try:
-        return asyncio.run(run(args))
+        code = asyncio.run(run(args))
+        sys.stdout.flush()  # here, so that a closed pipe is seen below and not at exit
     except ExperienceError as exc:
         fail(exc.message)
         return exit_code_for(exc)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`records ... | head`): it has what it wanted. Python would
+        # otherwise report the failed flush of stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    return code

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TextIO
 
+from rich.cells import cell_len
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from experience_plane_sdk.models import ContentFile, DataMash, Execution
 
-BAR_WIDTH = 24
 MAX_CELL = 24
 
 
@@ -69,19 +72,6 @@ def status_line(execution: Execution) -> str:
     if execution.error:
         parts.append(execution.error)
     return "  ".join(part for part in parts if part).rstrip()
-
-
-def progress_bar(execution: Execution, label: str = "") -> str:
-    """A one-line bar for a TTY: `label  STATE  [#####-----]  42%  phase`."""
-    percent = execution.progress.percent if execution.progress else 0.0
-    if execution.state.succeeded:
-        percent = 100.0
-    filled = round(BAR_WIDTH * max(0.0, min(100.0, percent)) / 100)
-    phase = execution.progress.phase if execution.progress else ""
-    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    text = f"{label}  {execution.state.value:<9} [{bar}] {percent:3.0f}%  {phase}".strip()
-    width = shutil.get_terminal_size((80, 24)).columns - 1
-    return text[:width]
 
 
 def _pairs(rows: Iterable[tuple[str, str]]) -> list[str]:
@@ -151,15 +141,29 @@ def execution_text(execution: Execution) -> str:
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else value if isinstance(value, str) else dumps(value)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    return "" if value is None else value if isinstance(value, str) else dumps(value)
+
+
+def _text(cell: str) -> Text:
+    # Text, not a str: a record's value is data, never Rich markup.
+    text = Text(cell)
+    text.truncate(MAX_CELL, overflow="ellipsis")
+    return text
 
 
 class RecordTable:
-    """Records as an aligned table; widths come from the first batch, so it can stream."""
+    """Records as a Rich table that streams, batch by batch: the columns come from the first
+    batch, cells have at most `MAX_CELL` characters (cut with `…`).
 
-    def __init__(self, out: TextIO) -> None:
+    On a terminal each batch is a table that fits its width (narrow columns fold their cells, the
+    header is bold and heads every batch); elsewhere each record is one plain line, however
+    wide, for `grep` and `cut`, aligned on the widest cell seen so far.
+    """
+
+    def __init__(self, out: TextIO, *, width: int | None = None) -> None:
         self.out = out
+        self.console = Console(file=out, width=width, highlight=False)
+        self.fit = self.console.is_terminal or width is not None
         self.columns: list[str] = []
         self.widths: list[int] = []
 
@@ -167,17 +171,31 @@ class RecordTable:
         """Print a batch of records (the header before the first one)."""
         if not records:
             return
-        if not self.columns:
+        first = not self.columns
+        if first:
             for record in records:
                 self.columns.extend(k for k in record if k not in self.columns)
+            self.widths = [cell_len(column) for column in self.columns]
+        rows = [[_text(_cell(record.get(column))) for column in self.columns] for record in records]
+        table = Table(box=None, pad_edge=False, show_header=first or self.fit, header_style="bold")
+        if self.fit:
+            for column in self.columns:
+                table.add_column(Text(column), overflow="fold")
+        else:
             self.widths = [
-                max(len(column), *(len(_cell(r.get(column))) for r in records))
-                for column in self.columns
+                max(width, *(cell_len(row[index].plain) for row in rows))
+                for index, width in enumerate(self.widths)
             ]
-            self._row(self.columns)
-        for record in records:
-            self._row([_cell(record.get(column)) for column in self.columns])
-
-    def _row(self, cells: Sequence[str]) -> None:
-        line = "  ".join(f"{cell:<{width}}" for cell, width in zip(cells, self.widths, strict=True))
-        print(line.rstrip(), file=self.out)
+            for column, width in zip(self.columns, self.widths, strict=True):
+                table.add_column(Text(column), width=width, no_wrap=True)
+        for row in rows:
+            table.add_row(*row)
+        if self.fit:
+            self.console.print(table)
+            return
+        # Off a terminal nothing limits the width, and no line ends in padding.
+        self.console.width = sum(self.widths) + 2 * len(self.widths)
+        with self.console.capture() as captured:
+            self.console.print(table)
+        for line in captured.get().splitlines():
+            print(line.rstrip(), file=self.out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -257,9 +258,15 @@ def test_watch_on_a_terminal_draws_a_live_bar_then_the_result(api: ApiProcess, t
         assert process.wait(30) == 0
     os.close(controller)
     text = output.decode()
-    assert "\r" in text
-    assert "[" + "#" * 24 + "] 100%" in text
-    assert "file file_" in text  # the final status, with its artifact, on a fresh line
+    assert "\r" in text  # redrawn in place
+    # The live bar, drawn by Rich, reached 100 % with the final state.
+    assert re.search(r"COMPLETED\s+━+\s+100%", plain(text)), text
+    assert "\nfile file_" in plain(text)  # the final status, with its artifact, on a fresh line
+
+
+def plain(text: str) -> str:
+    """`text` without terminal control sequences (colours, cursor moves) nor carriage returns."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text).replace("\r", "")
 
 
 def _read(fd: int) -> bytes:
@@ -273,3 +280,111 @@ def test_the_module_docstring_lists_the_same_exit_codes() -> None:
     codes = EXIT_CODES_HELP.split("\n\n")[0].splitlines()[1:]
     assert cli_module.__doc__ is not None
     assert "\n".join(codes) in cli_module.__doc__
+
+
+def test_global_options_go_before_or_after_the_command(
+    api: ApiProcess, mashed: Mashed, token: str
+) -> None:
+    execution_id = mashed.mash_execution_id
+    after = cli("status", execution_id, "--json", "--url", api.graphql_url, token=token)
+    before = cli("--json", "--url", api.graphql_url, "status", execution_id, token=token)
+    assert after.code == before.code == 0, (after.err, before.err)
+    assert before.out == after.out
+    assert before.json()["id"] == execution_id
+    # After the command, a global option overrides the one before it.
+    mixed = cli("--url", "http://127.0.0.1:9/x", "status", execution_id, "--url", api.graphql_url,
+                "--json", token=token)  # fmt: skip
+    assert mixed.code == 0, mixed.err
+    assert mixed.out == after.out
+
+
+def _cli_command(*args: str, token: str) -> tuple[list[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIENCE_")}
+    env["EXPERIENCE_TOKEN"] = token
+    return [sys.executable, "-m", "experience_plane_sdk", *args], env
+
+
+@pytest.mark.parametrize("output", ["--json", "--table"])
+def test_records_into_a_pipe_that_head_closes_early_exit_quietly(
+    api: ApiProcess, mashed: Mashed, token: str, output: str
+) -> None:
+    flags = ["--json"] if output == "--json" else []
+    command, env = _cli_command(
+        "records", mashed.mash_execution_id, *flags, "--page-size", "1",
+        "--url", api.graphql_url, token=token,
+    )  # fmt: skip
+    with subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE) as head:  # fmt: skip
+        assert head.stdin is not None
+        assert head.stdout is not None
+        with subprocess.Popen(command, stdout=head.stdin, stderr=subprocess.PIPE,
+                              env=env) as records:  # fmt: skip
+            head.stdin.close()  # only the CLI writes to head now
+            _, err = records.communicate(timeout=60)
+        out = head.stdout.read()
+    assert len(out) == 10
+    assert records.returncode == 0, err.decode()
+    assert err == b""
+
+
+def test_records_into_a_pipe_already_closed_exit_quietly(
+    api: ApiProcess, mashed: Mashed, token: str
+) -> None:
+    # The reader is gone before the first line: every write fails, deterministically.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    for flags in (["--json"], []):
+        command, env = _cli_command(
+            "records", mashed.mash_execution_id, *flags, "--url", api.graphql_url, token=token
+        )
+        result = subprocess.run(
+            command, stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stderr.decode()
+        assert result.stderr == b""
+    os.close(write_end)
+
+
+def test_upload_wait_on_a_terminal_shows_bytes_then_every_execution_live(
+    api: ApiProcess, token: str
+) -> None:
+    controller, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIENCE_")}
+    env["EXPERIENCE_TOKEN"] = token
+    with subprocess.Popen(
+        [sys.executable, "-m", "experience_plane_sdk", "--json", "upload", str(CUSTOMERS),
+         str(POLICIES), "--wait", "--url", api.graphql_url],
+        stdout=subprocess.PIPE, stderr=terminal, env=env,
+    ) as process:  # fmt: skip
+        os.close(terminal)
+        shown = b""
+        while chunk := _read(controller):
+            shown += chunk
+        assert process.stdout is not None
+        out = process.stdout.read().decode()
+        assert process.wait(30) == 0
+    os.close(controller)
+    display = plain(shown.decode())
+    for path in (CUSTOMERS, POLICIES):
+        size = path.stat().st_size
+        # The upload's bar: bytes sent of the file's size.
+        assert re.search(rf"{path.name}\s+━+\s+{size}/{size} bytes", display), display
+        # Then one live bar per execution, both at once.
+        assert re.search(rf"{path.name}\s+COMPLETED\s+━+\s+100%", display), display
+    # stdout is a pipe: the JSON document alone, as without a terminal.
+    assert "\x1b" not in out
+    assert [e["state"] for e in json.loads(out)] == ["COMPLETED", "COMPLETED"]
+
+
+def test_upload_wait_without_a_terminal_prints_plain_lines(api: ApiProcess, token: str) -> None:
+    run = cli("upload", str(CUSTOMERS), str(POLICIES), "--wait", url=api.graphql_url, token=token)
+    assert run.code == 0, run.err
+    for stream in (run.out, run.err):
+        assert "\x1b" not in stream
+        assert "\r" not in stream
+    updates = run.err.splitlines()
+    assert updates
+    assert all(line.split()[0] in {"customers.csv", "policies.json"} for line in updates)
+    assert {line.split()[0] for line in updates if "COMPLETED" in line} == {
+        "customers.csv", "policies.json",
+    }  # fmt: skip

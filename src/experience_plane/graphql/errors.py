@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Awaitable, Callable, Collection
-from enum import Enum, EnumMeta
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from experience_plane import services
+from experience_plane.graphql.enums import schema_enum
 from experience_plane.observability.metrics import record_error
 from experience_plane.services import ErrorCode
 from experience_plane.services.idempotent import checked_key
@@ -26,21 +26,30 @@ P = ParamSpec("P")
 ResultT = TypeVar("ResultT")
 
 
-ErrorCodeEnum = strawberry.enum(
-    # Enum's functional API, called through its metaclass: mypy types the result as an enum
-    # class, where `Enum(...)` with members it cannot list is an error.
-    EnumMeta.__call__(
-        Enum,
-        "ErrorCode",
-        {
-            code.name: strawberry.enum_value(code, description=code.description)
-            for code in ErrorCode
-        },
-    ),
+ErrorCodeEnum = schema_enum(
+    ErrorCode,
     description="Stable codes of the failures a client is expected to handle.",
+    values={
+        ErrorCode.INVALID_INPUT: "An argument is missing, malformed or inconsistent.",
+        ErrorCode.UPLOAD_TOO_LARGE: "The uploaded file is larger than the configured limit.",
+        ErrorCode.RUNTIME_UNAVAILABLE: "The Runtime could not be reached; try again later.",
+        ErrorCode.RUNTIME_TIMEOUT: "The Runtime did not answer in time; try again later.",
+        ErrorCode.RUNTIME_REJECTED: "The Runtime refused the request or failed it at once.",
+        ErrorCode.RUNTIME_PROTOCOL_ERROR: "The Runtime sent an answer that could not be read.",
+        ErrorCode.NOT_FOUND: "No such execution or artifact is visible to the caller.",
+        ErrorCode.RATE_LIMITED: "Your tenant started too much work; retry after a while.",
+        ErrorCode.IDEMPOTENCY_CONFLICT: (
+            "The idempotency key was already used with different input."
+        ),
+        ErrorCode.RUNTIME_OUTCOME_UNKNOWN: (
+            "The Runtime's answer was lost: the request may or may not have started an "
+            "execution. Repeat it with the same idempotency key to find out safely."
+        ),
+        ErrorCode.UNAUTHENTICATED: "The credentials are missing, invalid or have expired.",
+    },
 )
-"""The schema's `ErrorCode`, built from `services.ErrorCode`: the same names, values and
-descriptions. Python code passes the service codes themselves."""
+"""The schema's `ErrorCode`, derived from `services.ErrorCode`; Python code passes the service
+codes themselves."""
 
 
 @strawberry.interface(description="An expected failure: a stable code and a message for people.")

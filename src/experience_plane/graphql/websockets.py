@@ -13,7 +13,7 @@ Strawberry's handlers, with what the Experience Plane needs on top:
 - legacy graphql-ws: the same `connection_init` timeout as graphql-transport-ws (4408).
 - graphql-transport-ws: subscribers of the same operation (document, variables, operation name,
   tenant and roles) share one execution of it (`graphql.sharing`) when the router has a
-  `subscription_hub` (`EXPERIENCE_SUBSCRIPTION_SHARING`): each result is executed and serialised
+  `subscription_hub` (`create_app` always gives it one): each result is executed and serialised
   once, and each subscriber only frames it with its id. Each subscriber's own token expiry still
   ends its subscription (a `next` with the UNAUTHENTICATED error, then `complete`, as unshared).
   Queries and mutations sent over the socket, legacy graphql-ws and SSE are never shared.

@@ -124,7 +124,7 @@ def add_websocket_route(router: APIRouter) -> None:
         try:
             if not origin_allowed(websocket, settings.ws_allowed_origin_list):
                 raise Refused("origin")
-            principal = await authenticate(websocket, settings.ws_connection_init_timeout)
+            principal = await authenticate(websocket, settings.tuning.ws_connection_init_timeout)
         except Refused as refused:
             await websocket.close(code=FORBIDDEN, reason=f"Forbidden: {refused.reason}")
             return

@@ -40,29 +40,6 @@ class ErrorCode(StrEnum):
     # Raised by authentication, before any service runs; a public code all the same.
     UNAUTHENTICATED = "UNAUTHENTICATED"
 
-    @property
-    def description(self) -> str:
-        """What the code means, for people (the schema documents each value with it)."""
-        return _DESCRIPTIONS[self]
-
-
-_DESCRIPTIONS: dict[ErrorCode, str] = {
-    ErrorCode.INVALID_INPUT: "An argument is missing, malformed or inconsistent.",
-    ErrorCode.UPLOAD_TOO_LARGE: "The uploaded file is larger than the configured limit.",
-    ErrorCode.RUNTIME_UNAVAILABLE: "The Runtime could not be reached; try again later.",
-    ErrorCode.RUNTIME_TIMEOUT: "The Runtime did not answer in time; try again later.",
-    ErrorCode.RUNTIME_REJECTED: "The Runtime refused the request or failed it at once.",
-    ErrorCode.RUNTIME_PROTOCOL_ERROR: "The Runtime sent an answer that could not be read.",
-    ErrorCode.NOT_FOUND: "No such execution or artifact is visible to the caller.",
-    ErrorCode.RATE_LIMITED: "Your tenant started too much work; retry after a while.",
-    ErrorCode.IDEMPOTENCY_CONFLICT: "The idempotency key was already used with different input.",
-    ErrorCode.RUNTIME_OUTCOME_UNKNOWN: (
-        "The Runtime's answer was lost: the request may or may not have started an "
-        "execution. Repeat it with the same idempotency key to find out safely."
-    ),
-    ErrorCode.UNAUTHENTICATED: "The credentials are missing, invalid or have expired.",
-}
-
 
 class ServiceError(Exception):
     """Base of the expected failures: a code a program can switch on and a message for people."""
