@@ -1,17 +1,18 @@
-"""Subscription fan-out (issue 7, targets 3 and 5): shared subscriptions against Strawberry's path.
+"""Subscription fan-out (issue 7, targets 3 and 5): shared subscriptions, scale by scale.
 
 For each scale point S (E = S/10 executions, S/E subscribers each), a fresh API process in
-polling mode (`EXPERIENCE_USE_RUNTIME_STREAM=false`, one poll interval P, no backoff) over one
-reference Runtime whose executions advance a phase every D seconds (three changes, then done);
-the executions are submitted evenly over P, so their changes are staggered, not one burst.
+polling mode (`EXPERIENCE_TUNING__USE_RUNTIME_STREAM=false`, one poll interval P, no backoff)
+over one reference Runtime whose executions advance a phase every D seconds (three changes, then
+done); the executions are submitted evenly over P, so their changes are staggered, not one burst.
 `--loaders` load-generator processes (`bench/subscription_load.py`) open S `executionStatus`
 subscriptions over graphql-transport-ws, 500 to a connection. Measured from `/proc` of the API:
 setup CPU and RSS growth until every subscription has had its first event ("ready"), per
 subscription; steady CPU from "ready" until all have completed, per event delivered; the
 Runtime's status reads per execution per poll interval; change-to-client latency p50/p99
-(receive time minus the status's `updatedAt`). Baselines in the same run: Strawberry's
-per-subscriber path (`EXPERIENCE_SUBSCRIPTION_SHARING=false`); one subscriber per execution
-(the marginal cost of an event); permessage-deflate on against off; the Runtime stream.
+(receive time minus the status's `updatedAt`). Baselines in the same run: one subscriber per
+execution (the marginal cost of an event); the Runtime stream. Shared subscriptions and
+permessage-deflate off are no longer switches (the comparisons that settled them, against
+Strawberry's per-subscriber path and deflate on, are in docs/benchmarks.md).
 
     .venv/bin/python bench/subscriptions.py [--scales 100 1000 10000] [--loaders 2] [--quick]
 """
@@ -57,8 +58,6 @@ class Scenario:
     label: str
     subscriptions: int
     per_execution: int
-    sharing: bool = True
-    deflate: bool = False
     stream: bool = False
     per_connection: int = PER_CONNECTION
 
@@ -184,11 +183,9 @@ def run_point(
     loaders: int,
 ) -> Point:
     env = {
-        "EXPERIENCE_USE_RUNTIME_STREAM": str(scenario.stream).lower(),
-        "EXPERIENCE_POLL_INTERVAL_MIN": str(poll),
-        "EXPERIENCE_POLL_INTERVAL_MAX": str(poll),
-        "EXPERIENCE_SUBSCRIPTION_SHARING": str(scenario.sharing).lower(),
-        "EXPERIENCE_WS_PER_MESSAGE_DEFLATE": str(scenario.deflate).lower(),
+        "EXPERIENCE_TUNING__USE_RUNTIME_STREAM": str(scenario.stream).lower(),
+        "EXPERIENCE_TUNING__POLL_INTERVAL_MIN": str(poll),
+        "EXPERIENCE_TUNING__POLL_INTERVAL_MAX": str(poll),
         "EXPERIENCE_MAX_SUBSCRIPTIONS_PER_CONNECTION": str(scenario.per_connection),
         "EXPERIENCE_LOG_LEVEL": "warning",
     }
@@ -243,29 +240,21 @@ def run_point(
 
 def phase_delay(scenario: Scenario, poll: float, quick: bool) -> float:
     """Seconds per phase: the poll interval the submissions are spread over, plus about the time
-    it takes to open every subscription (measured here: Strawberry's path is the slower), so
-    that most changes happen once every subscription is open and the steady window has events."""
+    it takes to open every subscription, so that most changes happen once every subscription is
+    open and the steady window has events."""
     if quick:
         return 0.5 + poll
-    return poll + scenario.subscriptions * (0.0005 if scenario.sharing else 0.001)
+    return poll + scenario.subscriptions * 0.0005
 
 
 def scenarios(scales: list[int], per_execution: int) -> list[Scenario]:
-    """The scaling curve, shared and per-subscriber; the control run (one subscriber per
-    execution at the largest E); permessage-deflate on against off at 10 subscriptions per
-    connection (so memory per connection shows); the Runtime stream instead of polling."""
-    runs = [
-        Scenario(label, scale, per_execution, sharing=sharing)
-        for scale in scales
-        for label, sharing in (("shared", True), ("per-subscriber", False))
-    ]
+    """The scaling curve; the control run (one subscriber per execution at the largest E); the
+    Runtime stream instead of polling."""
     top = max(scales)
     small = min(max(scales), 1000)
     return [
-        *runs,
+        *(Scenario("shared", scale, per_execution) for scale in scales),
         Scenario("control", top // per_execution, 1),
-        Scenario("shared, 10/conn", small, per_execution, per_connection=10),
-        Scenario("shared, 10/conn, deflate", small, per_execution, deflate=True, per_connection=10),
         Scenario("shared, stream", small, per_execution, stream=True),
     ]
 
@@ -292,42 +281,7 @@ def report(points: list[Point], poll: float) -> None:
     by_label: dict[str, dict[int, Point]] = {}
     for p in points:
         by_label.setdefault(p.scenario.label, {})[p.subscriptions] = p
-    shared, unshared = by_label["shared"], by_label.get("per-subscriber", {})
-    print_table(
-        "Sharing against Strawberry's per-subscriber path (same run)",
-        [
-            "S", "CPU µs/event shared", "per-subscriber", "ratio", "setup µs/sub shared",
-            "per-subscriber", "ratio", "KiB/sub shared", "per-subscriber", "ratio",
-        ],
-        [
-            [
-                s, shared[s].us_per_event, unshared[s].us_per_event,
-                f"{unshared[s].us_per_event / shared[s].us_per_event:.2f}x",
-                shared[s].setup_us_per_subscription, unshared[s].setup_us_per_subscription,
-                f"{unshared[s].setup_cpu_s / shared[s].setup_cpu_s:.2f}x",
-                shared[s].kib_per_subscription, unshared[s].kib_per_subscription,
-                f"{unshared[s].rss_growth_bytes / max(shared[s].rss_growth_bytes, 1):.2f}x",
-            ]
-            for s in sorted(shared)
-            if s in unshared
-        ],
-    )  # fmt: skip
-    plain = next(iter(by_label["shared, 10/conn"].values()))
-    deflate = next(iter(by_label["shared, 10/conn, deflate"].values()))
-    print_table(
-        f"permessage-deflate, {plain.subscriptions:,} subscriptions on "
-        f"{plain.scenario.connections} connections (same run)",
-        ["figure", "off", "on", "on / off"],
-        [
-            ["CPU µs/event", plain.us_per_event, deflate.us_per_event,
-             f"{deflate.us_per_event / plain.us_per_event:.2f}x"],
-            ["setup CPU µs/sub", plain.setup_us_per_subscription,
-             deflate.setup_us_per_subscription,
-             f"{deflate.setup_cpu_s / max(plain.setup_cpu_s, 1e-9):.2f}x"],
-            ["RSS growth KiB/conn", plain.kib_per_connection, deflate.kib_per_connection,
-             f"{deflate.rss_growth_bytes / max(plain.rss_growth_bytes, 1):.2f}x"],
-        ],
-    )  # fmt: skip
+    shared = by_label["shared"]
     top_scale = max(shared)
     top, control = shared[top_scale], next(iter(by_label["control"].values()))
     stream = next(iter(by_label["shared, stream"].values()))

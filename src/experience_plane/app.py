@@ -45,7 +45,7 @@ from experience_plane.observability.tracecontext import outgoing_headers
 from experience_plane.observability.tracing import Tracing, tracing_requested
 from experience_plane.rest import install_rest_api
 from experience_plane.rest.errors import too_large_response
-from experience_plane.runtime import RuntimeClient, RuntimeFlavour
+from experience_plane.runtime import RuntimeClient
 from experience_plane.runtime.transport import Carrier
 from experience_plane.services import Services
 from experience_plane.settings import Settings
@@ -118,15 +118,13 @@ def build_runtime_client(
 
     return RuntimeClient(
         settings.runtime_url,
-        flavour=RuntimeFlavour(settings.runtime_flavour.value),
+        flavour=settings.runtime_flavour,
         timeout=settings.runtime_timeout,
-        transport_kind=settings.runtime_transport,
         solution_id=settings.solution_id,
-        status_retries=settings.runtime_status_retries,
-        breaker_failure_threshold=settings.runtime_breaker_failure_threshold,
-        breaker_failure_window=settings.runtime_breaker_failure_window,
-        breaker_reset_seconds=settings.runtime_breaker_reset_seconds,
-        breaker_max_reset_seconds=settings.runtime_breaker_max_reset_seconds,
+        status_retries=settings.tuning.runtime_status_retries,
+        breaker_failure_threshold=settings.tuning.runtime_breaker_failure_threshold,
+        breaker_reset_seconds=settings.tuning.runtime_breaker_reset_seconds,
+        breaker_max_reset_seconds=settings.tuning.runtime_breaker_max_reset_seconds,
         instrument=observe_runtime_calls,
         stream_headers=outgoing_headers,
     )
@@ -150,10 +148,10 @@ def build_lifespan(
             open_cluster(settings) as cluster,
             ExecutionTracker(
                 client,
-                poll_interval_min=settings.poll_interval_min,
-                poll_interval_max=settings.poll_interval_max,
-                use_stream=settings.use_runtime_stream,
-                stale_after=settings.subscription_stale_after_seconds,
+                poll_interval_min=settings.tuning.poll_interval_min,
+                poll_interval_max=settings.tuning.poll_interval_max,
+                use_stream=settings.tuning.use_runtime_stream,
+                stale_after=settings.tuning.subscription_stale_after_seconds,
                 coordinator=cluster.watching if cluster is not None else None,
             ) as tracker,
         ):
@@ -183,7 +181,6 @@ def mount_graphql(app: FastAPI, settings: Settings) -> None:
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_query_aliases,
         max_tokens=settings.max_query_tokens,
-        cache_size=settings.query_cache_size,
         introspection=settings.introspection_enabled,
         suggestions=settings.is_development,
     )
@@ -197,13 +194,13 @@ def mount_graphql(app: FastAPI, settings: Settings) -> None:
         # Idle proxies drop silent sockets: legacy graphql-ws gets `ka` messages and
         # graphql-transport-ws server pings at this interval.
         keep_alive=True,
-        keep_alive_interval=settings.ws_keep_alive_interval,
-        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout),
+        keep_alive_interval=settings.tuning.ws_keep_alive_interval,
+        connection_init_wait_timeout=timedelta(seconds=settings.tuning.ws_connection_init_timeout),
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         allowed_origins=settings.ws_allowed_origin_list,
     )
-    if settings.subscription_sharing:
-        graphql.subscription_hub = SharedSubscriptions()
+    # graphql-transport-ws subscribers of one operation share its execution (`graphql.sharing`).
+    graphql.subscription_hub = SharedSubscriptions()
     app.include_router(graphql)
 
 

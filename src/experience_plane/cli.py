@@ -38,7 +38,7 @@ from pydantic import ValidationError
 
 from experience_plane.auth import generate_dev_secret, mint_token
 from experience_plane.observability.logging import uvicorn_log_config
-from experience_plane.settings import Settings
+from experience_plane.settings import Settings, describe_invalid
 from experience_plane_sdk import cli as client_cli
 
 # Open subscriptions must not hold a stop for long.
@@ -46,6 +46,9 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 DEFAULT_SCHEMA_PATH = Path("schema/schema.graphql")
 DEFAULT_DEV_DATA_DIR = Path(".data/runtime")
 DEV_TOKEN_TTL = timedelta(hours=12)
+# No permessage-deflate on WebSockets: compressing ~300-byte subscription events costs more CPU
+# and per-connection memory (zlib state) than it saves bandwidth (docs/benchmarks.md).
+WS_PER_MESSAGE_DEFLATE = False
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -170,7 +173,7 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
         settings = Settings()
         check_auth_configured(settings)
     except ValidationError as exc:
-        return _fail(f"invalid settings: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        return _fail(describe_invalid(exc))
     except ValueError as exc:
         return _fail(str(exc))
     # JSON lines in production, each with the request id; uvicorn's own logs included.
@@ -194,7 +197,7 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
         port=settings.port if port is None else port,
         # In-flight requests get this long once SIGTERM arrives; subscriptions end at once.
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
-        ws_per_message_deflate=settings.ws_per_message_deflate,
+        ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
     )
     lifecycle = app.state.lifecycle
     assert isinstance(lifecycle, Lifecycle)
@@ -228,7 +231,9 @@ def token(*, tenant: str, user: str, roles: str, ttl: timedelta, secret: str | N
     try:
         settings = Settings()
     except ValidationError as exc:
-        return _fail(f"invalid settings: {exc}")
+        return _fail(describe_invalid(exc))
+    except ValueError as exc:
+        return _fail(str(exc))
     if secret is None and settings.auth_hs256_secret is not None:
         secret = settings.auth_hs256_secret.get_secret_value()
     if not secret:

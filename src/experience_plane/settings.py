@@ -1,23 +1,34 @@
-"""The service's settings, read from the environment (prefix ``EXPERIENCE_``)."""
+"""The service's settings, read from the environment (prefix ``EXPERIENCE_``).
+
+Settings are for operators. The few knobs an operator may rarely need (polling, the circuit
+breaker, WebSocket timers, Redis leases) form the nested `tuning` group, set as
+``EXPERIENCE_TUNING__<NAME>``; everything else that only a benchmark ever turned is a constant next
+to its use. Every value, and every rule between two of them, is checked when `Settings` is built,
+so a bad configuration stops `serve` at start-up with one line (`describe_invalid`).
+"""
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, Self
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from experience_plane.auth.config import AuthSettings
 from experience_plane.observability.logging import LogFormat
-from experience_plane.runtime.transport import TransportKind
+from experience_plane.runtime.models import RuntimeFlavour
 
-
-class RuntimeFlavourSetting(StrEnum):
-    """Which Runtime the service talks to: the reference one or the platform's current one."""
-
-    REFERENCE = "reference"
-    PLATFORM = "platform"
+ENV_PREFIX = "EXPERIENCE_"
+NESTED_DELIMITER = "__"
 
 
 class Environment(StrEnum):
@@ -31,47 +42,118 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+class Tuning(BaseModel):
+    """Advanced knobs with sound defaults (``EXPERIENCE_TUNING__<NAME>``): leave them alone unless
+    a measurement says otherwise; the tests turn them to make failures happen quickly.
+
+    Checked together at start-up: the poll interval's minimum may not exceed its maximum, the
+    breaker's first open period may not exceed its longest, and a Redis command must time out
+    within a third of a watcher's lease (the renewal period), or a slow Redis loses leases.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Execution polling starts at the minimum and backs off to the maximum while nothing changes.
+    poll_interval_min: float = Field(default=0.1, gt=0)
+    poll_interval_max: float = Field(default=2.0, gt=0)
+    # Follow executions through the Runtime's WebSocket stream when it has one (false: poll).
+    use_runtime_stream: bool = True
+    # Status reads are retried this many times (backoff with jitter) before a query fails.
+    runtime_status_retries: int = Field(default=3, ge=0)
+    # The Runtime client's circuit breaker: this many failed calls in a row open it; it lets one
+    # probe through after the reset period, doubling it (up to the maximum) while probes fail.
+    runtime_breaker_failure_threshold: int = Field(default=5, ge=1)
+    runtime_breaker_reset_seconds: float = Field(default=5.0, gt=0)
+    runtime_breaker_max_reset_seconds: float = Field(default=60.0, gt=0)
+    # A subscription whose status reads have failed this long gets an event with
+    # `stale: true` (the last known status, flagged); the true status follows on recovery.
+    subscription_stale_after_seconds: float = Field(default=5.0, gt=0)
+    # WebSockets: how long a client may take to send `connection_init`, and how often the
+    # server pings (keep it below any proxy's idle timeout: deploy/nginx.conf).
+    ws_connection_init_timeout: float = Field(default=5.0, gt=0)
+    ws_keep_alive_interval: float = Field(default=15.0, gt=0)
+    # Redis (with `redis_url`): connect and command timeout; an execution watcher's lease,
+    # renewed every third of it, a dead holder's taken over once it expires.
+    redis_timeout_seconds: float = Field(default=1.0, gt=0)
+    redis_lease_seconds: float = Field(default=5.0, gt=0)
+    # Idempotency keys kept in memory at most (least recently used dropped first).
+    idempotency_max_entries: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        rules = (
+            (
+                self.poll_interval_min <= self.poll_interval_max,
+                f"{_tuning('poll_interval_min')} ({self.poll_interval_min}) must not exceed "
+                f"{_tuning('poll_interval_max')} ({self.poll_interval_max})",
+            ),
+            (
+                self.runtime_breaker_reset_seconds <= self.runtime_breaker_max_reset_seconds,
+                f"{_tuning('runtime_breaker_reset_seconds')} "
+                f"({self.runtime_breaker_reset_seconds}) must not exceed "
+                f"{_tuning('runtime_breaker_max_reset_seconds')} "
+                f"({self.runtime_breaker_max_reset_seconds})",
+            ),
+            (
+                self.redis_timeout_seconds < self.redis_lease_seconds / 3,
+                f"{_tuning('redis_timeout_seconds')} ({self.redis_timeout_seconds}) must be "
+                f"less than a third of {_tuning('redis_lease_seconds')} "
+                f"({self.redis_lease_seconds}), the period a lease is renewed at",
+            ),
+        )
+        broken = [message for holds, message in rules if not holds]
+        if broken:
+            raise ValueError("; ".join(broken))
+        return self
+
+
+def _tuning(field: str) -> str:
+    return f"{ENV_PREFIX}TUNING{NESTED_DELIMITER}{field.upper()}"
+
+
+class MovedSetting(SettingsError):
+    """A setting moved into the tuning group is still set under its old name, whose value would
+    otherwise be ignored without a word."""
+
+
+class _MovedNames(PydanticBaseSettingsSource):
+    """Refuses the old names of the settings now in `Tuning` (issue 12)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        moved = {f"{ENV_PREFIX}{name}".upper(): _tuning(name) for name in Tuning.model_fields}
+        found = sorted(moved.keys() & {name.upper() for name in os.environ})
+        if found:
+            renames = ", ".join(f"{old} is now {moved[old]}" for old in found)
+            raise MovedSetting(f"invalid settings: {renames}")
+        return {}
+
+
 class Settings(BaseSettings):
     """Everything the Experience Plane needs to run; defaults are the production-safe ones.
 
     Built once by `create_app` (or the CLI) and passed down; nothing reads the environment
-    at import time.
+    at import time. A bad value raises pydantic's `ValidationError` (`describe_invalid` says it
+    in one line).
     """
 
-    model_config = SettingsConfigDict(env_prefix="EXPERIENCE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED_DELIMITER, extra="ignore"
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     environment: Environment = Environment.PRODUCTION
 
     runtime_url: str = "http://127.0.0.1:8001"
-    runtime_flavour: RuntimeFlavourSetting = RuntimeFlavourSetting.REFERENCE
+    runtime_flavour: RuntimeFlavour = RuntimeFlavour.REFERENCE
     runtime_timeout: float = Field(default=10.0, gt=0)
-    # Which HTTP implementation carries Runtime requests (bench/runtime_client.py compares them).
-    runtime_transport: TransportKind = TransportKind.AIOHTTP
     solution_id: str = "default"
-    poll_interval_min: float = Field(default=0.1, gt=0)
-    poll_interval_max: float = Field(default=2.0, gt=0)
-    use_runtime_stream: bool = True
-    # Status reads are retried this many times (backoff with jitter) before a query fails.
-    runtime_status_retries: int = Field(default=3, ge=0)
 
-    # The Runtime client's circuit breaker: this many failed calls in a row (within the
-    # window) open it; it lets one probe through after the reset period, doubling it (up to
-    # the maximum) while the probe keeps failing.
-    runtime_breaker_failure_threshold: int = Field(default=5, ge=1)
-    runtime_breaker_failure_window: float = Field(default=30.0, gt=0)
-    runtime_breaker_reset_seconds: float = Field(default=5.0, gt=0)
-    runtime_breaker_max_reset_seconds: float = Field(default=60.0, gt=0)
-
-    # A subscription whose status reads have failed this long gets an event with
-    # `stale: true` (the last known status, flagged); the true status follows on recovery.
-    subscription_stale_after_seconds: float = Field(default=5.0, gt=0)
-
-    # Idempotency keys (uploadContent / createDataMash): how long a key's result is kept and
-    # how many keys at most (least recently used dropped first).
+    # Idempotency keys (uploadContent / createDataMash): how long a key's result is kept.
     idempotency_ttl_seconds: float = Field(default=86_400.0, gt=0)
-    idempotency_max_entries: int = Field(default=100_000, ge=1)
 
     # On SIGTERM: open subscriptions are ended at once, in-flight requests get this long.
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
@@ -91,7 +173,6 @@ class Settings(BaseSettings):
     dev_user_id: str = "dev-user"
 
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
-    upload_chunk_bytes: int = Field(default=64 * 1024, gt=0)
     # Every body but a multipart upload (which is bounded by `max_upload_bytes`).
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
 
@@ -102,22 +183,11 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=1)
     max_query_aliases: int = Field(default=30, ge=0)
     max_query_tokens: int = Field(default=5000, ge=1)
-    # Bounded so that a flood of distinct query texts cannot grow memory without limit.
-    query_cache_size: int = Field(default=256, ge=1)
 
     # Comma-separated origins ("https://app.example.com,https://admin.example.com").
     ws_allowed_origins: str = ""
     cors_origins: str = ""
     max_subscriptions_per_connection: int = Field(default=100, ge=1)
-    ws_connection_init_timeout: float = Field(default=5.0, gt=0)
-    ws_keep_alive_interval: float = Field(default=15.0, gt=0)
-    # permessage-deflate on WebSockets (uvicorn's `ws_per_message_deflate`). Off: compressing
-    # ~300-byte subscription events costs more CPU and per-connection memory (zlib state) than
-    # it saves bandwidth; figures in docs/benchmarks.md.
-    ws_per_message_deflate: bool = False
-    # graphql-transport-ws subscribers of the same operation and tenant share one execution of
-    # it per event (see `graphql.sharing`); false runs each subscription on its own.
-    subscription_sharing: bool = True
 
     # Mutations per tenant: `rate_limit_burst` at once, then this many per second (0: off).
     rate_limit_per_second: float = Field(default=10.0, ge=0)
@@ -135,11 +205,21 @@ class Settings(BaseSettings):
     # limits through Redis, and fall back to per-replica behaviour while it is unreachable.
     redis_url: str | None = None
     redis_key_prefix: str = "experience"
-    redis_timeout_seconds: float = Field(default=1.0, gt=0)
-    # A watcher's lease: renewed every third of it; a dead holder's is taken over once expired.
-    redis_lease_seconds: float = Field(default=5.0, gt=0)
-    # How long the last known status of an execution stays cached in Redis.
-    redis_status_ttl_seconds: float = Field(default=86_400.0, gt=0)
+
+    tuning: Tuning = Tuning()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """pydantic-settings' sources, after a check for the tuning group's old names."""
+        moved = _MovedNames(settings_cls)
+        return moved, init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @property
     def is_development(self) -> bool:
@@ -186,3 +266,32 @@ class Settings(BaseSettings):
             roles_claim=self.auth_roles_claim,
             leeway_seconds=self.auth_leeway_seconds,
         )
+
+
+def environment_names() -> tuple[str, ...]:
+    """Every environment variable `Settings` reads: `EXPERIENCE_PORT`, ...,
+    `EXPERIENCE_TUNING__POLL_INTERVAL_MIN`, ... (the README and the deploy files are checked
+    against it)."""
+    names: list[str] = []
+    for name, field in Settings.model_fields.items():
+        group = field.annotation
+        if isinstance(group, type) and issubclass(group, BaseModel):
+            names += [f"{name}{NESTED_DELIMITER}{inner}" for inner in group.model_fields]
+        else:
+            names.append(name)
+    return tuple(f"{ENV_PREFIX}{name}".upper() for name in names)
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """A settings error in one line, naming the environment variable: what `serve` prints
+    instead of a traceback."""
+    error = exc.errors()[0]
+    name = f"{ENV_PREFIX}{NESTED_DELIMITER.join(map(str, error['loc']))}".upper()
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "no such setting"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    # A rule between settings (a group's, or the whole's) names its variables itself.
+    named = name in environment_names() or error["type"] == "extra_forbidden"
+    where = f"{name}: " if named else ""
+    return f"invalid settings: {where}{message}{more}"

@@ -215,6 +215,7 @@ class ExperienceClient:
                 field=result.get("field"),
                 max_bytes=result.get("maxBytes"),
                 retry_after=result.get("retryAfterSeconds"),
+                idempotency_key=result.get("idempotencyKey"),
             )
         raise ApiProtocolError(f"Unexpected mutation result: {result.get('__typename')!r}")
 

@@ -3,8 +3,8 @@
 Every error the SDK raises is an `ExperienceError`. Its `code` is the API's `ErrorCode` string
 when the API reported the failure (`INVALID_INPUT`, `UPLOAD_TOO_LARGE`, `RUNTIME_UNAVAILABLE`,
 `RUNTIME_TIMEOUT`, `RUNTIME_REJECTED`, `RUNTIME_PROTOCOL_ERROR`, `NOT_FOUND`, `RATE_LIMITED`,
-`UNAUTHENTICATED`), or one of the
-SDK's own codes otherwise (`API_UNREACHABLE`, `UNAUTHENTICATED`, `API_PROTOCOL_ERROR`,
+`IDEMPOTENCY_CONFLICT`, `RUNTIME_OUTCOME_UNKNOWN`, `UNAUTHENTICATED`), or one of the SDK's own
+codes otherwise (`API_UNREACHABLE`, `UNAUTHENTICATED`, `API_PROTOCOL_ERROR`,
 `EXECUTION_FAILED`, `WAIT_TIMEOUT`). Errors caused by a lower-level exception are raised `from`
 it, like `httpx`'s.
 
@@ -27,8 +27,10 @@ __all__ = [
     "ExecutionFailed",
     "ExecutionNotFoundError",
     "ExperienceError",
+    "IdempotencyConflictError",
     "InvalidInput",
     "RateLimited",
+    "RuntimeOutcomeUnknownError",
     "RuntimeProtocolError",
     "RuntimeRejectedError",
     "RuntimeTimeoutError",
@@ -128,6 +130,29 @@ class RuntimeProtocolError(ExperienceError):
     code = "RUNTIME_PROTOCOL_ERROR"
 
 
+class IdempotencyConflictError(ExperienceError):
+    """The idempotency key was already used with different input; nothing was started. Use a
+    fresh key for a different request."""
+
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+class RuntimeOutcomeUnknownError(ExperienceError):
+    """The Runtime's answer was lost: the request may or may not have started an execution.
+
+    Repeating the call with the same `idempotency_key` (None when the request had none, and a
+    repeat is then unsafe) finds out safely: it returns the execution if there is one.
+    """
+
+    code = "RUNTIME_OUTCOME_UNKNOWN"
+
+    def __init__(
+        self, message: str, *, idempotency_key: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.idempotency_key = idempotency_key
+
+
 class ExecutionNotFoundError(ExperienceError):
     """No such execution (or artifact) is visible to the caller."""
 
@@ -167,6 +192,8 @@ _BY_CODE: dict[str, type[ExperienceError]] = {
     "RUNTIME_PROTOCOL_ERROR": RuntimeProtocolError,
     "NOT_FOUND": ExecutionNotFoundError,
     "RATE_LIMITED": RateLimited,
+    "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
+    "RUNTIME_OUTCOME_UNKNOWN": RuntimeOutcomeUnknownError,
     # Spellings authentication layers commonly put in a GraphQL error's `extensions.code`.
     "UNAUTHENTICATED": AuthenticationFailed,
     "FORBIDDEN": AuthenticationFailed,
@@ -180,6 +207,7 @@ def error_for_code(
     field: str | None = None,
     max_bytes: int | None = None,
     retry_after: float | None = None,
+    idempotency_key: str | None = None,
 ) -> ExperienceError:
     """The typed error for an API error code; `ApiProtocolError` for a missing or unknown one.
 
@@ -192,6 +220,8 @@ def error_for_code(
         return UploadTooLarge(message, max_bytes=max_bytes)
     if cls is RateLimited:
         return RateLimited(message, retry_after=retry_after)
+    if cls is RuntimeOutcomeUnknownError:
+        return RuntimeOutcomeUnknownError(message, idempotency_key=idempotency_key)
     if cls is not None:
         return cls(message)
     return ApiProtocolError(message, code=code)

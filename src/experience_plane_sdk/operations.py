@@ -66,6 +66,7 @@ ACCEPTED_OR_ERROR: Final = """
     ... on Error { code message }
     ... on InvalidInputError { field }
     ... on RateLimitedError { retryAfterSeconds }
+    ... on RuntimeOutcomeUnknownError { idempotencyKey }
 """
 
 UPLOAD_CONTENT: Final = (

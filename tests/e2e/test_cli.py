@@ -132,6 +132,28 @@ def test_serve_refuses_a_short_secret_in_one_line() -> None:
     assert "at least 32 bytes" in line
 
 
+def test_serve_refuses_inconsistent_tuning_in_one_line() -> None:
+    env = {
+        **_environment_without_auth(),
+        "EXPERIENCE_INSECURE_DEV": "true",
+        "EXPERIENCE_TUNING__POLL_INTERVAL_MIN": "5",
+        "EXPERIENCE_TUNING__POLL_INTERVAL_MAX": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "experience_plane", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line == (
+        "experience-plane: invalid settings: EXPERIENCE_TUNING__POLL_INTERVAL_MIN (5.0) must not "
+        "exceed EXPERIENCE_TUNING__POLL_INTERVAL_MAX (1.0)"
+    )
+
+
 def test_insecure_dev_is_logged_loudly(tmp_path: Path, runtime: RuntimeProcess) -> None:
     with ApiProcess(runtime.url, tmp_path / "api-logs", auth=False) as api:
         response = httpx.post(api.graphql_url, json={"query": "{ __typename }"})

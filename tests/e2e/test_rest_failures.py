@@ -43,11 +43,11 @@ def api(runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> It
         "EXPERIENCE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "EXPERIENCE_RATE_LIMIT_PER_SECOND": "0.01",
         "EXPERIENCE_RATE_LIMIT_BURST": "2",
-        "EXPERIENCE_WS_KEEP_ALIVE_INTERVAL": str(KEEP_ALIVE),
+        "EXPERIENCE_TUNING__WS_KEEP_ALIVE_INTERVAL": str(KEEP_ALIVE),
         "EXPERIENCE_AUTH_LEEWAY_SECONDS": "0",
         "EXPERIENCE_RUNTIME_TIMEOUT": "2",
-        "EXPERIENCE_WS_CONNECTION_INIT_TIMEOUT": "0.5",
-        "EXPERIENCE_SUBSCRIPTION_STALE_AFTER_SECONDS": "0.5",
+        "EXPERIENCE_TUNING__WS_CONNECTION_INIT_TIMEOUT": "0.5",
+        "EXPERIENCE_TUNING__SUBSCRIPTION_STALE_AFTER_SECONDS": "0.5",
     }
     logs = tmp_path_factory.mktemp("rest-failures-api")
     with ApiProcess(runtime.url, logs, auth=True, env=env) as process:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from experience_plane.settings import Settings
+from experience_plane.settings import Settings, Tuning
 from tests.experience_plane.support import running_app
 from tests.support.processes import RuntimeProcess, free_port
 
@@ -36,8 +36,7 @@ async def test_readyz_reports_an_open_breaker_and_recovers(runtime: RuntimeProce
     settings = Settings(
         runtime_url=runtime.url,
         insecure_dev=True,
-        runtime_breaker_failure_threshold=2,
-        runtime_breaker_reset_seconds=0.3,
+        tuning=Tuning(runtime_breaker_failure_threshold=2, runtime_breaker_reset_seconds=0.3),
     )
     async with running_app(settings) as app:
         runtime.stop()

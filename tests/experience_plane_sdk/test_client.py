@@ -21,6 +21,7 @@ from experience_plane_sdk import (
     ExecutionNotFoundError,
     ExecutionState,
     ExperienceClient,
+    IdempotencyConflictError,
     InvalidInput,
     RateLimited,
     WaitTimeout,
@@ -203,6 +204,22 @@ async def test_empty_content_refs_are_invalid_input(api: ApiProcess, token: str)
             await client.create_data_mash(["file_1"], confidence_level="certain")
     assert caught.value.code == "INVALID_INPUT"
     assert caught.value.field == "contentRefs"
+
+
+async def test_a_key_reused_with_other_input_is_an_idempotency_conflict(api: ApiProcess) -> None:
+    key = "sdk-conflict-key"
+    async with ExperienceClient(api.graphql_url, api.token("conflict-tenant")) as client:
+        first = await client.upload_content(
+            b"id,name\n1,Ada\n", filename="a.csv", idempotency_key=key
+        )
+        again = await client.upload_content(
+            b"id,name\n1,Ada\n", filename="a.csv", idempotency_key=key
+        )
+        with pytest.raises(IdempotencyConflictError) as caught:
+            await client.upload_content(b"id,name\n2,Bo\n", filename="a.csv", idempotency_key=key)
+    assert again.id == first.id
+    assert caught.value.code == "IDEMPOTENCY_CONFLICT"
+    assert key in caught.value.message
 
 
 async def test_a_wait_shorter_than_the_execution_times_out(api: ApiProcess, token: str) -> None:

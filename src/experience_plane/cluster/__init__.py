@@ -32,18 +32,22 @@ __all__ = [
     "redact_url",
 ]
 
+# How long the last known (or terminal) status of an execution stays cached in Redis: a day, as
+# long as an idempotency key's result is kept by default.
+STATUS_TTL_SECONDS = 86_400.0
+
 
 class Cluster:
     """This replica's share of the Redis-coordinated cluster, opened for the app's lifetime."""
 
     def __init__(self, url: str, settings: Settings) -> None:
         self.settings = settings
-        self.link = RedisLink(url, timeout=settings.redis_timeout_seconds)
+        self.link = RedisLink(url, timeout=settings.tuning.redis_timeout_seconds)
         self.watching = RedisWatchCoordinator(
             self.link,
             prefix=settings.redis_key_prefix,
-            lease_seconds=settings.redis_lease_seconds,
-            status_ttl_seconds=settings.redis_status_ttl_seconds,
+            lease_seconds=settings.tuning.redis_lease_seconds,
+            status_ttl_seconds=STATUS_TTL_SECONDS,
         )
 
     async def __aenter__(self) -> Self:

@@ -182,11 +182,13 @@ class ReplicatedWatcher(ExecutionWatcher):
                 with contextlib.suppress(CoordinationUnavailable):
                     await self._coordinator.release(self.key)
 
-    def _publish(self, status: ExecutionStatus, *, stale: Snapshot | None = None) -> bool:
-        changed = super()._publish(status, stale=stale)
-        if changed and self._leading:
-            self._outbox.put_nowait(self._history[-1])
-        return changed
+    def _publish(
+        self, status: ExecutionStatus, *, stale: Snapshot | None = None
+    ) -> Snapshot | None:
+        published = super()._publish(status, stale=stale)
+        if published is not None and self._leading:
+            self._outbox.put_nowait(published)
+        return published
 
     async def _publish_outbox(self) -> None:
         """Send the leader's snapshots to the coordinator, one at a time and in order."""

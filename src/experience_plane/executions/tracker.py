@@ -34,8 +34,8 @@ class ExecutionTracker:
     Subscribers call `watch()`, an async generator: it yields the current status at once, then
     each change exactly once and in order, and ends after the terminal status. However many
     subscribers follow an execution, a single watcher task reads it from the Runtime (through its
-    stream when it has one, else by polling with backoff) and the subscribers replay that
-    watcher's versioned history (see `experience_plane.executions.watcher`). Watchers are keyed by
+    stream when it has one, else by polling with backoff) and the subscribers replay what that
+    watcher broadcasts (see `experience_plane.executions.broadcast`). Watchers are keyed by
     tenant as well as execution id, so one tenant never sees through another's watcher. A watcher
     stops when its execution ends or its last subscriber leaves; terminal statuses are kept in a
     bounded LRU cache so late subscribers cost no Runtime call. `sleep` is injectable so tests can
@@ -89,7 +89,7 @@ class ExecutionTracker:
         self._closed = True
         watchers = list(self._watchers.values())
         self._watchers.clear()
-        tasks = [w.task for w in watchers if w.task is not None and not w.task.done()]
+        tasks = [t for w in watchers if (t := w.broadcast.task) is not None and not t.done()]
         for task in tasks:
             task.cancel()
         for watcher in watchers:
@@ -147,25 +147,14 @@ class ExecutionTracker:
                 yield Snapshot(cached)
                 return
             watcher = self._watchers.get(key) or self._start_watcher(key)
-            watcher.subscribers += 1
+            snapshots = watcher.broadcast.subscribe()
             try:
-                # Start at the latest snapshot (or wait for the first read): older ones are past.
-                position = max(watcher.version - 1, 0)
-                while not self._closed:
-                    if position < watcher.version:
-                        position = max(position, watcher.oldest_version)
-                        snapshot = watcher.snapshot(position)
-                        position += 1
-                        yield snapshot
-                        if snapshot.status.state.is_terminal:
-                            return
-                    elif watcher.finished:
-                        if watcher.error is not None:
-                            raise watcher.error
+                async for snapshot in snapshots:
+                    if self._closed:
                         return
-                    else:
-                        await watcher.wait_beyond(position)
+                    yield snapshot
             finally:
+                await snapshots.aclose()  # before `_leave`: it drops this subscriber
                 await self._leave(watcher)
         finally:
             self._subscribers -= 1
@@ -221,7 +210,7 @@ class ExecutionTracker:
             )
         )
         self._watchers[key] = watcher
-        watcher.task = asyncio.create_task(watcher.run(), name=f"execution-watcher:{key[1]}")
+        watcher.broadcast.start(watcher.run(), name=f"execution-watcher:{key[1]}")
         return watcher
 
     def _finished(self, watcher: ExecutionWatcher) -> None:
@@ -232,17 +221,16 @@ class ExecutionTracker:
             self._terminal.put(watcher.key, latest)
 
     async def _leave(self, watcher: ExecutionWatcher) -> None:
-        """Drop one subscriber; the last one out stops the watcher and waits for its task."""
-        watcher.subscribers -= 1
-        if watcher.subscribers > 0:
+        """After a subscriber left: once the last one has, forget the watcher and wait for its
+        task, which the broadcast has cancelled unless the watcher had finished."""
+        broadcast = watcher.broadcast
+        if broadcast.subscribers > 0:
             return
         if self._watchers.get(watcher.key) is watcher:
             del self._watchers[watcher.key]
-        task = watcher.task
+        task = broadcast.task
         if task is None or task.done():
             return
-        if not watcher.finished:
-            task.cancel()
         # Waiting (not awaiting) the task: its outcome is already in the watcher, and a
         # cancellation of this subscriber must not be swallowed.
         await asyncio.wait({task})

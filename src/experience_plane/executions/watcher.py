@@ -1,19 +1,15 @@
 """One execution's watcher: a single task that follows it on the Runtime and records each change.
 
 The watcher is the only thing that talks to the Runtime about its execution, whatever the number
-of subscribers. It publishes into an append-only history of distinct snapshots, each with a
-version number (its position since the watcher started), and wakes subscribers through an
-`asyncio.Event` that is swapped for a fresh one at every change. A subscriber only remembers the
-next version it wants: it replays the snapshots it has not seen yet, in order, then waits. A slow
-subscriber therefore costs nothing to the watcher or to the others (no queue per subscriber, no
-back-pressure), and still sees every change exactly once. Executions have few distinct statuses,
-so the history stays small; it is bounded all the same, and a subscriber that falls further
-behind than the bound resumes at the oldest snapshot kept.
+of subscribers. It publishes each distinct snapshot into a `Broadcast` (`executions.broadcast`),
+which its subscribers replay: each change exactly once and in order, ending after the terminal
+status, with no queue per subscriber. Executions have few distinct statuses, so the history stays
+small; it is bounded all the same, and a subscriber that falls further behind than the bound
+resumes at the oldest snapshot kept.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -22,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from experience_plane.executions.broadcast import Broadcast
 from experience_plane.executions.cache import ExecutionKey
 from experience_plane.runtime import (
     ExecutionNotFound,
@@ -118,56 +115,38 @@ class ExecutionWatcher:
         on_finished: Callable[[ExecutionWatcher], None],
     ) -> None:
         self.key = key
-        self.subscribers = 0
-        self.error: BaseException | None = None
-        self.finished = False
-        self.task: asyncio.Task[None] | None = None
+        self.broadcast: Broadcast[Snapshot] = Broadcast(HISTORY_LIMIT, is_last=_is_terminal)
         self._source = source
         self._policy = policy
         self._streams = streams
         self._on_finished = on_finished
-        self._history: list[Snapshot] = []
-        self._base = 0  # version of _history[0], > 0 once the history has been trimmed
-        self._changed = asyncio.Event()
 
     @property
-    def version(self) -> int:
-        """How many snapshots have been published since the watcher started."""
-        return self._base + len(self._history)
+    def finished(self) -> bool:
+        """Whether no more snapshots will come (see `finish`)."""
+        return self.broadcast.finished
 
     @property
-    def oldest_version(self) -> int:
-        """The version of the oldest snapshot still kept."""
-        return self._base
+    def error(self) -> BaseException | None:
+        """What ended the watcher early (`ExecutionNotFound`, a failed first read), if anything."""
+        return self.broadcast.error
 
     @property
     def latest(self) -> ExecutionStatus | None:
         """The newest status, or None before the first read has answered."""
-        return self._history[-1].status if self._history else None
+        snapshot = self.broadcast.latest
+        return snapshot.status if snapshot is not None else None
 
     @property
     def stale(self) -> bool:
         """Whether the newest snapshot is flagged stale (the Runtime is not answering)."""
-        return bool(self._history) and self._history[-1].stale
-
-    def snapshot(self, version: int) -> Snapshot:
-        """The snapshot published as `version`, which must still be kept (>= oldest_version)."""
-        return self._history[version - self._base]
-
-    async def wait_beyond(self, version: int) -> None:
-        """Return once a snapshot newer than `version - 1` exists or the watcher has finished."""
-        while version >= self.version and not self.finished:
-            # Bind the current event before waiting: a change swaps in a new one and sets this one.
-            await self._changed.wait()
+        snapshot = self.broadcast.latest
+        return snapshot is not None and snapshot.stale
 
     def finish(self, error: BaseException | None = None) -> None:
         """Mark the watcher finished (idempotent) and wake every subscriber."""
-        if self.finished:
-            return
-        self.finished = True
-        self.error = error
-        self._wake()
-        self._on_finished(self)
+        if self.broadcast.finish(error):
+            self._on_finished(self)
 
     async def run(self) -> None:
         """The watcher task: follow the execution until it ends, then finish."""
@@ -177,7 +156,8 @@ class ExecutionWatcher:
         except ExecutionNotFound as exc:  # unknown, or vanished while watched
             self.finish(exc)
         except Exception as exc:
-            if self.version > 0:  # a failure of the first read is the subscribers' to raise
+            # A failure of the first read is the subscribers' to raise, not a watcher's failure.
+            if self.broadcast.version > 0:
                 logger.exception("watcher for execution %s failed", self.key[1])
             self.finish(exc)
         finally:
@@ -254,28 +234,26 @@ class ExecutionWatcher:
                 failing_since = failing_at = None
                 if status.state.is_terminal:
                     return status
-                changed = self._publish(status)
+                changed = self._publish(status) is not None
                 interval = policy.interval_min if changed else policy.next_interval(interval)
             await policy.sleep(interval)
 
-    def _publish(self, status: ExecutionStatus, *, stale: Snapshot | None = None) -> bool:
-        """Append `status` (or the `stale` snapshot) unless it equals the latest snapshot; True
-        when it was new. A stale snapshot replaces nothing: the status it carries is the last
-        known one, and the next fresh status clears the flag."""
+    def _publish(
+        self, status: ExecutionStatus, *, stale: Snapshot | None = None
+    ) -> Snapshot | None:
+        """Publish `status` (or the `stale` snapshot) unless it equals the latest snapshot; the
+        snapshot published, None when it was no news. A stale snapshot replaces nothing: the
+        status it carries is the last known one, and the next fresh status clears the flag."""
         snapshot = stale if stale is not None else Snapshot(status)
-        if self._history and _same(self._history[-1], snapshot):
-            return False
-        self._history.append(snapshot)
-        if len(self._history) > HISTORY_LIMIT:
-            drop = len(self._history) - HISTORY_LIMIT
-            del self._history[:drop]
-            self._base += drop
-        self._wake()
-        return True
+        latest = self.broadcast.latest
+        if latest is not None and _same(latest, snapshot):
+            return None
+        self.broadcast.publish(snapshot)
+        return snapshot
 
-    def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+
+def _is_terminal(snapshot: Snapshot) -> bool:
+    return snapshot.status.state.is_terminal
 
 
 def _same(a: Snapshot, b: Snapshot) -> bool:

@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from experience_plane import services
 from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
+from experience_plane.graphql.enums import schema_enum
 from experience_plane.graphql.errors import (
     ErrorCode,
     IdempotencyConflictError,
@@ -37,13 +38,15 @@ MAX_RECORDS_PAGE = 500
 _CURSOR_PREFIX = "record:"
 
 
-@strawberry.enum(description="The least confidence at which a column is mapped onto a field.")
-class ConfidenceLevel(Enum):
-    """Lower levels map more columns, with more risk of a wrong mapping."""
-
-    LOW = strawberry.enum_value("low", description="Map even weak matches.")
-    MEDIUM = strawberry.enum_value("medium", description="Map reasonable matches (default).")
-    HIGH = strawberry.enum_value("high", description="Map only strong matches.")
+ConfidenceLevel = schema_enum(
+    services.ConfidenceLevel,
+    description="The least confidence at which a column is mapped onto a field.",
+    values={
+        services.ConfidenceLevel.LOW: "Map even weak matches.",
+        services.ConfidenceLevel.MEDIUM: "Map reasonable matches (default).",
+        services.ConfidenceLevel.HIGH: "Map only strong matches.",
+    },
+)
 
 
 @strawberry.type(description="A source column feeding a canonical field or a join key.")
@@ -265,8 +268,10 @@ class CreateDataMashInput:
         default="general",
         description="The vocabulary that helps match fields, e.g. `general` or `insurance`.",
     )
-    confidence_level: ConfidenceLevel = strawberry.field(
-        default=ConfidenceLevel.MEDIUM,
+    # A member of the derived `ConfidenceLevel`; the resolver maps it onto the service's by name.
+    confidence_level: Enum = strawberry.field(
+        graphql_type=ConfidenceLevel,
+        default=ConfidenceLevel["MEDIUM"],
         description="The least confidence at which a column is mapped onto a field.",
     )
     name: str | None = strawberry.field(default=None, description="A name for the mash.")

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from graphql.validation import specified_rules
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+
+from experience_plane.strawberry_adapter import graphql_core_schema, validate_document
 
 __all__ = ["CacheStats", "CachedDocuments", "DocumentCache"]
 
@@ -112,7 +113,7 @@ class CachedDocuments(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if context.pre_execution_errors is None and context.graphql_document is not None:
-            schema = context.schema._schema
+            schema = graphql_core_schema(context.schema)
             if context.query is not None:
                 # A copy: Strawberry and extensions may append to the request's list.
                 context.pre_execution_errors = list(self.cache.errors(schema, context.query))

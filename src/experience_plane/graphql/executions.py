@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
-from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -15,22 +14,24 @@ from experience_plane import runtime, services
 from experience_plane.executions import Snapshot
 from experience_plane.graphql.artifacts import Artifact
 from experience_plane.graphql.context import TOKEN_EXPIRED_MESSAGE, Info
+from experience_plane.graphql.enums import schema_enum
 from experience_plane.graphql.errors import ErrorCode, PublicError, public_error
 from experience_plane.graphql.fields import described_field
 
-
-@strawberry.enum(description="Where an execution is in its life.")
-class ExecutionState(Enum):
-    """The Runtime's many status spellings, normalised."""
-
-    PENDING = strawberry.enum_value("pending", description="Accepted, not started yet.")
-    RUNNING = strawberry.enum_value("running", description="Being worked on.")
-    COMPLETED = strawberry.enum_value("completed", description="Finished; artifacts are ready.")
-    FAILED = strawberry.enum_value("failed", description="Finished with an error.")
-    CANCELLED = strawberry.enum_value("cancelled", description="Stopped before finishing.")
-    UNKNOWN = strawberry.enum_value(
-        "unknown", description="The Runtime lost track of it; it will not change any more."
-    )
+ExecutionState = schema_enum(
+    runtime.ExecutionState,
+    description="Where an execution is in its life.",
+    values={
+        runtime.ExecutionState.PENDING: "Accepted, not started yet.",
+        runtime.ExecutionState.RUNNING: "Being worked on.",
+        runtime.ExecutionState.COMPLETED: "Finished; artifacts are ready.",
+        runtime.ExecutionState.FAILED: "Finished with an error.",
+        runtime.ExecutionState.CANCELLED: "Stopped before finishing.",
+        runtime.ExecutionState.UNKNOWN: (
+            "The Runtime lost track of it; it will not change any more."
+        ),
+    },
+)
 
 
 @strawberry.type(description="How far a running execution has got.")
@@ -49,7 +50,9 @@ class Execution:
     intent_type: str | None = strawberry.field(
         description="The intent executed, e.g. `content.upload` or `data_mash.create`."
     )
-    state: ExecutionState = strawberry.field(description="Where the execution is in its life.")
+    state: runtime.ExecutionState = strawberry.field(
+        graphql_type=ExecutionState, description="Where the execution is in its life."
+    )
     raw_status: str = strawberry.field(description="The status exactly as the Runtime spelt it.")
     progress: Progress | None = strawberry.field(
         description="How far it has got, when the Runtime reports it."
@@ -96,7 +99,7 @@ class Execution:
         return cls(
             id=strawberry.ID(status.execution_id),
             intent_type=status.intent_type,
-            state=ExecutionState(status.state.value),
+            state=status.state,
             raw_status=status.raw_status,
             progress=Progress(phase=progress.phase, percent=progress.percent) if progress else None,
             error=status.error,

@@ -35,7 +35,6 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema import BaseSchema
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -48,6 +47,13 @@ from strawberry.types.unset import UNSET
 from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.sharing import SharedSubscriptions
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
+from experience_plane.strawberry_adapter import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+    set_sub_response,
+    stream_transport_requested,
+    wants_graphql_ide,
+)
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
@@ -168,7 +174,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             response: Response,
             context: GraphQLContext = Depends(self.context_getter),  # noqa: B008 - FastAPI idiom
         ) -> Response:
-            self.temporal_response = response
+            set_sub_response(self, response)
             result = await self.run(
                 request=_accepting(request, EVENT_STREAM), context=context, root_value=None
             )
@@ -210,7 +216,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             context.request = request
             context.response = sub_response
             context.background_tasks = tasks
-            self.temporal_response = sub_response
+            set_sub_response(self, sub_response)
             try:
                 result = cast(Response, await self.run(request, context=context, root_value=None))
             except HTTPException as exc:  # as Strawberry's route answers them
@@ -235,12 +241,12 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         adapter = StarletteRequestAdapter(request)
         if (
             self.csrf_prevention
-            and not self.should_render_graphql_ide(adapter)
+            and not wants_graphql_ide(self, adapter)
             and is_csrf_risk(request.method, request.headers)
         ):
             return _error_response(400, CSRF_MESSAGE, APPLICATION_JSON)
-        streaming = self._get_stream_transport_from_headers(request.headers) is not None
-        if streaming or self.should_render_graphql_ide(adapter):
+        streaming = stream_transport_requested(self, request.headers)
+        if streaming or wants_graphql_ide(self, adapter):
             try:
                 return await super().run(request, context, root_value)
             except HTTPException as exc:
@@ -301,7 +307,9 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         # Strawberry's own version, but plain HTTP never runs a subscription (that needs
-        # a WebSocket or SSE) and a GET mutation is 405 rather than 400.
+        # a WebSocket or SSE) and a GET mutation is 405 rather than 400. Strawberry has no
+        # public hook for the operation types a request may run, so this overrides its
+        # undocumented one (pinned by tests/experience_plane/test_strawberry_adapter.py).
         method = request_adapter.method
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
         if not self.allow_queries_via_get and method == "GET":

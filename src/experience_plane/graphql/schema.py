@@ -23,10 +23,6 @@ from graphql import (
     NoSchemaIntrospectionCustomRule,
 )
 from strawberry.exceptions import MissingQueryError
-from strawberry.extensions import MaskErrors
-from strawberry.extensions.max_aliases import create_validator as aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 from experience_plane.graphql.content import ContentFile, UploadContentResult, upload_content
@@ -46,6 +42,13 @@ from experience_plane.graphql.executions import (
 from experience_plane.graphql.fields import described_subscription
 from experience_plane.middleware import current_request_id
 from experience_plane.observability.graphql import OperationMetrics
+from experience_plane.strawberry_adapter import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+    LeanMaskErrors,
+    aliases_rule,
+    depth_rule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,18 +129,11 @@ def strip_suggestions(message: str) -> str:
     return _SUGGESTION.sub("", message)
 
 
-class RequestIdMaskErrors(MaskErrors):
+class RequestIdMaskErrors(LeanMaskErrors):
     """Masks unexpected errors as "Unexpected error" plus the request id to quote."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE)
-
-    def _process_result(self, result: object) -> None:
-        # Strawberry's version asks `isinstance(result, <runtime-checkable Protocol>)`, which
-        # inspects the protocol's members on every request; an attribute lookup says the same.
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = _request_id_of(self.execution_context)
@@ -217,7 +213,7 @@ def build_schema(
     "Did you mean ...?" hints from error messages (both for production).
     """
     limit_rules: list[type[ASTValidationRule]] = [
-        depth_rule(max_depth, should_ignore=None),
+        depth_rule(max_depth),
         aliases_rule(max_aliases),
     ]
     if not introspection:

@@ -7,8 +7,9 @@ payload. `SharedSubscriptions` runs such an operation once, as a `SharedOperatio
 `schema.stream(...)` whose results are serialised once into JSON text; each subscriber only
 frames that text with its own message id and sends it (see `graphql.websockets`).
 
-A subscriber joining a running operation starts at its latest result (what a fresh subscription
-would get first), then receives every later one in order; a subscriber that falls more than
+The results fan out through a `Broadcast` (`executions.broadcast`): a subscriber joining a running
+operation starts at its latest result (what a fresh subscription would get first), then receives
+every later one in order; a subscriber that falls more than
 `HISTORY` results behind resumes at the oldest kept. The operation stops when its stream ends
 or its last subscriber leaves. What depends on the subscriber, not the operation, stays with the
 subscriber: its token's expiry (the shared operation runs without one, see
@@ -17,7 +18,6 @@ subscriber: its token's expiry (the shared operation runs without one, see
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
@@ -28,6 +28,7 @@ from typing import TypeAlias
 from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, parse
 
 from experience_plane.auth import Principal
+from experience_plane.executions.broadcast import Broadcast
 
 # Results a subscriber may be more than this far behind before it skips to the oldest kept;
 # statuses change a handful of times per execution, so this is never reached in practice.
@@ -89,68 +90,27 @@ def shared_principal(principal: Principal) -> Principal:
 
 
 class SharedOperation:
-    """One running subscription operation and the recent results its subscribers replay."""
+    """One running subscription operation, whose results its subscribers replay."""
 
     def __init__(self, key: OperationKey, hub: SharedSubscriptions) -> None:
         self.key = key
-        self.subscribers = 0
-        self.finished = False
-        self.error: BaseException | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.broadcast: Broadcast[SharedItem] = Broadcast(HISTORY)
         self._hub = hub
-        self._items: list[SharedItem] = []
-        self._base = 0  # the version of _items[0]
-        self._changed = asyncio.Event()
-
-    @property
-    def version(self) -> int:
-        """How many results have been published."""
-        return self._base + len(self._items)
 
     async def run(self, source: ResultSource, encode: Encoder) -> None:
         """Publish each result of `source()`, serialised once by `encode` when it can be."""
+        error: Exception | None = None
         try:
             async with aclosing(await source()) as results:
                 async for result in results:
                     encoded = encode(result)
-                    self._publish(encoded if encoded is not None else result)
+                    self._hub.results_published += 1
+                    self.broadcast.publish(encoded if encoded is not None else result)
         except Exception as exc:  # every subscriber reports it, as Strawberry would
-            self.error = exc
+            error = exc
         finally:
-            self.finished = True
-            self._wake()
+            self.broadcast.finish(error)
             self._hub.forget(self)
-
-    async def results(self) -> AsyncGenerator[SharedItem, None]:
-        """This subscriber's view: the latest result (or the first, when there is none yet),
-        then each later one; raises what the operation raised."""
-        position = max(self.version - 1, 0)
-        while True:
-            if position < self.version:
-                position = max(position, self._base)
-                item = self._items[position - self._base]
-                position += 1
-                yield item
-            elif self.finished:
-                if self.error is not None:
-                    raise self.error
-                return
-            else:
-                await self._changed.wait()
-
-    def _publish(self, item: SharedItem) -> None:
-        self._hub.results_published += 1
-        self._items.append(item)
-        if len(self._items) > HISTORY:
-            del self._items[0]
-            self._base += 1
-        self._wake()
-
-    def _wake(self) -> None:
-        # A fresh event per result: waiters hold the old one, set now; nobody misses a wake-up
-        # because `results()` checks the version and waits without yielding in between.
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
 
 
 class SharedSubscriptions:
@@ -175,35 +135,26 @@ class SharedSubscriptions:
         self, key: OperationKey, source: ResultSource, encode: Encoder
     ) -> AsyncGenerator[SharedItem, None]:
         """Join the operation for `key`, starting it with `source()` if none runs; yield its
-        results (see `SharedOperation.results`). Leaving (closing the generator, cancellation)
+        results (see `Broadcast.subscribe`). Leaving (closing the generator, cancellation)
         stops the operation when this was its last subscriber."""
         operation = self._operations.get(key)
         if operation is None:
             operation = SharedOperation(key, self)
             self._operations[key] = operation
-            operation.task = asyncio.create_task(
-                operation.run(source, encode), name="shared-subscription"
-            )
-        operation.subscribers += 1
+            operation.broadcast.start(operation.run(source, encode), name="shared-subscription")
         self.subscribers_joined += 1
         try:
-            async with aclosing(operation.results()) as results:
+            async with aclosing(operation.broadcast.subscribe()) as results:
                 async for item in results:
                     yield item
         finally:
-            self._leave(operation)
+            if operation.broadcast.subscribers == 0:
+                # The broadcast has cancelled the operation's task, and does not wait for it:
+                # the task closes its stream (and the tracker's) in its own time, and this
+                # subscriber's cancellation must not wait on it.
+                self.forget(operation)
 
     def forget(self, operation: SharedOperation) -> None:
         """Stop handing out `operation` to new subscribers (it has ended)."""
         if self._operations.get(operation.key) is operation:
             del self._operations[operation.key]
-
-    def _leave(self, operation: SharedOperation) -> None:
-        operation.subscribers -= 1
-        if operation.subscribers > 0:
-            return
-        self.forget(operation)
-        if operation.task is not None and not operation.task.done():
-            # Not awaited: the task closes its stream (and the tracker's) in its own time, and
-            # this subscriber's cancellation must not wait on it.
-            operation.task.cancel()

@@ -13,7 +13,7 @@ Strawberry's handlers, with what the Experience Plane needs on top:
 - legacy graphql-ws: the same `connection_init` timeout as graphql-transport-ws (4408).
 - graphql-transport-ws: subscribers of the same operation (document, variables, operation name,
   tenant and roles) share one execution of it (`graphql.sharing`) when the router has a
-  `subscription_hub` (`EXPERIENCE_SUBSCRIPTION_SHARING`): each result is executed and serialised
+  `subscription_hub` (`create_app` always gives it one): each result is executed and serialised
   once, and each subscriber only frames it with its id. Each subscriber's own token expiry still
   ends its subscription (a `next` with the UNAUTHENTICATED error, then `complete`, as unshared).
   Queries and mutations sent over the socket, legacy graphql-ws and SSE are never shared.
@@ -29,12 +29,9 @@ from functools import partial
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
-    Operation,
-    _OperationStreamClosed,  # raised by the base class's pre-execution error handling
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     CompleteMessage,
@@ -62,6 +59,15 @@ from experience_plane.graphql.sharing import (
     is_subscription,
     operation_key,
     shared_principal,
+)
+from experience_plane.strawberry_adapter import (
+    Operation,
+    OperationStreamClosed,
+    handle_pre_execution_error,
+    init_pending,
+    mark_init_received,
+    reject_incremental_delivery,
+    starlette_websocket,
 )
 
 logger = logging.getLogger(__name__)
@@ -149,13 +155,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         payload = message.get("payload", {})
-        first = not self.connection_init_received and not self.connection_timed_out
-        if first and isinstance(payload, dict):
+        if init_pending(self) and isinstance(payload, dict):
             refusal = await authenticate_connection(self.context, payload)
             if refusal is not None:
-                if self.connection_init_timeout_task:
-                    self.connection_init_timeout_task.cancel()
-                self.connection_init_received = True
+                mark_init_received(self)
                 await self.websocket.close(code=FORBIDDEN, reason=refusal.close_reason)
                 return
         await super().handle_connection_init(message)
@@ -178,7 +181,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         # The base class's error handling, around the shared path instead of its own.
         try:
             await self._run_shared(hub, key, operation)
-        except _OperationStreamClosed:
+        except OperationStreamClosed:
             return
         except Exception as error:
             await self.handle_task_exception(error)
@@ -230,10 +233,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
                     if isinstance(item, str):
                         await self._send_framed(operation, prefix + item + "}")
                     elif first and isinstance(item, PreExecutionError):
-                        await self._handle_pre_execution_error(operation, item)
+                        await handle_pre_execution_error(self, operation, item)
                         return
                     else:
-                        await self._reject_incremental_delivery(operation)
+                        await reject_incremental_delivery(self, operation)
                         return
                     first = False
         except TimeoutError:
@@ -260,12 +263,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         """Send a complete `next` message as text, unless the operation has completed."""
         if operation.completed:
             return
-        websocket = self.websocket
-        if not isinstance(websocket, ASGIWebSocketAdapter):
+        websocket = starlette_websocket(self.websocket)
+        if websocket is None:
             await self.send_message(json.loads(message))
             return
         try:
-            await websocket.ws.send_text(message)
+            await websocket.send_text(message)
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 

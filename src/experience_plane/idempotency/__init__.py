@@ -11,7 +11,7 @@ forwarded to the Runtime too, which deduplicates by it, so a retry after a lost 
 Wiring (for the services and the app; nothing here is wired yet):
 
 * settings: `EXPERIENCE_IDEMPOTENCY_TTL_SECONDS` (default 86400) and
-  `EXPERIENCE_IDEMPOTENCY_MAX_ENTRIES` (default 100000).
+  `EXPERIENCE_TUNING__IDEMPOTENCY_MAX_ENTRIES` (default 100000).
 * `create_app` builds one `InMemoryIdempotencyStore[ExecutionStatus]` (the services' accepted
   result) from those settings, in the lifespan, and hands it to `ContentService` and
   `DataMashService`.

@@ -22,10 +22,13 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import ExecutionResult
 
 from experience_plane.observability.metrics import current_metrics, record_error
+from experience_plane.strawberry_adapter import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 
 __all__ = ["INVALID_OPERATION", "OperationMetrics", "operation_label"]
 

@@ -101,7 +101,7 @@ async def execution_events(
     # Unknown ids are a plain 404, before the stream starts.
     if await services.executions.get(principal, execution_id) is None:
         raise not_found("Execution", execution_id)
-    keep_alive = services.settings.ws_keep_alive_interval
+    keep_alive = services.settings.tuning.ws_keep_alive_interval
 
     async def events() -> AsyncIterator[str]:
         # A client going away cancels this generator; `follow_execution` cleans up.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -23,15 +23,23 @@ RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
 STATUS_PATH = "/v1/execution/{execution_id}/status"
 
 
-class ExecutionState(StrEnum):
-    """Where an execution is in its life (GraphQL's `ExecutionState` values)."""
+def _spelt_by_name(domain: type[StrEnum], doc: str) -> type[StrEnum]:
+    """`domain` with each member's name as its value: REST spells enums as GraphQL does."""
+    members = [(member.name, member.name) for member in domain]
+    # The functional API builds a class; mypy reads a call with computed members as a lookup.
+    spelt = cast(type[StrEnum], StrEnum(domain.__name__, members, module=__name__))
+    spelt.__doc__ = doc  # the OpenAPI description
+    return spelt
 
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    UNKNOWN = "UNKNOWN"
+
+if TYPE_CHECKING:
+    # A class built at run time is not a type to mypy; every member is a StrEnum all the same.
+    ExecutionState = StrEnum
+else:
+    ExecutionState = _spelt_by_name(
+        runtime.ExecutionState,
+        "Where an execution is in its life (GraphQL's `ExecutionState` values).",
+    )
 
 
 class Progress(BaseModel):
@@ -39,15 +47,6 @@ class Progress(BaseModel):
 
     phase: str = Field(description="The phase being worked on, e.g. `profiling`.")
     percent: float = Field(description="Overall progress, 0 to 100.")
-
-
-class ColumnProfile(BaseModel):
-    """What the Runtime learned about one column of a tabular file."""
-
-    name: str
-    type: str = Field(description="integer, number, boolean, string, date, datetime or empty.")
-    null_count: int | None
-    distinct_count: int | None
 
 
 class ContentFile(BaseModel):
@@ -61,7 +60,9 @@ class ContentFile(BaseModel):
     size: int | None = Field(description="Size in bytes.")
     sha256: str | None = Field(description="SHA-256 of the bytes, hex encoded.")
     format: str | None = Field(description="csv, json, ndjson, text, binary, ...")
-    columns: list[ColumnProfile] | None = Field(description="Null when the file is not tabular.")
+    columns: list[runtime.ColumnProfile] | None = Field(
+        description="Null when the file is not tabular."
+    )
     row_count: int | None
 
 
@@ -90,16 +91,6 @@ class JoinKey(BaseModel):
     overlap: float | None = Field(description="Share of key values in common, 0 to 1.")
 
 
-class QualityReport(BaseModel):
-    """The data-quality summary of a mash."""
-
-    completeness: float | None
-    null_density: float | None
-    duplicate_keys: int | None
-    type_conflicts: int | None
-    issues: list[str]
-
-
 class DataMash(BaseModel):
     """A data mash: several files composed into one canonical view."""
 
@@ -111,7 +102,7 @@ class DataMash(BaseModel):
     canonical_fields: list[CanonicalField]
     join_keys: list[JoinKey]
     row_count: int | None
-    quality_report: QualityReport | None
+    quality_report: runtime.QualityReport | None
     records_url: str = Field(description="Where to read the joined records, a page at a time.")
 
 
@@ -187,7 +178,7 @@ async def execution_json(
     return Execution(
         id=status.execution_id,
         intent_type=status.intent_type,
-        state=ExecutionState[status.state.name],
+        state=ExecutionState(status.state.name),
         raw_status=status.raw_status,
         progress=Progress(phase=progress.phase, percent=progress.percent) if progress else None,
         error=status.error,
@@ -235,20 +226,9 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
             size=artifact.size,
             sha256=artifact.sha256,
             format=artifact.format,
-            columns=None
-            if columns is None
-            else [
-                ColumnProfile(
-                    name=column.name,
-                    type=column.type,
-                    null_count=column.null_count,
-                    distinct_count=column.distinct_count,
-                )
-                for column in columns
-            ],
+            columns=None if columns is None else list(columns),
             row_count=artifact.row_count,
         )
-    report = artifact.quality_report
     return DataMash(
         id=artifact.mash_id,
         mash_id=artifact.mash_id,
@@ -272,15 +252,7 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
             for key in artifact.join_keys
         ],
         row_count=artifact.row_count,
-        quality_report=None
-        if report is None
-        else QualityReport(
-            completeness=report.completeness,
-            null_density=report.null_density,
-            duplicate_keys=report.duplicate_keys,
-            type_conflicts=report.type_conflicts,
-            issues=list(report.issues),
-        ),
+        quality_report=artifact.quality_report,
         records_url=RECORDS_PATH.format(mash_id=artifact.mash_id),
     )
 

@@ -22,11 +22,6 @@ from contextlib import aclosing
 
 from fastapi import APIRouter
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.http.websocket_origin import (
-    is_same_origin,
-    normalize_allowed_origins,
-    normalize_origin,
-)
 
 from experience_plane.auth import AuthenticationError, AuthFailure, Principal
 from experience_plane.context import get_authenticator, get_services
@@ -35,6 +30,11 @@ from experience_plane.rest.errors import NOT_FOUND, UNAUTHENTICATED, RestError
 from experience_plane.rest.models import Execution
 from experience_plane.rest.streams import SHUTTING_DOWN, follow_execution
 from experience_plane.services import Services
+from experience_plane.strawberry_adapter import (
+    is_same_origin,
+    normalize_allowed_origins,
+    normalize_origin,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def add_websocket_route(router: APIRouter) -> None:
         try:
             if not origin_allowed(websocket, settings.ws_allowed_origin_list):
                 raise Refused("origin")
-            principal = await authenticate(websocket, settings.ws_connection_init_timeout)
+            principal = await authenticate(websocket, settings.tuning.ws_connection_init_timeout)
         except Refused as refused:
             await websocket.close(code=FORBIDDEN, reason=f"Forbidden: {refused.reason}")
             return

@@ -26,12 +26,10 @@ from experience_plane.runtime.errors import (
 from experience_plane.runtime.guarded import GuardedCalls
 from experience_plane.runtime.models import RuntimeFlavour
 from experience_plane.runtime.transport import (
-    DEFAULT_TRANSPORT,
     TRANSPORT_ERRORS,
     Answer,
     Body,
     Carrier,
-    TransportKind,
     is_timeout,
     make_carrier,
 )
@@ -48,10 +46,10 @@ class RuntimeConnection:
     """The pooled transport, circuit breaker and backoff that `RuntimeClient`'s calls share.
 
     `transport` replaces the pooled network transport (tests pass an `httpx.MockTransport`);
-    otherwise `transport_kind` picks the HTTP implementation (see `runtime.transport`: aiohttp's,
-    the cheapest, by default). `backoff_base` and `backoff_max` shape the full-jitter exponential
-    backoff between status-read retries. The `breaker_*` arguments configure the circuit breaker
-    (see `CircuitBreaker`); `breaker` replaces it whole (tests pass one with a fake clock).
+    otherwise aiohttp carries the requests (see `runtime.transport`). `backoff_base` and
+    `backoff_max` shape the full-jitter exponential backoff between status-read retries. The
+    `breaker_*` arguments configure the circuit breaker (see `CircuitBreaker`); `breaker` replaces
+    it whole (tests pass one with a fake clock).
     `submit_outcome_retries` is how many times a submit carrying an idempotency key is repeated
     when its answer is lost (0: never). `stream_headers` gives the headers to open an execution
     stream with (the trace context); `instrument` wraps whatever carries the requests
@@ -68,7 +66,6 @@ class RuntimeConnection:
         solution_id: str = "default",
         status_retries: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
-        transport_kind: TransportKind = DEFAULT_TRANSPORT,
         backoff_base: float = 0.1,
         backoff_max: float = 2.0,
         breaker_failure_threshold: int = 5,
@@ -101,7 +98,6 @@ class RuntimeConnection:
         carrier = make_carrier(
             self.base_url,
             timeout=self._timeout,
-            kind=TransportKind(transport_kind),
             transport=transport,
         )
         self._http = instrument(carrier) if instrument is not None else carrier

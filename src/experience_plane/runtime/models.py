@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
 
 __all__ = [
     "Artifact",
@@ -111,7 +114,10 @@ class ColumnProfile:
     """What the Runtime learned about one column of a tabular file."""
 
     name: str
-    type: str
+    # The description is the REST surface's (its OpenAPI document), which serves this class as is.
+    type: Annotated[
+        str, Field(description="integer, number, boolean, string, date, datetime or empty.")
+    ]
     null_count: int | None
     distinct_count: int | None
 
@@ -147,7 +153,7 @@ class JoinKey:
 
 @dataclass(frozen=True, slots=True)
 class QualityReport:
-    """The data-quality summary of a data mash."""
+    """The data-quality summary of a mash."""
 
     completeness: float | None
     null_density: float | None

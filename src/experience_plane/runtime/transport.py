@@ -1,15 +1,12 @@
 """The pooled network transport under `RuntimeClient`, and the answers it hands back.
 
-Three implementations speak HTTP/1.1 to the Runtime equally well, measured by
-`bench/runtime_client.py` (client CPU per status read):
-
-- `aiohttp`: aiohttp's `ClientSession` used directly (`AiohttpCarrier`). No httpx `Request`,
-  `URL` or `Response` is built per call: the cheapest by far, so it is the default.
-- `httpx-aiohttp`: httpx's client over aiohttp's connections (the `httpx-aiohttp` adapter).
-- `httpx`: httpx's own transport (httpcore), the most expensive.
-
-Whichever carries a request, the client sees one `Answer` (status, headers, whole body). An
-injected `httpx.AsyncBaseTransport` (tests pass `httpx.MockTransport`) is carried by httpx.
+Requests to the Runtime are carried by aiohttp's `ClientSession`, used directly
+(`AiohttpCarrier`): no httpx `Request`, `URL` or `Response` is built per call. It won
+`bench/runtime_client.py` (client CPU per status read) against httpx's own transport and httpx
+over aiohttp (figures in docs/benchmarks.md), which are gone. An injected
+`httpx.AsyncBaseTransport` (tests pass `httpx.MockTransport`) is carried by httpx
+(`HttpxCarrier`). Whichever carries a request, the client sees one `Answer` (status, headers,
+whole body).
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -27,31 +23,19 @@ from yarl import URL
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "DEFAULT_TRANSPORT",
     "TRANSPORT_ERRORS",
     "AiohttpCarrier",
     "Answer",
     "Carrier",
     "HttpxCarrier",
-    "TransportKind",
     "is_timeout",
     "make_carrier",
-    "make_transport",
     "nothing_sent",
 ]
 
 Body = bytes | AsyncIterator[bytes]
 
 
-class TransportKind(StrEnum):
-    """Which HTTP implementation carries the Runtime client's requests."""
-
-    HTTPX = "httpx"
-    HTTPX_AIOHTTP = "httpx-aiohttp"
-    AIOHTTP = "aiohttp"
-
-
-DEFAULT_TRANSPORT = TransportKind.AIOHTTP
 # Enough for every poller of a busy instance; idle connections are kept long enough to be reused
 # between polls (the poll interval is seconds, not minutes).
 DEFAULT_LIMITS = httpx.Limits(
@@ -212,60 +196,30 @@ class AiohttpCarrier:
             await self._session.close()
 
 
-def make_transport(kind: TransportKind, limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    """A new pooled httpx transport of the given kind (`httpx` or `httpx-aiohttp`); it holds no
-    connection until first used. `aiohttp` has no httpx transport: see `make_carrier`."""
-    if kind is TransportKind.HTTPX_AIOHTTP:
-        from httpx_aiohttp import AiohttpTransport
-
-        return AiohttpTransport(limits=limits, trust_env=False)
-    if kind is TransportKind.HTTPX:
-        # retries=0: retrying is the client's decision (status reads only), never the transport's.
-        return httpx.AsyncHTTPTransport(limits=limits, retries=0, trust_env=False)
-    raise ValueError(f"{kind.value!r} is not carried by httpx; use make_carrier")
-
-
 def make_carrier(
     base_url: str,
     *,
     timeout: httpx.Timeout,
-    kind: TransportKind = DEFAULT_TRANSPORT,
     limits: httpx.Limits = DEFAULT_LIMITS,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Carrier:
     """What carries `RuntimeClient`'s requests: httpx over `transport` when one is given (tests
-    inject `httpx.MockTransport`), else a new pooled carrier of the given kind."""
+    inject `httpx.MockTransport`), else a new pooled aiohttp carrier."""
     if transport is not None:
         return HttpxCarrier(base_url, transport, timeout)
-    if kind is TransportKind.AIOHTTP:
-        return AiohttpCarrier(base_url, limits, timeout)
-    return HttpxCarrier(base_url, make_transport(kind, limits), timeout)
+    return AiohttpCarrier(base_url, limits, timeout)
 
 
-# What a carrier may raise when the network fails: httpx's errors, and aiohttp's, which the
-# aiohttp carrier raises as they are and httpx-aiohttp lets through for a few failures (a
-# malformed answer, for one).
+# What a carrier may raise when the network fails: aiohttp's errors, raised as they are by the
+# aiohttp carrier, and httpx's, raised by an injected httpx transport.
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.TransportError, OSError, aiohttp.ClientError)
 
 
 def is_timeout(exc: BaseException) -> bool:
-    """Whether a transport failure was a timeout rather than a refused or broken connection.
-
-    httpx-aiohttp maps every aiohttp connection error, a refused connection included, onto
-    `httpx.ConnectTimeout`; the aiohttp error it was raised from tells what really happened.
-    """
-    exc = _unwrapped(exc)
+    """Whether a transport failure was a timeout rather than a refused or broken connection."""
     if isinstance(exc, aiohttp.ClientError):
         return isinstance(exc, TimeoutError)  # aiohttp's timeouts are asyncio.TimeoutErrors
     return isinstance(exc, httpx.TimeoutException | TimeoutError)
-
-
-def _unwrapped(exc: BaseException) -> BaseException:
-    """The aiohttp error behind an httpx error raised by httpx-aiohttp, else `exc` itself."""
-    cause = exc.__cause__
-    if isinstance(exc, httpx.TransportError) and isinstance(cause, aiohttp.ClientError):
-        return cause
-    return exc
 
 
 def nothing_sent(exc: BaseException) -> bool:
@@ -276,7 +230,6 @@ def nothing_sent(exc: BaseException) -> bool:
     may have come after the Runtime read the request, so its outcome is unknown. Only a
     connect-phase failure is "nothing sent": when unsure, the answer is no.
     """
-    exc = _unwrapped(exc)
     if isinstance(exc, aiohttp.ClientError):
         return isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
     if isinstance(exc, httpx.TransportError):

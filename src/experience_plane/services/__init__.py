@@ -67,7 +67,7 @@ class Services:
             limiter = local if cluster is None else cluster.rate_limiter(local)
         idempotent = IdempotentSubmits.in_memory(
             ttl_seconds=settings.idempotency_ttl_seconds,
-            max_entries=settings.idempotency_max_entries,
+            max_entries=settings.tuning.idempotency_max_entries,
         )
         if cluster is not None:
             # The in-memory store stays as the fallback while Redis is unreachable.
@@ -84,7 +84,6 @@ class Services:
                 sessions,
                 executions,
                 max_upload_bytes=settings.max_upload_bytes,
-                chunk_bytes=settings.upload_chunk_bytes,
                 limiter=limiter,
                 idempotent=idempotent,
             ),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from experience_plane.settings import Settings
+from experience_plane.settings import Settings, Tuning
 from tests.experience_plane.support import running_app
 from tests.support.processes import RuntimeProcess, free_port
 from tests.support.redis import RedisServer
@@ -22,7 +22,7 @@ async def test_redis_missing_at_start_is_degraded_but_ready_then_recovers(
         runtime_url=runtime.url,
         insecure_dev=True,
         redis_url=f"redis://:s3cret@127.0.0.1:{port}/0",
-        redis_timeout_seconds=0.5,
+        tuning=Tuning(redis_timeout_seconds=0.5),
     )
     with caplog.at_level(logging.INFO, logger="experience_plane.cluster"):
         async with running_app(settings) as app:

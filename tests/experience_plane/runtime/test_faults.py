@@ -24,7 +24,7 @@ from experience_plane.runtime import (
     RuntimeUnavailable,
     SubmitOutcomeUnknown,
 )
-from experience_plane.runtime.transport import DEFAULT_LIMITS, TransportKind, make_transport
+from experience_plane.runtime.transport import DEFAULT_LIMITS
 from tests.support.processes import RuntimeProcess
 
 TENANT = "tenant-a"
@@ -41,10 +41,10 @@ class FakeClock:
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """The real pooled transport, counting the requests that reach the network."""
+    """A real pooled transport (httpx's), counting the requests that reach the network."""
 
     def __init__(self) -> None:
-        self.inner = make_transport(TransportKind.HTTPX_AIOHTTP, DEFAULT_LIMITS)
+        self.inner = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS, retries=0, trust_env=False)
         self.sent = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
