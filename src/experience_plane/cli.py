@@ -1,17 +1,7 @@
-"""`experience-plane`: serve the API, run a local stack for development, mint tokens, export
-the schema.
-
-- `experience-plane serve [--host H] [--port P] [--insecure-dev]` runs the API with uvicorn
-  (settings from the `EXPERIENCE_*` environment); it refuses to start without authentication
-  configured, unless `--insecure-dev` (or `EXPERIENCE_INSECURE_DEV=true`) makes every caller
-  the dev principal;
-- `experience-plane dev [--port 8000] [--runtime-port 8001] [--data-dir DIR]` starts the reference
-  Runtime and the API (development environment, a freshly generated HS256 secret) as two
-  processes, waits until both are healthy, prints a ready token, the GraphiQL header line and
-  the GraphiQL URL, and stops both on Ctrl-C or SIGTERM;
-- `experience-plane token --tenant T --user U [--roles a,b] [--ttl 8h] [--secret S]` prints an
-  HS256 token (secret from `--secret` or `EXPERIENCE_AUTH_HS256_SECRET`);
-- `experience-plane export-schema [--output schema/schema.graphql]` writes the SDL.
+"""`experience-plane`: serve the API (`serve`, refusing to start without authentication unless
+`--insecure-dev`), run the reference Runtime and the API together for development with a fresh
+HS256 secret and a ready token (`dev`), mint an HS256 token (`token`), and write the SDL
+(`export-schema`); each sub-command's `--help` gives its options.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""Request-scoped dependencies shared by every surface (GraphQL over HTTP, WebSocket and SSE;
-REST later): the services the lifespan built, and who is calling.
-
+"""Request-scoped dependencies shared by every surface (GraphQL over HTTP, WebSocket and SSE,
+and REST): the services the lifespan built, and who is calling.
 They take starlette's `HTTPConnection`, the common base of `Request` and `WebSocket`, so one
 dependency serves every transport. `get_principal` is the REST surface's (and GraphQL over
 HTTP's) authentication; a WebSocket authenticates on `connection_init` instead, through the same

@@ -1,5 +1,4 @@
 """Shutting down gracefully: end open subscriptions first, then let uvicorn drain the rest.
-
 uvicorn's own shutdown stops accepting, waits for in-flight requests and closes WebSockets with
 1012 (service restart). It cannot end a subscription, though: an SSE response never finishes by
 itself, so uvicorn would wait out its whole grace period, and WebSocket subscriptions would be cut

@@ -1,5 +1,4 @@
 """ASGI middleware every surface shares: request ids and the request body size limit.
-
 Both are plain ASGI (not `BaseHTTPMiddleware`), so streaming responses (SSE) and WebSockets
 pass through untouched.
 """

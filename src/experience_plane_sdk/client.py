@@ -1,5 +1,4 @@
 """`ExperienceClient`: the async client of the Experience Plane's GraphQL API, built on gql.
-
 One HTTP transport (a pooled httpx client) carries queries and mutations; a graphql-transport-ws
 WebSocket is opened on the first `watch`/`wait` and shared by every subscription after it. Both
 are closed with the client.

@@ -1,5 +1,4 @@
 """What can go wrong when talking to the Experience Plane: one small hierarchy, one `.code` each.
-
 Every error the SDK raises is an `ExperienceError`. Its `code` is the API's `ErrorCode` string
 when the API reported the failure (`INVALID_INPUT`, `UPLOAD_TOO_LARGE`, `RUNTIME_UNAVAILABLE`,
 `RUNTIME_TIMEOUT`, `RUNTIME_REJECTED`, `RUNTIME_PROTOCOL_ERROR`, `NOT_FOUND`, `RATE_LIMITED`,
@@ -7,7 +6,6 @@ when the API reported the failure (`INVALID_INPUT`, `UPLOAD_TOO_LARGE`, `RUNTIME
 codes otherwise (`API_UNREACHABLE`, `UNAUTHENTICATED`, `API_PROTOCOL_ERROR`,
 `EXECUTION_FAILED`, `WAIT_TIMEOUT`). Errors caused by a lower-level exception are raised `from`
 it, like `httpx`'s.
-
 The API-reported classes are named after the schema's error types (`RuntimeUnavailableError`
 for `RuntimeUnavailableError`, ...), except `InvalidInput` and `UploadTooLarge`, which read
 better at the call site.

@@ -1,5 +1,4 @@
 """Typed results: frozen dataclasses parsed from the API's GraphQL answers.
-
 Each `from_graphql` takes the JSON object the operations in `operations.py` select and raises
 `ApiProtocolError` when it does not have the shape the schema promises, so a caller never sees
 a `KeyError` from deep inside a response.

@@ -1,8 +1,6 @@
 """Every GraphQL document the SDK sends, in one place.
-
 Tests validate each of them against the checked-in `schema/schema.graphql`, so a schema change
 that breaks the SDK fails the build instead of a user's call.
-
 Idempotency: both mutations declare the schema's `idempotencyKey` argument as an optional
 `$idempotencyKey` variable. The client sends its key in the `Idempotency-Key` HTTP header; the
 API takes the argument when it is set and the header otherwise, and refuses the two only when

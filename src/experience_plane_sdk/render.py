@@ -1,5 +1,4 @@
 """How the CLI shows results: JSON documents for scripts, concise aligned text for people.
-
 Kept apart from `cli` so the command logic reads without formatting noise.
 """
 

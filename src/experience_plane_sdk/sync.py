@@ -1,5 +1,4 @@
 """`SyncExperienceClient`: the async client driven from blocking code.
-
 One event loop runs in a background thread for the client's lifetime, so connections (the HTTP
 pool, the WebSocket) are kept across calls exactly as in the async client.
 """

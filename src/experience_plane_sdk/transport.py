@@ -1,5 +1,4 @@
 """The boundary with gql: the HTTP and WebSocket transports, and the translation of their errors.
-
 gql reports everything as a `TransportError` (or lets `httpx`/`websockets`/`asyncio` errors out
 as the cause of one). `translate` turns that into the SDK's typed errors once, here, and says
 whether a retry is safe.

@@ -1,5 +1,4 @@
 """Upload sources: a path, bytes or a binary file object, (re)opened once per attempt.
-
 A path is reopened for every attempt and a seekable file object sent again from its start, so
 a retried upload sends the same bytes; an unseekable stream can be sent only once. Nothing is
 read whole into memory except `bytes`, which already are.

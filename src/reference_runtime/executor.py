@@ -1,5 +1,4 @@
 """Running executions: phases, progress, durable status, and change notifications.
-
 An execution goes `created` → `executing` → `artifacts_received` → `completed`, or to `failed`
 from wherever it was. Each step is written to the store before anyone is told about it, so a
 status read never runs ahead of what a restart would show. In asynchronous mode the steps run in

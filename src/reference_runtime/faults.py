@@ -1,5 +1,4 @@
 """Test controls: live-tunable faults, request counters, and the middleware applying both.
-
 The counters run whether or not faults are configured; they are only exposed (under `/_control`)
 when the control endpoints are enabled.
 """

@@ -1,5 +1,4 @@
 """Reading a submit body as it arrives, with its large strings spooled to disk.
-
 An upload intent carries the file base64- or hex-encoded inside the JSON (`file_content`): a
 1 GiB file is a 1.4 GiB JSON string. Parsing such a body the ordinary way holds it several times
 over (the raw body, the decoded text, the parsed string). Instead the body is scanned chunk by

@@ -1,5 +1,4 @@
 """The work behind each intent type: what an execution does between `executing` and its end.
-
 A handler returns the artifacts it produced in two shapes: in full (the contract) and reduced to
 their ids (the platform's current Runtime). Problems a person can fix raise `IntentFailed` with a
 message that says what to do.

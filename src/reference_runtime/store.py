@@ -1,5 +1,4 @@
 """Durable state of the reference Runtime: sessions, executions and artifacts in SQLite.
-
 One connection in WAL mode, guarded by a lock, so that the blocking calls can run on worker
 threads (`asyncio.to_thread`) without two of them interleaving on the connection.
 """

@@ -1,5 +1,4 @@
 """From a transport's credentials to a `Principal`: the one object every surface asks.
-
 HTTP and SSE pass the `Authorization` header; a WebSocket passes its `connection_init` payload
 (and the handshake's header, used only when the payload carries no credentials). In insecure
 development mode there is no verifier and every caller is the dev principal.

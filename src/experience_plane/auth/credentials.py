@@ -1,5 +1,4 @@
 """Where a bearer token is found: the `Authorization` header or a WebSocket `connection_init`.
-
 Only the shape is checked here (scheme, three base64url segments, a sane length); the signature
 and claims are `TokenVerifier`'s job. Error messages never repeat what the client sent.
 """

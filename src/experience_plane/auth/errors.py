@@ -1,5 +1,4 @@
 """Why a caller was not authenticated: one exception with a stable machine reason.
-
 The reason is what clients and logs branch on (it maps onto the GraphQL error extension, the
 WebSocket close reason and the HTTP 401 body); the message is for the human who has to fix the
 token or the configuration. Neither ever contains the token itself.

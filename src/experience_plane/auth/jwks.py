@@ -1,5 +1,4 @@
 """Public keys from a JSON Web Key Set, read from a file or fetched from a URL.
-
 Only RSA keys (RS256) and P-256 EC keys (ES256) are kept: every key is bound to exactly one
 algorithm here, so a token can never choose how its key is interpreted. Symmetric (`oct`) keys in
 a JWKS are ignored; HS256 uses the configured shared secret only.

@@ -1,5 +1,4 @@
 """The principal a request acts as.
-
 Everything past the transport receives a `Principal` and never looks at headers or tokens;
 `Authenticator` is what turns credentials into one.
 """
@@ -22,10 +21,6 @@ class Principal:
     expires_at: datetime | None = None
     token_id: str | None = None
 
-    def has_role(self, role: str) -> bool:
-        """Whether the token granted `role`."""
-        return role in self.roles
-
     def seconds_until_expiry(self, now: datetime) -> float | None:
         """Seconds left before the credentials expire (never negative), `None` if they never do.
 
@@ -35,8 +30,3 @@ class Principal:
         if self.expires_at is None:
             return None
         return max(0.0, (self.expires_at - now).total_seconds())
-
-    def is_expired(self, now: datetime) -> bool:
-        """Whether the credentials have expired at `now`."""
-        remaining = self.seconds_until_expiry(now)
-        return remaining is not None and remaining <= 0.0

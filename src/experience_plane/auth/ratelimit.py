@@ -1,7 +1,6 @@
 """Per-key rate limiting (one key per tenant for mutations): a protocol and an in-memory bucket.
-
-The protocol is what callers depend on; a Redis-backed limiter shared by several replicas can
-implement it later without changing them.
+Callers depend on the protocol only, so the Redis-backed limiter shared by several replicas
+(`experience_plane.cluster`) stands in for the bucket without changing them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
 """Scale-out: N stateless replicas coordinated through Redis (`EXPERIENCE_REDIS_URL`).
-
 `Cluster` is what `create_app` builds when a Redis URL is set: one `RedisLink` (connection and
 health), the `RedisWatchCoordinator` the execution tracker shares watching through, and the
 factories for the shared idempotency store and rate limiter. Every shared part degrades to this

@@ -1,5 +1,4 @@
 """Idempotency keys shared by every replica: a retry that lands elsewhere gets the same result.
-
 Each key is one Redis string holding JSON: the input's fingerprint and a state, `running`
 (with the running replica's token), `done` (with the encoded result) or `bound` (the work failed
 with an unknown outcome: the key stays bound to its input and a retry runs the work again, see

@@ -1,5 +1,4 @@
 """The connection to Redis and whether it is usable: one link per replica, watched by a probe.
-
 Every Redis-backed part asks `RedisLink.up` before using Redis and reports failures through
 `failed()`: while the link is down they fall back to per-replica behaviour at once (no timeout
 per request), and a background probe (PING every `probe_interval`) brings them back when Redis

@@ -1,12 +1,10 @@
 """Execution watching shared by replicas through Redis: leases, numbered snapshots, pub/sub.
-
 Per execution (tenant and id) Redis holds three keys: the lease (`SET NX PX`, the holder's
 replica id, renewed every third of its life), the sequence counter, and the latest snapshot
 (with its sequence number, kept `status_ttl` seconds, terminal ones included). The holder
 publishes a snapshot with one Lua script that checks it still holds the lease (a replica cut off
 longer than the lease cannot overwrite its successor), numbers the snapshot, caches it and
 PUBLISHes it on one channel that every replica subscribes to once.
-
 Why pub/sub rather than streams: what a follower needs is the latest state plus every change
 after it, in order. The cached latest snapshot gives the first (a replica subscribes, then reads
 it, so nothing falls in between), the shared sequence number orders the rest and drops

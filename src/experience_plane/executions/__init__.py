@@ -1,5 +1,4 @@
 """Tracking executions: one watcher per execution on the Runtime, fanned out to its subscribers.
-
 With several replicas, a `WatchCoordinator` (Redis, in `experience_plane.cluster`) makes that one
 watcher per execution cluster-wide (see `replicated`).
 """

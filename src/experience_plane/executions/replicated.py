@@ -1,5 +1,4 @@
 """Watching an execution from several replicas: one leader reads the Runtime, the rest listen.
-
 A `ReplicatedWatcher` is an `ExecutionWatcher` whose replica may share the work with others
 through a `WatchCoordinator` (Redis, in `experience_plane.cluster`). For each execution one
 replica holds a lease; it alone reads the Runtime, and every snapshot it publishes locally is

@@ -25,13 +25,13 @@ from experience_plane.runtime import ExecutionStatus
 
 
 class TrackerClosed(Exception):
-    """Raised by `ExecutionTracker.watch` once the tracker has been closed."""
+    """Raised by `ExecutionTracker.follow` once the tracker has been closed."""
 
 
 class ExecutionTracker:
     """One watcher per (tenant_id, execution_id), shared by every subscriber.
 
-    Subscribers call `watch()`, an async generator: it yields the current status at once, then
+    Subscribers call `follow()`, an async generator: it yields the current status at once, then
     each change exactly once and in order, and ends after the terminal status. However many
     subscribers follow an execution, a single watcher task reads it from the Runtime (through its
     stream when it has one, else by polling with backoff) and the subscribers replay what that
@@ -109,34 +109,20 @@ class ExecutionTracker:
 
     @property
     def active_subscribers(self) -> int:
-        """`watch()` generators started and not yet finished or closed."""
+        """`follow()` generators started and not yet finished or closed."""
         return self._subscribers
 
-    async def watch(
-        self, tenant_id: str, execution_id: str
-    ) -> AsyncGenerator[ExecutionStatus, None]:
-        """Yield the execution's status now, then at each change, ending after the terminal one.
+    async def follow(self, tenant_id: str, execution_id: str) -> AsyncGenerator[Snapshot, None]:
+        """Yield a `Snapshot` of the execution now, then at each change, ending after the
+        terminal one; a change is a new status, or the status going stale (the Runtime has not
+        answered for a while) or fresh again.
 
         The first item comes at once: a fresh read for a new watcher, the latest snapshot of a
         running one, or the cached terminal status of a finished one. An unknown (or another
         tenant's) execution raises `ExecutionNotFound` before anything is yielded; so do other
         failures of that first read. Later transient Runtime errors are retried by the watcher.
         Closing the generator early (`aclose()`, cancellation) releases its share of the watcher.
-        `follow()` yields the same, plus when the status goes stale during a Runtime outage.
         """
-        snapshots = self.follow(tenant_id, execution_id)
-        previous: ExecutionStatus | None = None
-        try:
-            async for snapshot in snapshots:
-                if snapshot.status != previous:
-                    previous = snapshot.status
-                    yield snapshot.status
-        finally:
-            await snapshots.aclose()
-
-    async def follow(self, tenant_id: str, execution_id: str) -> AsyncGenerator[Snapshot, None]:
-        """Like `watch()`, yielding `Snapshot`s: each status change, and each time the status
-        goes stale (the Runtime has not answered for a while) or fresh again."""
         if self._closed:
             raise TrackerClosed("the execution tracker is closed")
         key = (tenant_id, execution_id)

@@ -1,5 +1,4 @@
 """One execution's watcher: a single task that follows it on the Runtime and records each change.
-
 The watcher is the only thing that talks to the Runtime about its execution, whatever the number
 of subscribers. It publishes each distinct snapshot into a `Broadcast` (`executions.broadcast`),
 which its subscribers replay: each change exactly once and in order, ending after the terminal

@@ -15,7 +15,6 @@ from experience_plane.graphql.errors import (
     Error,
     IdempotencyKeyArgument,
     ResultUnion,
-    idempotency_key_of,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
@@ -132,6 +131,7 @@ async def upload_content(
         sent_mime_type=file.content_type,
         size=file.size,
         client_session=info.context.client_session,
-        idempotency_key=idempotency_key_of(idempotency_key, info.context.idempotency_header),
+        idempotency_key=idempotency_key,
+        idempotency_header=info.context.idempotency_header,
     )
     return ExecutionAccepted(execution=Execution.from_status(status))

@@ -20,14 +20,13 @@ from experience_plane.graphql.errors import (
     IdempotencyKeyArgument,
     PublicError,
     ResultUnion,
-    idempotency_key_of,
     public_error,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
 from experience_plane.runtime import DataMashArtifact, FieldSource
 from experience_plane.services import ErrorCode
-from experience_plane.services.limits import MAX_RECORDS_PAGE
+from experience_plane.services.presentation import MAX_RECORDS_PAGE
 
 _CURSOR_PREFIX = "record:"
 
@@ -298,6 +297,7 @@ async def create_data_mash(
         confidence_level=services.ConfidenceLevel[input.confidence_level.name],
         name=input.name,
         client_session=info.context.client_session,
-        idempotency_key=idempotency_key_of(idempotency_key, info.context.idempotency_header),
+        idempotency_key=idempotency_key,
+        idempotency_header=info.context.idempotency_header,
     )
     return ExecutionAccepted(execution=Execution.from_status(status))

@@ -1,6 +1,5 @@
 """Parsed and validated documents, cached by their text: a repeated operation is parsed and
 validated once.
-
 Strawberry's `ParserCache` and `ValidationCache` do this in two extensions, and with the token
 and depth/alias limits that is four extensions whose hooks run on every request. The validation
 cache also keys on the parsed document, and hashing a graphql-core AST walks all of it on every

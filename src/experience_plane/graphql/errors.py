@@ -1,5 +1,4 @@
 """Expected failures as schema types: an `Error` interface with a stable code, one type per kind.
-
 Mutations return a `ResultUnion` of their success type and these, built from the one table of
 expected failures (`services.presentation`); unexpected failures are not in the schema and reach
 the client masked (see `graphql.schema`).
@@ -19,7 +18,6 @@ from experience_plane import services
 from experience_plane.graphql.enums import schema_enum
 from experience_plane.observability.metrics import record_error
 from experience_plane.services import ErrorCode
-from experience_plane.services.idempotent import checked_key
 from experience_plane.services.presentation import FAILURES, details_of, failure_of
 
 P = ParamSpec("P")
@@ -199,20 +197,6 @@ IdempotencyKeyArgument = Annotated[
         )
     ),
 ]
-
-
-def idempotency_key_of(argument: str | None, header: str | None) -> str | None:
-    """The request's idempotency key: the argument, else the `Idempotency-Key` header.
-
-    Both given and different is an `InvalidInputError`: one of them is a mistake.
-    """
-    from_argument, from_header = checked_key(argument), checked_key(header)
-    if from_argument is not None and from_header is not None and from_argument != from_header:
-        raise services.InvalidInputError(
-            "The idempotencyKey argument and the Idempotency-Key header differ; send one key.",
-            field="idempotencyKey",
-        )
-    return from_argument if from_argument is not None else from_header
 
 
 def public_error(error: services.ServiceError) -> PublicError:

@@ -1,5 +1,4 @@
 """Typed shorthands for Strawberry's field decorators.
-
 `strawberry.field(description=...)` is typed as returning `Any`, so using it as a decorator makes
 mypy --strict report an untyped decorator; these wrappers give the decorator a precise type.
 """

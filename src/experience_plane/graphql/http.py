@@ -1,21 +1,13 @@
 """Serving the schema: Strawberry's FastAPI router, made to follow GraphQL over HTTP closely.
-
-Strawberry 0.341 already serves POST and GET, multipart uploads, both WebSocket protocols and
-GraphQL over SSE (distinct connections mode, chosen by `Accept: text/event-stream`). This adds:
-
-- content negotiation between `application/graphql-response+json` (preferred, and the default
-  when `Accept` is absent or a wildcard) and `application/json`; 406 when neither is acceptable;
-- request errors (unparsable or invalid documents, bad variables) answered without `data`, with
-  400 under `application/graphql-response+json` and 200 under `application/json`;
-- 405 (with `Allow: POST`) for a mutation sent with GET, and a clear 400 for a subscription sent
-  as a plain HTTP request (it needs a WebSocket or SSE);
-- JSON error bodies for requests that are not GraphQL requests at all (bad JSON, no query);
-- CSRF prevention (Apollo's convention): a GET or a POST with a "simple" content type (a form,
-  multipart, text) must carry a preflight-forcing header, or is refused with 400;
-- WebSocket handlers that authenticate `connection_init` (see `graphql.websockets`);
-- `/graphql/stream`, which always answers as an SSE stream, for clients that cannot set headers.
-
-Body size limits are `middleware.BodySizeLimitMiddleware`'s, for every surface.
+On top of what Strawberry serves (POST and GET, multipart uploads, both WebSocket protocols, SSE)
+this adds content negotiation between `application/graphql-response+json` (preferred) and
+`application/json` (406 when neither is acceptable); request errors answered without `data`
+(400, or 200 under `application/json`); 405 for a mutation sent with GET and a clear 400 for a
+subscription sent as plain HTTP; JSON error bodies for requests that are not GraphQL at all;
+CSRF prevention (Apollo's convention: a GET or a "simple" POST must carry a preflight-forcing
+header); WebSocket handlers that authenticate `connection_init` (`graphql.websockets`); and
+`/graphql/stream`, always an SSE stream, for clients that cannot set headers. Body size limits
+are `middleware.BodySizeLimitMiddleware`'s, for every surface.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The schema: root types, and the extensions that guard and speed up every operation.
-
 Query limits (and, in production, the introspection ban) are validation rules created once per
 schema and held by its `DocumentCache` (see `graphql.documents`), with the token limit: a
 repeated operation is parsed and validated once, with every limit on.
-
 Unexpected errors reach clients as "Unexpected error" with the request id; the log line with the
 detail carries the same id. In production, validation messages lose graphql-core's "Did you
 mean ...?" hints, which would otherwise reveal the schema to a client that may not introspect it.

@@ -1,15 +1,13 @@
 """Shared subscription work: one execution of an operation per event, however many subscribe.
-
 Strawberry runs every subscription on its own: each subscriber follows the execution, runs the
 selection set on every snapshot and serialises its own `next` payload, although subscribers of
 the same operation (same document, variables, operation name and tenant) get the very same
 payload. `SharedSubscriptions` runs such an operation once, as a `SharedOperation`: one
 `schema.stream(...)` whose results are serialised once into JSON text; each subscriber only
 frames that text with its own message id and sends it (see `graphql.websockets`).
-
-The results fan out through a `Broadcast` (`executions.broadcast`): a subscriber joining a running
-operation starts at its latest result (what a fresh subscription would get first), then receives
-every later one in order; a subscriber that falls more than
+The results fan out through a `Broadcast` (`executions.broadcast`): a subscriber joining a
+running operation starts at its latest result (what a fresh subscription would get first), then
+receives every later one in order; a subscriber that falls more than
 `HISTORY` results behind resumes at the oldest kept. The operation stops when its stream ends
 or its last subscriber leaves. What depends on the subscriber, not the operation, stays with the
 subscriber: its token's expiry (the shared operation runs without one, see

@@ -1,22 +1,14 @@
-"""WebSocket protocol handlers: authentication on `connection_init`, timeouts, keep-alives.
-
-Strawberry's handlers, with what the Experience Plane needs on top:
-
-- the caller is authenticated from the `connection_init` payload (`Authorization: Bearer <t>`
-  or `authToken`; the handshake's `Authorization` header if the payload has none) before the
-  connection is acknowledged. A refused caller gets close code 4403 with the reason (e.g.
-  `Forbidden: expired`); on legacy graphql-ws a `connection_error` carrying the message and
-  reason is sent first. Nothing runs before that: Strawberry refuses operations on a socket
-  that is not acknowledged. The client's session id may come as `sessionId` in the payload.
-- graphql-transport-ws: the server pings every `keep_alive_interval` seconds, so idle proxies
-  keep the socket open (legacy graphql-ws has its own `ka` messages).
-- legacy graphql-ws: the same `connection_init` timeout as graphql-transport-ws (4408).
-- graphql-transport-ws: subscribers of the same operation (document, variables, operation name,
-  tenant and roles) share one execution of it (`graphql.sharing`) when the router has a
-  `subscription_hub` (`create_app` always gives it one): each result is executed and serialised
-  once, and each subscriber only frames it with its id. Each subscriber's own token expiry still
-  ends its subscription (a `next` with the UNAUTHENTICATED error, then `complete`, as unshared).
-  Queries and mutations sent over the socket, legacy graphql-ws and SSE are never shared.
+"""WebSocket protocol handlers: Strawberry's, with authentication on `connection_init`, timeouts
+and keep-alives on top. The caller is authenticated from the `connection_init` payload
+(`Authorization: Bearer <t>` or `authToken`, else the handshake's header) before the connection
+is acknowledged, so nothing runs for a refused caller, who gets close code 4403 with the reason
+(e.g. `Forbidden: expired`; legacy graphql-ws sends a `connection_error` first); the payload may
+carry the client's `sessionId`. On graphql-transport-ws the server pings every
+`keep_alive_interval` seconds, and subscribers of the same operation (document, variables,
+operation name, tenant and roles) share one execution of it (`graphql.sharing`) when the router
+has a `subscription_hub` (`create_app` always gives it one), each subscriber's own token
+expiry still ending its subscription; legacy graphql-ws gets the same `connection_init` timeout
+(4408). Queries and mutations over a socket, legacy graphql-ws and SSE are never shared.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
 """Fingerprints of a request's input: equal input, equal fingerprint, in any process, forever.
-
 The input is reduced to a canonical JSON form (mapping keys sorted, tuples as lists, sets
 sorted, no insignificant whitespace) and hashed with SHA-256. Values JSON has no type for are
 written as one-key tagged objects (`{"$bytes": <sha256>}`, `{"$datetime": <iso>}`, ...), so

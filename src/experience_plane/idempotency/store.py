@@ -1,22 +1,16 @@
 """The idempotency store interface, and which failures release a key.
-
 An `IdempotencyStore` makes one user action one submission: `run(key, fingerprint, work)` runs
 `work` for the first request with a key and hands its result to every later (or concurrent)
 request with the same key and the same input, while a different input under that key is an
-`IdempotencyConflict`.
-
-When `work` fails, the store must decide whether the key stays bound to its input:
-
-* The failure shows nothing was accepted (the Runtime refused the intent, the circuit was open,
-  the connection was never made, the service rejected the input): the key is **released**, as
-  if never used; a retry, even with corrected input, runs afresh.
-* Anything else, above all `SubmitOutcomeUnknown` (the Runtime may have started an execution)
-  and a cancelled request: the key stays **bound** to its input but holds no result, so a retry
-  with the same input runs `work` again. That is safe because the key also travels to the
-  Runtime, which deduplicates by it (per tenant and intent type) and answers with the execution
-  the first submit started, if any; caching the failure instead would turn one lost answer into
-  a permanent error. A retry with *different* input is a conflict, since the Runtime would
-  otherwise answer it with the first input's execution.
+`IdempotencyConflict`. When `work` fails and the failure shows nothing was accepted (the Runtime
+refused the intent, the circuit was open, the connection was never made, the service rejected
+the input), the key is released, as if never used. Anything else, above all
+`SubmitOutcomeUnknown` and a cancelled request, leaves the key bound to its input without a
+result, so a retry with the same input runs `work` again: safe, because the Runtime
+deduplicates by the same key and answers with the execution the first submit started, if any
+(caching the failure would turn one lost answer into a permanent error), while a retry with
+different input is a conflict, since the Runtime would answer it with the first input's
+execution.
 """
 
 from __future__ import annotations

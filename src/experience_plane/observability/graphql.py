@@ -1,5 +1,4 @@
 """`OperationMetrics`: GraphQL operations counted and timed by type and root fields.
-
 An operation is labelled by what it asks of the schema (`query` / `executionStatus`), never by
 its client-chosen name, which would make the label set unbounded; a document that fails parsing
 or validation is labelled `invalid`. Top-level errors are counted by their `code` extension

@@ -1,5 +1,4 @@
 """Logging for production: one JSON object per line, each carrying the request id and trace.
-
 `configure_logging` sets up the root logger, and `uvicorn_log_config` hands uvicorn the same
 handler for its error and access logs, so every line of the process has one shape. A filter on
 the handler stamps each record with the request id and trace id of the request being served

@@ -1,5 +1,4 @@
 """`ObservabilityMiddleware`: trace context, metrics and (when configured) a span per request.
-
 Plain ASGI like the other middleware, so streaming responses and WebSockets pass untouched. It
 sits just inside `RequestIdMiddleware` (the request id is set first, so everything it records
 can carry it) and outside everything else, so a 413 from the body size limit is counted too.

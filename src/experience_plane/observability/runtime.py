@@ -1,5 +1,4 @@
 """`ObservedCarrier`: what every Runtime call carries and reports.
-
 Wraps the Runtime client's carrier (`runtime.transport.Carrier`): each request gets the current
 `traceparent` and `X-Request-Id` (see `tracecontext`), is counted and timed by kind of call and
 outcome, and, when tracing is configured, recorded as a client span whose id is the `traceparent`

@@ -1,6 +1,5 @@
 """W3C Trace Context (`traceparent`) for the request being served, and the headers every
 Runtime call carries.
-
 The incoming `traceparent` is continued (same trace id, the caller's span as parent) or, when
 there is none or it is malformed, a new trace starts. The span id of the current unit of work
 (the request, or a Runtime call when OpenTelemetry records spans) is what the Runtime receives as

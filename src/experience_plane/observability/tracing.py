@@ -1,11 +1,9 @@
 """OpenTelemetry spans for requests and Runtime calls, when tracing is configured.
-
 Off unless asked for (`EXPERIENCE_TRACING=true`, or the standard
 `OTEL_EXPORTER_OTLP_ENDPOINT`/`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` set): then the optional
 `otel` extra (`pip install 'experience-plane[otel]'`) is imported, and spans are exported over
 OTLP/HTTP, configured by the standard `OTEL_*` variables (endpoint, headers, service name,
 sampler). Without it nothing of OpenTelemetry is imported.
-
 The W3C trace context of `observability.tracecontext` stays the source of truth: a request span
 continues the incoming `traceparent`, and a Runtime call span is a child of the request's, so
 the `traceparent` the Runtime receives names the span that called it.

@@ -1,17 +1,11 @@
 """The REST v1 surface: the same services, authentication, tenancy and error codes as GraphQL.
-
-Routes (all need `Authorization: Bearer <token>`):
-
-- `POST /v1/content/upload` (multipart `file`, optional `filename`, `mime_type`) and
-  `POST /v1/content/data-mash/create` (JSON): 202 with the execution, `Location` its status;
-  `Idempotency-Key` and `X-Session-Id` headers as on GraphQL.
-- `GET /v1/execution/{id}/status`; `GET /v1/execution/{id}/events` (SSE) and a WebSocket at the
-  same path; `GET /v1/data-mash/{mash_id}/records?offset=&limit=`.
-
-Errors are one shape, `{"error": {"code", "message", "details", "request_id"}}` (see
-`rest.errors` for the status of each code). OpenAPI is served at `/openapi.json` always (it is
-the surface's public contract, like the checked-in GraphQL SDL); the `/docs` and `/redoc` pages
-follow GraphiQL's switch (`EXPERIENCE_GRAPHIQL`, on in development, off in production).
+Every route needs `Authorization: Bearer <token>`: `POST /v1/content/upload` and
+`POST /v1/content/data-mash/create` answer 202 with the execution (`Idempotency-Key` and
+`X-Session-Id` headers as on GraphQL); `GET /v1/execution/{id}/status`, its live events as SSE or
+a WebSocket at `/v1/execution/{id}/events`, and `GET /v1/data-mash/{mash_id}/records` read.
+Errors have one shape (see `rest.errors`). OpenAPI is served at `/openapi.json` always (the
+surface's public contract, like the checked-in SDL); `/docs` and `/redoc` follow GraphiQL's
+switch (`EXPERIENCE_GRAPHIQL`).
 """
 
 from __future__ import annotations
@@ -19,8 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from experience_plane.rest.content import add_content_routes
-from experience_plane.rest.executions import add_execution_routes
+from experience_plane.rest import content, executions
 from experience_plane.rest.route import RestRoute, add_fallback_route
 from experience_plane.rest.websocket import add_websocket_route
 
@@ -41,9 +34,10 @@ def build_rest_router() -> APIRouter:
     # The bearer scheme is declared for OpenAPI (and the docs' Authorize button);
     # `get_principal` on each route is what authenticates.
     http = APIRouter(route_class=RestRoute, dependencies=[Security(BEARER)])
-    add_content_routes(http)
-    add_execution_routes(http)
-    add_fallback_route(http)
+    surfaces = (content.router, executions.router)
+    for surface in surfaces:
+        http.include_router(surface)
+    add_fallback_route(http, covering=surfaces)
     router = APIRouter()
     router.include_router(http)
     add_websocket_route(router)

@@ -1,28 +1,9 @@
 """The one error shape of the REST surface, and the HTTP status of each error code.
-
 Every failure answers `{"error": {"code", "message", "details", "request_id"}}`. The codes are
-`services.ErrorCode`'s, as in GraphQL's `ErrorCode`, so a client switches on the same values
-whichever surface it uses; unexpected failures are `INTERNAL_SERVER_ERROR`, masked as in
-GraphQL, with the request id to quote.
-
-Status per code (from `services.presentation.FAILURES`, the one table of expected failures):
-
-| code                     | status | why                                                         |
-|--------------------------|--------|-------------------------------------------------------------|
-| `INVALID_INPUT`          | 400    | the body could not be parsed (bad JSON, not multipart)      |
-| `INVALID_INPUT`          | 422    | the body was read but a field is missing, wrong or refused  |
-| `UNAUTHENTICATED`        | 401    | with `WWW-Authenticate` (503 when signing keys are missing) |
-| `NOT_FOUND`              | 404    | unknown, or another tenant's: the two look the same         |
-| `IDEMPOTENCY_CONFLICT`   | 409    | the key was used with different input                       |
-| `UPLOAD_TOO_LARGE`       | 413    | `details.max_bytes`                                         |
-| `RUNTIME_REJECTED`       | 422    | the Runtime judged the request unprocessable; repeating the |
-|                          |        | same request will not help (not a 502: nothing is broken)   |
-| `RATE_LIMITED`           | 429    | `Retry-After` (whole seconds), `details.retry_after_seconds`|
-| `INTERNAL_SERVER_ERROR`  | 500    | masked; the log line carries the request id                 |
-| `RUNTIME_PROTOCOL_ERROR` | 502    | the Runtime answered something unreadable                   |
-| `RUNTIME_OUTCOME_UNKNOWN`| 502    | the answer was lost; repeat with the same `Idempotency-Key` |
-| `RUNTIME_UNAVAILABLE`    | 503    | try again later                                             |
-| `RUNTIME_TIMEOUT`        | 504    | the Runtime may or may not have acted                       |
+`services.ErrorCode`'s names, as in GraphQL's `ErrorCode`, so a client switches on the same values
+whichever surface it uses; unexpected failures are `INTERNAL_SERVER_ERROR`, masked as in GraphQL,
+with the request id to quote. Each expected failure's status is `services.presentation.FAILURES`'s;
+the status of each code, and why, is `error_responses`' table in the OpenAPI document.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
 """The REST surface's JSON: the same fields as the GraphQL types, in snake_case.
-
 `execution_json` builds an `Execution` from a status the services returned; reduced artifacts
 (a Runtime that reports only ids) get their details through the services, as GraphQL's
 resolvers do.

@@ -1,5 +1,4 @@
 """Following an execution for SSE and WebSocket clients: one async generator both share.
-
 `follow_execution` yields the REST `Execution` now and on each change (of status, or of
 freshness: `stale` while the Runtime does not answer), keep-alive ticks in between when asked,
 and ends after the terminal one. It raises `RestError` for a failure: an unknown id, the

@@ -1,11 +1,9 @@
 """The WebSocket at `/v1/execution/{id}/events`: the same events as SSE, as JSON messages.
-
 Authentication: the handshake's `Authorization: Bearer <token>` header, or, for browsers (which
 cannot set headers on a WebSocket), a first message `{"type": "auth", "token": "<token>"}`
 within `ws_connection_init_timeout` seconds. A refused caller is closed with 4403 and a reason
 such as `Forbidden: expired` before anything is sent. Cross-origin pages are refused (4403)
 unless listed in `ws_allowed_origins`, as on `/graphql`.
-
 Messages: `{"type": "status", "execution": {...}}` per change; close 1000 after the terminal
 one. A failure is `{"type": "error", "error": {...}}` (the common error body), then a close:
 4404 not found, 4403 token expired, 1012 the service is shutting down (reconnect), 1013 Runtime

@@ -1,5 +1,4 @@
 """The Runtime client: the Experience Plane's one way to talk to the Runtime over HTTP.
-
 `RuntimeClient` speaks the Runtime contract (docs: the runtime contract) to either the reference
 Runtime or the platform's current one, returns the frozen values of `models`, and raises only the
 errors of `errors`. Its `CircuitBreaker` (`breaker`) fails calls fast while the Runtime is down.

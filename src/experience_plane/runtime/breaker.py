@@ -1,28 +1,14 @@
 """A circuit breaker that stops the Runtime client from hammering a Runtime that is down.
-
-States:
-
-* **closed**: calls go through. A call whose final outcome means "the Runtime is down" (it could
-  not be reached, timed out, or answered 5xx) is a failure; `failure_threshold` consecutive
-  failures, each within `failure_window` seconds of the first, open the circuit. Any answer the
-  Runtime gives on purpose (2xx, 4xx, a 404, a 429 asking to slow down, even a malformed body)
-  proves it is up and resets the count.
-* **open**: calls fail at once with `CircuitOpen` (a `RuntimeUnavailable` carrying the seconds
-  until the next probe as `retry_after`) without touching the network.
-* **half_open**: the cool-down is over; exactly one call is let through as a probe while every
-  other call still fails fast. The probe's success closes the circuit; its failure opens it again
-  with the cool-down multiplied by `backoff_factor` (capped at `max_reset_seconds`).
-
-The breaker is a synchronous state machine that does no I/O: `RuntimeClient` asks `admit()`
-before a call and reports the call's outcome with `record_success()`, `record_failure()` or
-`release()` (the call ended without a verdict, e.g. it was cancelled). The clock is injectable.
-
-What counts is the *logical call*, not each attempt: a status read that is retried three times
-and then fails is one failure, and one that succeeds on its second attempt is a success. So the
-threshold means "N operations failed" whatever `status_retries` is, a blip the retries absorb
-never moves the breaker, and one read does not trip it on its own. A logical call still stops
-retrying as soon as the circuit opens under it (another call tripped it), so an open circuit
-ends every retry loop as well as every new call.
+While **closed**, calls go through, and `failure_threshold` consecutive failures (the Runtime
+unreachable, timing out or answering 5xx, each within `failure_window` seconds of the first)
+open it; any answer given on purpose (2xx, 4xx, even a malformed body) resets the count. While
+**open**, calls fail at once with `CircuitOpen` (carrying the seconds to the next probe as
+`retry_after`). Once **half_open**, exactly one call goes through as a probe: its success closes
+the circuit, its failure opens it again for a cool-down multiplied by `backoff_factor` (capped at
+`max_reset_seconds`). It is a synchronous state machine without I/O and with an injectable clock:
+`RuntimeClient` asks `admit()` and reports `record_success()`, `record_failure()` or `release()`
+per logical call, not per attempt, so a blip the retries absorb never moves it, and an open
+circuit ends every retry loop as well as every new call.
 """
 
 from __future__ import annotations

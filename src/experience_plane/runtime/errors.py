@@ -1,19 +1,9 @@
-"""The Runtime client's exception hierarchy.
-
-Every low-level failure met while talking to the Runtime (socket errors, timeouts, unexpected
-status codes, malformed bodies) is translated at the client boundary into one of these, raised
-`from` the original exception so the cause stays in the traceback:
-
-* RuntimeClientError
-  + RuntimeUnavailable
-    - RuntimeTimeout
-    - CircuitOpen
-    - SubmitOutcomeUnknown
-  + RuntimeRejected
-  + ExecutionNotFound
-  + ArtifactNotFound
-  + RuntimeProtocolError
-  + StreamUnavailable
+"""The Runtime client's exception hierarchy: every low-level failure met while talking to the
+Runtime (socket errors, timeouts, unexpected status codes, malformed bodies) is translated at the
+client boundary into a `RuntimeClientError` (`RuntimeUnavailable` with its `RuntimeTimeout`,
+`CircuitOpen` and `SubmitOutcomeUnknown`; `RuntimeRejected`; `ExecutionNotFound`;
+`ArtifactNotFound`; `RuntimeProtocolError`; `StreamUnavailable`), raised `from` the original
+exception so the cause stays in the traceback.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
 """Running the Runtime client's calls under its circuit breaker.
-
 `GuardedCalls` is the glue between `RuntimeClient` and `CircuitBreaker`: it asks the breaker to
 admit a logical call, runs it, and reports how it ended. Which failures count, and why a probe
 is a read or `/health` and never a submit, is decided here.

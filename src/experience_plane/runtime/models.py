@@ -1,5 +1,4 @@
 """What the rest of the service sees of the Runtime: small frozen values, never raw JSON.
-
 The Runtime's wire shapes vary (the reference Runtime, the platform's current Runtime, older
 shapes); `experience_plane.runtime.wire` parses them all into these types, so nothing outside
 this package needs to know which Runtime it talks to.

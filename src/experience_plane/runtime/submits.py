@@ -1,6 +1,5 @@
 """Submits whose answer was lost: telling "nothing sent" from "outcome unknown", and the one
 safe retry.
-
 A submit that failed before its connection was made reached nobody: a plain
 `RuntimeUnavailable`. One that failed after the request went out (a read timeout, a connection
 dropped mid-answer, a gateway's 504) may have started an execution: `SubmitOutcomeUnknown`,

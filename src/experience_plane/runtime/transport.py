@@ -1,7 +1,6 @@
 """The pooled network transport under `RuntimeClient`, and the answers it hands back.
-
 Requests to the Runtime are carried by aiohttp's `ClientSession`, used directly
-(`AiohttpCarrier`): no httpx `Request`, `URL` or `Response` is built per call. It won
+(`AiohttpCarrier`): no httpx `Request`, `URL` or `Response` is built per call; it won
 `bench/runtime_client.py` (client CPU per status read) against httpx's own transport and httpx
 over aiohttp (figures in docs/benchmarks.md), which are gone. An injected
 `httpx.AsyncBaseTransport` (tests pass `httpx.MockTransport`) is carried by httpx

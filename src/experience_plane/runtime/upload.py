@@ -1,5 +1,4 @@
 """The streamed JSON body of an upload intent.
-
 A file travels inside the intent's JSON, encoded (base64 or hex) in `parameters.file_content`.
 Building that JSON in memory would hold the file several times over; instead the body is written
 piece by piece: the JSON up to the opening quote of `file_content`, the encoded chunks as they

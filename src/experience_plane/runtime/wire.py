@@ -1,5 +1,4 @@
 """The Runtime's wire shapes, parsed tolerantly into the values of `models`.
-
 Tolerant means: unknown fields are ignored, optional fields may be missing or null, `""` stands
 for "no value", timestamps without an offset are UTC (unreadable ones are absent), status
 spellings are normalised, and an artifact of an unknown `result_type` is skipped. What the

@@ -9,15 +9,11 @@ from typing import Protocol
 
 from experience_plane.auth import Principal, RateLimiter
 from experience_plane.runtime import ExecutionStatus, RuntimeCaller, RuntimeClient, SubmitResult
-from experience_plane.services.errors import (
-    InvalidInputError,
-    UploadTooLargeError,
-    runtime_errors,
-)
+from experience_plane.services.errors import InvalidInputError, UploadTooLargeError
 from experience_plane.services.executions import ExecutionService
-from experience_plane.services.idempotent import IdempotentSubmits, checked_key
-from experience_plane.services.limits import admit
+from experience_plane.services.idempotent import IdempotentSubmits
 from experience_plane.services.sessions import RuntimeSessions
+from experience_plane.services.submitting import Submitter
 
 UPLOAD_INTENT = "content.upload"
 DEFAULT_MIME_TYPE = "application/octet-stream"
@@ -53,12 +49,9 @@ class ContentService:
         idempotent: IdempotentSubmits | None = None,
     ) -> None:
         self._client = client
-        self._sessions = sessions
-        self._executions = executions
+        self._submitter = Submitter(sessions, executions, limiter=limiter, idempotent=idempotent)
         self.max_upload_bytes = max_upload_bytes
         self._chunk_bytes = chunk_bytes
-        self._limiter = limiter
-        self._idempotent = idempotent
 
     async def upload(
         self,
@@ -71,20 +64,21 @@ class ContentService:
         size: int | None = None,
         client_session: str | None = None,
         idempotency_key: str | None = None,
+        idempotency_header: str | None = None,
     ) -> ExecutionStatus:
         """Submit the file and return the accepted execution (terminal on a sync Runtime).
 
-        With an `idempotency_key`, a repeat of the same upload (same name, type and bytes) from
-        the same tenant returns the first one's execution and submits nothing; other input under
-        that key raises `IdempotencyConflictError`. The key also travels to the Runtime.
+        The key is `idempotency_key`, else `idempotency_header` (both given must agree). With
+        a key, a repeat of the same upload (same name, type and bytes) from the same tenant
+        returns the first one's execution and submits nothing; other input under that key
+        raises `IdempotencyConflictError`. The key also travels to the Runtime.
         The media type is `mime_type` (what the caller asked for), else `sent_mime_type` (the
         part's `Content-Type` as the client sent it) unless that says nothing, else a guess
         from the name.
         Raises `RateLimitedError` before anything else when the tenant is over its rate
         (repeats count too: a client retrying in a loop is slowed down like any other).
         """
-        await admit(self._limiter, principal)
-        key = checked_key(idempotency_key)
+        key = await self._submitter.admit(principal, idempotency_key, idempotency_header)
         name = (filename or "").strip()
         if not name:
             raise InvalidInputError("The file needs a name.", field="filename")
@@ -119,17 +113,17 @@ class ContentService:
             await seek(0)
             return True
 
-        async def submit() -> ExecutionStatus:
-            with runtime_errors():
-                submitted = await self._sessions.submit(
-                    principal, client_session, send, rewind=rewind
-                )
-            return await self._executions.accepted(principal, submitted, UPLOAD_INTENT)
-
-        if key is None or self._idempotent is None:
-            return await submit()
-        request = {"filename": name, "mime_type": media_type, **await _content_identity(source)}
-        return await self._idempotent.run(principal, "uploadContent", key, request, submit)
+        return await self._submitter.submit(
+            principal,
+            intent=UPLOAD_INTENT,
+            operation="uploadContent",
+            key=key,
+            request={"filename": name, "mime_type": media_type},
+            send=send,
+            client_session=client_session,
+            rewind=rewind,
+            identity=lambda: _content_identity(source),
+        )
 
     async def _chunks(self, source: ByteSource) -> AsyncIterator[bytes]:
         total = 0

@@ -7,11 +7,11 @@ from enum import StrEnum
 
 from experience_plane.auth import Principal, RateLimiter
 from experience_plane.runtime import ExecutionStatus, RuntimeCaller, RuntimeClient, SubmitResult
-from experience_plane.services.errors import InvalidInputError, runtime_errors
+from experience_plane.services.errors import InvalidInputError
 from experience_plane.services.executions import ExecutionService
-from experience_plane.services.idempotent import IdempotentSubmits, checked_key
-from experience_plane.services.limits import admit
+from experience_plane.services.idempotent import IdempotentSubmits
 from experience_plane.services.sessions import RuntimeSessions
+from experience_plane.services.submitting import Submitter
 
 DATA_MASH_INTENT = "data_mash.create"
 MAX_CONTENT_REFS = 50
@@ -39,10 +39,7 @@ class DataMashService:
         idempotent: IdempotentSubmits | None = None,
     ) -> None:
         self._client = client
-        self._sessions = sessions
-        self._executions = executions
-        self._limiter = limiter
-        self._idempotent = idempotent
+        self._submitter = Submitter(sessions, executions, limiter=limiter, idempotent=idempotent)
 
     async def create(
         self,
@@ -54,17 +51,18 @@ class DataMashService:
         name: str | None = None,
         client_session: str | None = None,
         idempotency_key: str | None = None,
+        idempotency_header: str | None = None,
     ) -> ExecutionStatus:
         """Submit the mash and return the accepted execution (terminal on a sync Runtime).
 
-        With an `idempotency_key`, a repeat with the same input from the same tenant returns
-        the first one's execution and submits nothing; other input under that key raises
+        The key is `idempotency_key`, else `idempotency_header` (both given must agree). With
+        a key, a repeat with the same input from the same tenant returns the first one's
+        execution and submits nothing; other input under that key raises
         `IdempotencyConflictError`. The key also travels to the Runtime.
         Raises `RateLimitedError` before anything else when the tenant is over its rate
         (repeats count too: a client retrying in a loop is slowed down like any other).
         """
-        await admit(self._limiter, principal)
-        key = checked_key(idempotency_key)
+        key = await self._submitter.admit(principal, idempotency_key, idempotency_header)
         refs = validate_content_refs(content_refs)
         domain = target_domain.strip()
         if not domain:
@@ -84,20 +82,20 @@ class DataMashService:
                 idempotency_key=key,
             )
 
-        async def submit() -> ExecutionStatus:
-            with runtime_errors():
-                submitted = await self._sessions.submit(principal, client_session, send)
-            return await self._executions.accepted(principal, submitted, DATA_MASH_INTENT)
-
-        if key is None or self._idempotent is None:
-            return await submit()
-        request = {
-            "content_refs": refs,
-            "target_domain": domain,
-            "confidence_level": confidence_level.value,
-            "name": name,
-        }
-        return await self._idempotent.run(principal, "createDataMash", key, request, submit)
+        return await self._submitter.submit(
+            principal,
+            intent=DATA_MASH_INTENT,
+            operation="createDataMash",
+            key=key,
+            request={
+                "content_refs": refs,
+                "target_domain": domain,
+                "confidence_level": confidence_level.value,
+                "name": name,
+            },
+            send=send,
+            client_session=client_session,
+        )
 
 
 def validate_content_refs(content_refs: Sequence[str]) -> list[str]:

@@ -1,5 +1,4 @@
 """Expected failures of the service layer, each with a stable code.
-
 GraphQL maps them onto its error types and REST onto problem responses; both read `code` and
 `message` and never the Runtime client's exceptions.
 """

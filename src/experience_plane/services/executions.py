@@ -47,29 +47,14 @@ class ExecutionService:
         except ExecutionNotFound:
             return None
 
-    async def watch(
-        self, principal: Principal, execution_id: str
-    ) -> AsyncGenerator[ExecutionStatus, None]:
-        """Yield the current status at once, then each change; end after a terminal status.
-
-        Raises `NotFoundError` before yielding anything when the id is unknown to this tenant.
-        """
-        snapshots = self.follow(principal, execution_id)
-        previous: ExecutionStatus | None = None
-        try:
-            async for snapshot in snapshots:
-                if snapshot.status != previous:
-                    previous = snapshot.status
-                    yield snapshot.status
-        finally:
-            await snapshots.aclose()
-
     async def follow(
         self, principal: Principal, execution_id: str
     ) -> AsyncGenerator[Snapshot, None]:
-        """Like `watch`, with each change of freshness too: a `Snapshot` flagged `stale` when
-        the Runtime has not answered for a while, and a fresh one when it answers again.
+        """Yield a `Snapshot` of the execution now, then at each change, ending after the
+        terminal one: a new status, or the status flagged `stale` when the Runtime has not
+        answered for a while, and fresh again when it answers.
 
+        Raises `NotFoundError` before yielding anything when the id is unknown to this tenant.
         Ends quietly when the service shuts down; one started during shutdown raises
         `RuntimeUnavailableError`.
         """

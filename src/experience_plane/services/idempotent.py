@@ -1,5 +1,4 @@
 """Idempotent submits for the services: one user action, one execution, however often it is sent.
-
 `IdempotentSubmits` puts a service's submit behind the application's `IdempotencyStore`: the
 first request with a key runs, repeats from the same tenant with the same input get its
 execution (waiting for it while it is in flight), and the same key with other input is an

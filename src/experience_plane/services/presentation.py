@@ -1,12 +1,9 @@
-"""What GraphQL and REST both present: each expected failure's code, status and schema type.
-
-`FAILURES` is the one table of expected failures. Each row names a `ServiceError` class, the
-HTTP status REST answers it with, the GraphQL error type a mutation returns for it, and the
-error's attributes both surfaces pass on (GraphQL as fields, REST as `details`). The mutation
-result unions are built from it, in its order. The masked answer to an unexpected failure, the
-token-expiry message, the `WWW-Authenticate` challenge and artifact completion live here too,
-so that neither surface imports the other.
-"""
+"""What GraphQL and REST both present, so that neither surface imports the other: `FAILURES`,
+the one table of expected failures (each `ServiceError` class with the HTTP status REST answers
+it with, the GraphQL error type a mutation returns for it, and the attributes both pass on, as
+GraphQL fields and REST `details`; the mutation result unions are built from it, in its order),
+the masked answer to an unexpected failure, the token-expiry message, the page limit, the
+`WWW-Authenticate` challenge and artifact completion."""
 
 from __future__ import annotations
 
@@ -24,6 +21,8 @@ INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 TOKEN_EXPIRED_MESSAGE = "Your token has expired; reconnect with a fresh one."  # noqa: S105 - a message
 REALM = "experience-plane"
+MAX_RECORDS_PAGE = 500
+"""The most records one page may ask for (GraphQL's `first`, REST's `limit`)."""
 
 
 @dataclass(frozen=True, slots=True)

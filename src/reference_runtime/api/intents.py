@@ -1,5 +1,4 @@
 """`POST /api/intent/submit`: asynchronous by default, synchronous in platform mode.
-
 The body is read as it streams in (`reference_runtime.intake`): an upload's `file_content`, which
 may be larger than memory should hold, goes to a spool file on the way and reaches the handler
 as a `SpooledText`.

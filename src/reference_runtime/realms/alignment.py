@@ -1,20 +1,13 @@
 """Aligning the columns of several tables onto one canonical model.
-
-A column maps onto a canonical field with a confidence:
-
-- its normalised name *is* the field's name: 1.0;
-- its normalised name is one of the field's synonyms in the domain vocabulary: 0.85;
-- it is, once a prefix such as `cust_` is looked past: 0.8;
-- it is merely similar (difflib ratio r ≥ 0.75 to the name or a synonym): 0.75 * r;
-- and whatever the name says, a value type the field cannot hold multiplies it by 0.6.
-
-The confidence level decides which mappings are made (low ≥ 0.5, medium ≥ 0.7, high ≥ 0.9).
-Within one source a field takes at most one column, the most confident one.
-
-**Unmapped columns** are kept, each as a canonical field of its own named after the column's
-normalised name, so no data is dropped; when that name is already a canonical field that the
-column did not map onto, it is prefixed with the source's file stem (`policies_premium`). Later
-sources can map onto such a field like onto any other (an equal name scores 1.0).
+A column maps onto a canonical field with a confidence: 1.0 when its normalised name is the
+field's, 0.85 when it is one of the field's synonyms in the domain vocabulary, 0.8 when it is
+once a prefix such as `cust_` is looked past, 0.75 * r when merely similar (difflib ratio r ≥
+0.75 to the name or a synonym), multiplied by 0.6 when the field cannot hold its value type. The
+confidence level decides which mappings are made (low ≥ 0.5, medium ≥ 0.7, high ≥ 0.9); within
+one source a field takes at most one column, the most confident one. Unmapped columns are kept,
+each as a canonical field of its own named after the column's normalised name (prefixed with the
+source's file stem, as in `policies_premium`, when that name is a field the column did not map
+onto), so no data is dropped; later sources can map onto such a field like onto any other.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """The content realm: what a file is (format detection) and what is in it (profiling).
-
 Formats: `csv` (also tab, semicolon or pipe separated), `json` (an array of objects is tabular,
 any other JSON document is not), `ndjson` (one JSON object per line), `text` and `binary`.
-
 A stored file is profiled from disk (`profile_file`): a small one is read whole, a large CSV or
 text file is streamed row by row, so its size costs time, not memory. A large JSON or NDJSON file
 is still read whole.
@@ -46,11 +44,6 @@ class ParsedContent:
 
     format: str
     table: Table | None
-
-    @property
-    def tabular(self) -> bool:
-        """Whether the content is a table of records."""
-        return self.table is not None
 
 
 def _decode(data: bytes) -> str | None:

@@ -1,25 +1,14 @@
 """The data mash realm: compose tabular sources into one canonical, joined, quality-checked view.
-
-`build_mash` runs the steps: align the columns onto the domain's canonical model
-(`alignment`), find the join keys from value overlap and join the records (`joining`), then
-report quality and lineage. Its payload is the `data_mash` artifact's semantic payload; the
-records are stored beside it and fetched by `mash_id`.
-
-Records: one per joined pair of rows (a full outer join with multiplicity, see `joining`);
-`row_count` is their number. No accepted row is dropped or merged into another.
-
-Entity: what one record is about. When a join is one-to-many (the key repeats on one side only),
-a record is one row of the "many" side, so the entity is that side's own (`policy` for customers
-+ policies, a customer having several policies); with several such joins, the last in the plan
-decides. Otherwise, or when the many side has no identifier of its own, it is the entity the
-first join key identifies; without a join, the first identifier among the fields; failing both,
-the domain's default.
-
-Quality report: `completeness` is the share of records that found a row in every source (1.0 for
-a single source), `null_density` the share of empty cells over all cells (records times fields),
-`duplicate_keys` how many key values occur more than once within a source (informative: such
-rows give one record each), `type_conflicts` how many fields are fed values of incompatible
-types. Value conflicts (sources of one record disagreeing on a field) are issues.
+`build_mash` aligns the columns onto the domain's canonical model (`alignment`), finds the join
+keys from value overlap and joins the records (`joining`: one record per joined pair of rows, no
+accepted row dropped or merged), then reports quality and lineage; its payload is the
+`data_mash` artifact's, the records are stored beside it by `mash_id`. A record's entity is the
+"many" side's own in a one-to-many join (`policy` for customers + policies; the last such join
+decides), else the entity the first join key identifies, else the first identifier among the
+fields, else the domain's default. Quality: `completeness` is the share of records with a row
+from every source, `null_density` the share of empty cells, `duplicate_keys` the key values
+repeated within a source (informative), `type_conflicts` the fields fed incompatible types;
+sources of one record disagreeing on a field are issues.
 """
 
 from __future__ import annotations

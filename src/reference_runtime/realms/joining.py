@@ -1,29 +1,15 @@
 """Finding join keys between sources from their values, and joining their records.
-
-**Join keys.** Candidate column pairs from two sources are those feeding the same canonical field
-(when either is an identifier or both hold mostly distinct values) and those that are both
-identifier-like. Their overlap is |A∩B| / min(|A|, |B|) over the distinct non-null values; the
-pair with the highest overlap (plus a preference for a shared field and for identifiers) joins,
-if the overlap is at least 0.5. The first content ref is the anchor; each further source joins
-onto the sources joined so far.
-
-**Records.** A full outer join with multiplicity; no accepted row is ever dropped or merged:
-
-- for each key value, every record joined so far pairs with every row of the new source having
-  that value: one-to-many and many-to-many joins give one record per pair (a customer with two
-  policies gives two records, the customer's fields on each);
-- records without a match, and rows of the new source without a match, stay records of their own
-  (the other side's fields null); so do rows with no key value;
-- a record's key is the value of the planned left column; when the left source has no row in the
-  record, the value of the key's canonical field from the record's other sources;
-- a many-to-many join (more records than its two sides have rows) giving more than
-  `MAX_JOINED_RECORDS` records fails the mash (`MashError`, naming the key and how many rows
-  repeat on each side) before any is built, instead of exhausting memory.
-
-**Conflicts.** When one canonical field is fed by several sources of one record with different
-non-null values, the value of the earliest source (content_refs order) is kept; the records are
-counted per field and reported as an issue. Key values occurring more than once within one source
-(`duplicate_keys`) are counted once per key column and reported as an informative issue.
+Candidate key pairs feed the same canonical field (when either is an identifier or both hold
+mostly distinct values) or are both identifier-like; the pair with the highest overlap, |A∩B| /
+min(|A|, |B|) over distinct non-null values (preferring a shared field and identifiers), joins
+if it is at least 0.5, each source joining onto those before it (the first content ref is the
+anchor). The join is a full outer join with multiplicity that never drops or merges an accepted
+row: every record pairs with every matching row of the new source, unmatched records and rows
+(and rows without a key value) stay records of their own, a record's key is its left column's
+value (else its canonical field's from the other sources), and a many-to-many join beyond
+`MAX_JOINED_RECORDS` fails with `MashError` before any record is built. When sources of one
+record feed a field different values, the earliest source's wins and the conflict is reported
+as an issue, as are duplicate key values within a source (informative).
 """
 
 from __future__ import annotations

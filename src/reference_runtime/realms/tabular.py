@@ -1,5 +1,4 @@
 """Tables, value types and column profiles: the part of profiling that does not care about format.
-
 Types are inferred from values, never from headers: a value is `integer`, `number`, `boolean`,
 `date`, `datetime` or `string`, and a column's type is the narrowest one all its non-null values
 fit (`integer` with `number` is `number`, `date` with `datetime` is `datetime`, anything else mixed
@@ -18,7 +17,6 @@ from datetime import date, datetime
 from typing import Any
 
 NULL_TOKENS = frozenset({"", "null", "none", "na", "n/a", "nan"})
-TYPES = ("integer", "number", "boolean", "date", "datetime", "string", "empty")
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")

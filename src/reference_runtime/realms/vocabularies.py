@@ -1,5 +1,4 @@
 """Domain vocabularies: the canonical fields a data mash aligns columns onto.
-
 A vocabulary names canonical fields, the other names they go by (synonyms, already normalised:
 lower snake_case), the types their values may have, and whether they identify an entity. Column
 name prefixes that only say whose column it is (`cust_email`) are listed so they can be looked past.

@@ -101,7 +101,6 @@ async def test_expired_within_leeway_is_accepted(make_verifier: Factory) -> None
     token = hs256(claims(ttl=-10))
     principal = await make_verifier(leeway_seconds=30).verify(token)
     assert principal.seconds_until_expiry(datetime.now(UTC)) == 0.0
-    assert principal.is_expired(datetime.now(UTC))
     assert (await refused(make_verifier(leeway_seconds=0), token)).reason is AuthFailure.EXPIRED
 
 
@@ -187,7 +186,7 @@ async def test_roles_list_or_space_separated(
 async def test_custom_roles_claim(make_verifier: Factory) -> None:
     verifier = make_verifier(roles_claim="scope")
     principal = await verifier.verify(hs256(claims(scope="read write")))
-    assert principal.has_role("write")
+    assert "write" in principal.roles
 
 
 @pytest.mark.parametrize("roles", [7, ["admin", 3], {"admin": True}])

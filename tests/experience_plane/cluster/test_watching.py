@@ -76,8 +76,8 @@ class Follower:
         self.task = asyncio.create_task(self._run(replica, tenant, execution_id))
 
     async def _run(self, replica: Replica, tenant: str, execution_id: str) -> None:
-        async for item in replica.tracker.watch(tenant, execution_id):
-            self.seen.append(item.raw_status)
+        async for item in replica.tracker.follow(tenant, execution_id):
+            self.seen.append(item.status.raw_status)
 
 
 async def test_subscribers_on_both_replicas_see_every_change_from_one_watcher(
@@ -126,7 +126,7 @@ async def test_unknown_execution_is_not_found_on_every_replica(
     fake, a, b = two
     for replica in (a, b):
         with pytest.raises(ExecutionNotFound):
-            await anext(replica.tracker.watch("t1", "nope"))
+            await anext(replica.tracker.follow("t1", "nope"))
     # The leader's answer was shared: the second replica did not ask the Runtime again.
     assert fake.reads[("t1", "nope")] == 1
 

@@ -46,7 +46,7 @@ async def tracker(fake: ScriptedRuntime, clock: ManualClock) -> AsyncIterator[Ex
 async def collect(
     tracker: ExecutionTracker, tenant_id: str, execution_id: str
 ) -> list[ExecutionStatus]:
-    return [item async for item in tracker.watch(tenant_id, execution_id)]
+    return [item.status async for item in tracker.follow(tenant_id, execution_id)]
 
 
 # -- what a subscriber sees ------------------------------------------------------------------
@@ -56,8 +56,8 @@ async def test_first_item_is_the_current_status_at_once(fake: ScriptedRuntime) -
     clock = ManualClock(auto=False)  # no poll round ever completes in this test
     fake.script("t1", "e1", [status("e1", "executing", 40)])
     async with ExecutionTracker(fake, use_stream=False, sleep=clock.sleep) as tracker:
-        watch = tracker.watch("t1", "e1")
-        assert await anext(watch) == status("e1", "executing", 40)
+        watch = tracker.follow("t1", "e1")
+        assert (await anext(watch)).status == status("e1", "executing", 40)
         assert fake.reads[("t1", "e1")] == 1
         await watch.aclose()
         assert_nothing_left(tracker)
@@ -120,21 +120,21 @@ async def test_subscriber_joining_a_running_watcher_starts_at_its_latest_snapsho
     created, executing, received, completed = lifecycle("e1")
     fake.script("t1", "e1", [created, executing, received, completed])
     async with ExecutionTracker(fake, use_stream=False, sleep=clock.sleep) as tracker:
-        first = tracker.watch("t1", "e1")
-        assert await anext(first) == created
+        first = tracker.follow("t1", "e1")
+        assert (await anext(first)).status == created
         clock.release()
         await settle()
 
-        late = tracker.watch("t1", "e1")
-        assert await anext(late) == executing
+        late = tracker.follow("t1", "e1")
+        assert (await anext(late)).status == executing
         clock.release()
         await settle()
         clock.release()
         await settle()
 
-        assert [s async for s in late] == [received, completed]
+        assert [s.status async for s in late] == [received, completed]
         # The first subscriber was not iterating meanwhile: it replays everything it missed.
-        assert [s async for s in first] == [executing, received, completed]
+        assert [s.status async for s in first] == [executing, received, completed]
         assert fake.reads[("t1", "e1")] == 4
         assert_nothing_left(tracker)
 
@@ -181,17 +181,17 @@ async def test_tenants_never_share_a_watcher(fake: ScriptedRuntime) -> None:
     fake.script("tenant-a", "e1", [status("e1", "executing", 10)])
     fake.script("tenant-b", "e1", [status("e1", "executing", 90)])
     async with ExecutionTracker(fake, use_stream=False, sleep=clock.sleep) as tracker:
-        watch_a = tracker.watch("tenant-a", "e1")
-        watch_b = tracker.watch("tenant-b", "e1")
+        watch_a = tracker.follow("tenant-a", "e1")
+        watch_b = tracker.follow("tenant-b", "e1")
 
-        assert await anext(watch_a) == status("e1", "executing", 10)
-        assert await anext(watch_b) == status("e1", "executing", 90)
+        assert (await anext(watch_a)).status == status("e1", "executing", 10)
+        assert (await anext(watch_b)).status == status("e1", "executing", 90)
         assert tracker.active_watchers == 2
         assert fake.reads == {("tenant-a", "e1"): 1, ("tenant-b", "e1"): 1}
 
         # Tenant c asks for the same id: its own read, and the Runtime does not know it.
         with pytest.raises(ExecutionNotFound):
-            await anext(tracker.watch("tenant-c", "e1"))
+            await anext(tracker.follow("tenant-c", "e1"))
         await watch_a.aclose()
         await watch_b.aclose()
         assert_nothing_left(tracker)
@@ -216,7 +216,7 @@ async def test_last_subscriber_leaving_stops_the_watcher(fake: ScriptedRuntime) 
     clock = ManualClock(auto=False)
     fake.script("t1", "e1", [status("e1", "executing")])
     async with ExecutionTracker(fake, use_stream=False, sleep=clock.sleep) as tracker:
-        first, second = tracker.watch("t1", "e1"), tracker.watch("t1", "e1")
+        first, second = tracker.follow("t1", "e1"), tracker.follow("t1", "e1")
         await anext(first)
         await anext(second)
         await first.aclose()
@@ -239,7 +239,7 @@ async def test_cancelled_subscriber_task_leaves_nothing_behind(fake: ScriptedRun
         first_item = asyncio.Event()
 
         async def subscribe() -> None:
-            async for _ in tracker.watch("t1", "e1"):
+            async for _ in tracker.follow("t1", "e1"):
                 first_item.set()
 
         subscriber = asyncio.create_task(subscribe())
@@ -272,7 +272,7 @@ async def test_a_thousand_subscribe_close_cycles_leave_nothing_behind(
     fake.script("t1", "e1", [status("e1", "executing")])
     async with ExecutionTracker(fake, use_stream=False, sleep=clock.sleep) as tracker:
         for _ in range(1_000):
-            watch = tracker.watch("t1", "e1")
+            watch = tracker.follow("t1", "e1")
             await anext(watch)
             await watch.aclose()
         assert_nothing_left(tracker)
@@ -297,7 +297,7 @@ async def test_closing_the_tracker_ends_every_subscription(fake: ScriptedRuntime
     assert results == [[status("e1", "executing")]] * 2 + [[status("e2", "created")]]
     assert_nothing_left(tracker)
     with pytest.raises(TrackerClosed):
-        await anext(tracker.watch("t1", "e1"))
+        await anext(tracker.follow("t1", "e1"))
 
 
 # -- the terminal cache, current() and remember() --------------------------------------------
@@ -334,13 +334,13 @@ async def test_current_prefers_the_running_watcher_then_the_cache(fake: Scripted
     clock = ManualClock(auto=False)
     fake.script("t1", "e1", [status("e1", "executing"), status("e1", "completed")])
     async with ExecutionTracker(fake, use_stream=False, sleep=clock.sleep) as tracker:
-        watch = tracker.watch("t1", "e1")
+        watch = tracker.follow("t1", "e1")
         await anext(watch)
         assert await tracker.current("t1", "e1") == status("e1", "executing")
         assert fake.total_reads == 1
 
         clock.release()
-        assert [s async for s in watch] == [status("e1", "completed")]
+        assert [s.status async for s in watch] == [status("e1", "completed")]
         assert await tracker.current("t1", "e1") == status("e1", "completed")
         assert fake.total_reads == 2
 
@@ -377,7 +377,7 @@ async def test_remember_seeds_the_terminal_cache(
 async def test_unknown_execution_raises_before_yielding(
     tracker: ExecutionTracker, fake: ScriptedRuntime
 ) -> None:
-    watch = tracker.watch("t1", "missing")
+    watch = tracker.follow("t1", "missing")
 
     with pytest.raises(ExecutionNotFound):
         await anext(watch)
@@ -433,9 +433,9 @@ async def test_execution_vanishing_while_watched_is_raised(
     tracker: ExecutionTracker, fake: ScriptedRuntime
 ) -> None:
     fake.script("t1", "e1", [status("e1", "executing"), ExecutionNotFound("gone")])
-    watch = tracker.watch("t1", "e1")
+    watch = tracker.follow("t1", "e1")
 
-    assert await anext(watch) == status("e1", "executing")
+    assert (await anext(watch)).status == status("e1", "executing")
     with pytest.raises(ExecutionNotFound):
         await anext(watch)
     assert_nothing_left(tracker)
@@ -554,7 +554,7 @@ async def test_leaving_a_streamed_execution_closes_the_stream() -> None:
     fake = HangingStream(has_stream=True)
     fake.script("t1", "e1", [status("e1", "executing")])
     async with ExecutionTracker(fake, sleep=ManualClock().sleep) as tracker:
-        watch = tracker.watch("t1", "e1")
+        watch = tracker.follow("t1", "e1")
         await anext(watch)
         await settle()
         assert fake.open_streams == 1
@@ -573,10 +573,10 @@ async def test_subscriber_falling_behind_the_kept_history_resumes_at_the_oldest_
     updates = [status("e1", "executing", percent) for percent in range(1, 20)]
     fake.script("t1", "e1", [status("e1", "created")], stream=[*updates, status("e1", "completed")])
     async with ExecutionTracker(fake, sleep=ManualClock().sleep) as tracker:
-        watch = tracker.watch("t1", "e1")
-        assert await anext(watch) == status("e1", "created")
+        watch = tracker.follow("t1", "e1")
+        assert (await anext(watch)).status == status("e1", "created")
         for _ in range(10):  # the watcher runs to the end while nobody reads
             await settle()
         assert tracker.active_watchers == 0
 
-        assert [s async for s in watch] == [*updates[-4:], status("e1", "completed")]
+        assert [s.status async for s in watch] == [*updates[-4:], status("e1", "completed")]

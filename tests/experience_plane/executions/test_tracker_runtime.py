@@ -63,7 +63,7 @@ async def upload(client: RuntimeClient, tenant_id: str = "tenant-a") -> str:
 async def collect(
     tracker: ExecutionTracker, execution_id: str, tenant_id: str = "tenant-a"
 ) -> list[ExecutionStatus]:
-    return [status async for status in tracker.watch(tenant_id, execution_id)]
+    return [snapshot.status async for snapshot in tracker.follow(tenant_id, execution_id)]
 
 
 def polling_tracker(client: RuntimeClient, sleep: RecordedSleep) -> ExecutionTracker:
@@ -130,10 +130,10 @@ async def test_status_read_errors_are_retried_not_reported(
     sleep = RecordedSleep()
     async with polling_tracker(client, sleep) as tracker:
         execution_id = await upload(client)
-        first = tracker.watch("tenant-a", execution_id)
-        seen = [await anext(first)]
+        first = tracker.follow("tenant-a", execution_id)
+        seen = [(await anext(first)).status]
         runtime.set_faults(status_error_rate=0.6)  # often more failures than the client retries
-        seen += [status async for status in first]
+        seen += [snapshot.status async for snapshot in first]
 
     assert [status.raw_status for status in seen] == PHASES
     assert runtime.stats()["requests"]["GET /api/execution/{execution_id}/status"] > len(
@@ -146,15 +146,16 @@ async def test_runtime_restart_mid_stream_is_followed_to_the_true_final_status(
 ) -> None:
     async with ExecutionTracker(client, poll_interval_min=0.02, poll_interval_max=0.1) as tracker:
         execution_id = await upload(client)
-        watch = tracker.watch("tenant-a", execution_id)
-        seen = [await anext(watch)]
+        watch = tracker.follow("tenant-a", execution_id)
+        snapshots = [await anext(watch)]
         # The stream breaks, the status reads fail while the Runtime is down, then recover.
         await asyncio.to_thread(runtime.restart)
-        seen += [status async for status in watch]
+        snapshots += [snapshot async for snapshot in watch]
 
-    raw = [status.raw_status for status in seen]
-    assert raw[0] == "created"
-    assert all(a != b for a, b in itertools.pairwise(seen))
+    seen = [snapshot.status for snapshot in snapshots]
+    assert seen[0].raw_status == "created"
+    # Only changes are yielded: a status repeats only as the outage flags it stale or fresh.
+    assert all(a.status != b.status or a.stale != b.stale for a, b in itertools.pairwise(snapshots))
     # The restarted Runtime reports what became of the execution it lost: that, not a guess.
     assert seen[-1].state is ExecutionState.FAILED
     assert seen[-1].error is not None

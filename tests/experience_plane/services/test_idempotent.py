@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from experience_plane.auth import Principal
-from experience_plane.graphql.errors import idempotency_key_of
 from experience_plane.runtime import (
     CircuitOpen,
     ExecutionState,
@@ -28,6 +27,7 @@ from experience_plane.services import (
 )
 from experience_plane.services.errors import runtime_errors
 from experience_plane.services.idempotent import checked_key, releases_key
+from experience_plane.services.submitting import idempotency_key_of
 
 ALICE = Principal(tenant_id="t1", user_id="alice")
 BOB = Principal(tenant_id="t2", user_id="bob")

@@ -33,7 +33,7 @@ from reference_runtime.realms.content import (
 )
 def test_format_detection(data: bytes, filename: str, expected_format: str, tabular: bool) -> None:
     parsed = parse_content(data, filename)
-    assert (parsed.format, parsed.tabular) == (expected_format, tabular)
+    assert (parsed.format, parsed.table is not None) == (expected_format, tabular)
 
 
 def test_json_array_columns_are_the_union_of_keys_in_order_of_appearance() -> None:
