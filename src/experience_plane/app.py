@@ -6,15 +6,14 @@ Run it with `experience-plane serve` (uvicorn with `factory=True`), or
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import TypedDict
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,7 +23,6 @@ from experience_plane.context import (
     InvalidSessionId,
     Unauthenticated,
     bad_request_response,
-    get_services,
     unauthenticated_response,
 )
 from experience_plane.executions import ExecutionTracker
@@ -32,6 +30,7 @@ from experience_plane.graphql.context import get_graphql_context
 from experience_plane.graphql.http import PREFLIGHT_HEADERS, GraphQLHTTPRouter
 from experience_plane.graphql.schema import build_schema
 from experience_plane.graphql.sharing import SharedSubscriptions
+from experience_plane.health import build_health_router
 from experience_plane.lifecycle import Lifecycle
 from experience_plane.middleware import (
     REQUEST_ID_HEADER,
@@ -45,7 +44,7 @@ from experience_plane.observability.tracecontext import outgoing_headers
 from experience_plane.observability.tracing import Tracing, tracing_requested
 from experience_plane.rest import install_rest_api
 from experience_plane.rest.errors import too_large_response
-from experience_plane.runtime import BreakerState, RuntimeClient
+from experience_plane.runtime import RuntimeClient
 from experience_plane.runtime.transport import Carrier
 from experience_plane.services import Services
 from experience_plane.settings import Settings
@@ -104,18 +103,11 @@ async def open_cluster(settings: Settings) -> AsyncIterator[Cluster | None]:
         yield cluster
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the Experience Plane application; settings default to the environment's.
-
-    Raises `AuthNotConfigured` when no way to authenticate callers is configured, and
-    `TracingUnavailable` when tracing is asked for without the `otel` extra installed.
-    """
-    settings = settings or Settings()
-    check_auth_configured(settings)
-    lifecycle = Lifecycle()
-    metrics = Metrics() if settings.metrics_enabled else None
-    tracing = Tracing.configure() if tracing_requested(settings.tracing) else None
-
+def build_runtime_client(
+    settings: Settings, *, metrics: Metrics | None, tracing: Tracing | None
+) -> RuntimeClient:
+    """The one Runtime client, configured from `settings`: every call carries the request's
+    traceparent and id, and is counted (and traced) when metrics (and tracing) are on."""
     runtime_host = urlsplit(settings.runtime_url).hostname
 
     def observe_runtime_calls(carrier: Carrier) -> Carrier:
@@ -123,23 +115,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             carrier, metrics=metrics, tracing=tracing, server_address=runtime_host
         )
 
+    return RuntimeClient(
+        settings.runtime_url,
+        flavour=settings.runtime_flavour,
+        timeout=settings.runtime_timeout,
+        solution_id=settings.solution_id,
+        status_retries=settings.tuning.runtime_status_retries,
+        breaker_failure_threshold=settings.tuning.runtime_breaker_failure_threshold,
+        breaker_reset_seconds=settings.tuning.runtime_breaker_reset_seconds,
+        breaker_max_reset_seconds=settings.tuning.runtime_breaker_max_reset_seconds,
+        instrument=observe_runtime_calls,
+        stream_headers=outgoing_headers,
+    )
+
+
+def build_lifespan(
+    settings: Settings,
+    lifecycle: Lifecycle,
+    *,
+    metrics: Metrics | None,
+    tracing: Tracing | None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
+    """The lifespan: open the Runtime client, the cluster and the tracker (closed in reverse),
+    hand the tracker to `lifecycle`, and put the services and authenticator on typed state."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
         authenticator = build_authenticator(settings)
         async with (
-            RuntimeClient(
-                settings.runtime_url,
-                flavour=settings.runtime_flavour,
-                timeout=settings.runtime_timeout,
-                solution_id=settings.solution_id,
-                status_retries=settings.tuning.runtime_status_retries,
-                breaker_failure_threshold=settings.tuning.runtime_breaker_failure_threshold,
-                breaker_reset_seconds=settings.tuning.runtime_breaker_reset_seconds,
-                breaker_max_reset_seconds=settings.tuning.runtime_breaker_max_reset_seconds,
-                # Every call carries the request's traceparent and id, and is counted.
-                instrument=observe_runtime_calls,
-                stream_headers=outgoing_headers,
-            ) as client,
+            build_runtime_client(settings, metrics=metrics, tracing=tracing) as client,
             open_cluster(settings) as cluster,
             ExecutionTracker(
                 client,
@@ -167,19 +171,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if tracing is not None:
                     tracing.shutdown()
 
-    app = FastAPI(
-        title="Experience Plane",
-        description=(
-            "The platform's experience API over its Runtime: GraphQL at `/graphql` and REST at "
-            "`/v1` (described here), with the same services, tenancy and error codes."
-        ),
-        # The docs pages follow GraphiQL's switch; `/openapi.json` is served always.
-        docs_url="/docs" if settings.graphiql_enabled else None,
-        redoc_url="/redoc" if settings.graphiql_enabled else None,
-        lifespan=lifespan,
-    )
-    app.state.lifecycle = lifecycle
+    return lifespan
 
+
+def mount_graphql(app: FastAPI, settings: Settings) -> None:
+    """Serve the GraphQL schema at `GRAPHQL_PATH` over HTTP, WebSocket and SSE."""
     schema = build_schema(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_query_aliases,
@@ -205,7 +201,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # graphql-transport-ws subscribers of one operation share its execution (`graphql.sharing`).
     graphql.subscription_hub = SharedSubscriptions()
     app.include_router(graphql)
-    install_rest_api(app)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Answer the shared dependencies' refusals (no principal, a bad session id) on every
+    surface that does not answer them itself."""
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:
@@ -215,6 +215,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def invalid_session(request: Request, exc: InvalidSessionId) -> Response:
         return bad_request_response(str(exc))
 
+
+def add_middleware(
+    app: FastAPI, settings: Settings, *, metrics: Metrics | None, tracing: Tracing | None
+) -> None:
+    """Body size limits, CORS (when origins are configured), observability and request ids."""
     # Added innermost first: request ids wrap everything, so even a 413 carries one.
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -242,48 +247,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, tracing=tracing)
     app.add_middleware(RequestIdMiddleware)
 
-    if metrics is not None:
 
-        @app.get("/metrics", include_in_schema=False)
-        async def prometheus_metrics() -> Response:
-            return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+def mount_metrics(app: FastAPI, metrics: Metrics) -> None:
+    """Serve Prometheus' text format at `/metrics` (not part of the OpenAPI document)."""
 
-    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers.")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get(
-        "/readyz",
-        tags=["health"],
-        summary="Readiness: the Runtime answers and the circuit breaker is not open.",
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the Experience Plane application; settings default to the environment's.
+
+    Raises `AuthNotConfigured` when no way to authenticate callers is configured, and
+    `TracingUnavailable` when tracing is asked for without the `otel` extra installed.
+    """
+    settings = settings or Settings()
+    check_auth_configured(settings)
+    lifecycle = Lifecycle()
+    metrics = Metrics() if settings.metrics_enabled else None
+    tracing = Tracing.configure() if tracing_requested(settings.tracing) else None
+
+    app = FastAPI(
+        title="Experience Plane",
+        description=(
+            "The platform's experience API over its Runtime: GraphQL at `/graphql` and REST at "
+            "`/v1` (described here), with the same services, tenancy and error codes."
+        ),
+        # The docs pages follow GraphiQL's switch; `/openapi.json` is served always.
+        docs_url="/docs" if settings.graphiql_enabled else None,
+        redoc_url="/redoc" if settings.graphiql_enabled else None,
+        lifespan=build_lifespan(settings, lifecycle, metrics=metrics, tracing=tracing),
     )
-    async def readyz(request: Request) -> JSONResponse:
-        services = get_services(request)
-        client = services.client
-        # While the circuit is open this answers False without touching the network; once
-        # half-open it may be the probe that closes the circuit again.
-        reachable = await client.health()
-        breaker = client.breaker_snapshot()
-        ready = reachable and breaker.state is not BreakerState.OPEN and not lifecycle.draining
-        body: dict[str, object] = {
-            "status": "ready" if ready else "unavailable",
-            "runtime": {
-                "url": settings.runtime_url,
-                "reachable": reachable,
-                "breaker": breaker.as_dict(),
-            },
-            "executions": {
-                "watchers": services.tracker.active_watchers,
-                "subscribers": services.tracker.active_subscribers,
-            },
-        }
-        # Redis down is not unready: the replica serves alone (see `experience_plane.cluster`).
-        cluster = services.cluster
-        body["redis"] = await cluster.report() if cluster is not None else {"status": "disabled"}
-        if lifecycle.draining:
-            body["reason"] = "shutting down"
-        elif not ready:
-            body["reason"] = f"Runtime at {settings.runtime_url} is not reachable"
-        return JSONResponse(body, status_code=200 if ready else 503)
-
+    app.state.lifecycle = lifecycle
+    mount_graphql(app, settings)
+    install_rest_api(app)
+    add_error_handlers(app)
+    add_middleware(app, settings, metrics=metrics, tracing=tracing)
+    if metrics is not None:
+        mount_metrics(app, metrics)
+    app.include_router(build_health_router(lifecycle, settings.runtime_url))
     return app

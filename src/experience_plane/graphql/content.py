@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 from starlette.datastructures import UploadFile
@@ -12,16 +12,9 @@ from experience_plane import runtime, services
 from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
-    IdempotencyConflictError,
+    Error,
     IdempotencyKeyArgument,
-    InvalidInputError,
-    RateLimitedError,
-    RuntimeOutcomeUnknownError,
-    RuntimeRejectedError,
-    RuntimeTimeoutError,
-    RuntimeUnavailableError,
-    UploadTooLargeError,
-    error_type_for,
+    ResultUnion,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
@@ -59,7 +52,7 @@ class ContentFile(Artifact):
 
     async def details(self, info: Info) -> FileArtifact:
         """The complete artifact: the status's own, or the Runtime's full record of it."""
-        return await complete_artifact(info, self.artifact, self.artifact.file_id)
+        return await complete_artifact(info, self.artifact)
 
     @described_field("The file's name.")
     async def name(self, info: Info) -> str | None:
@@ -91,23 +84,18 @@ class ContentFile(Artifact):
         return (await self.details(info)).row_count
 
 
-UploadContentResult = Annotated[
-    ExecutionAccepted
-    | InvalidInputError
-    | UploadTooLargeError
-    | RuntimeUnavailableError
-    | RuntimeTimeoutError
-    | RuntimeRejectedError
-    | RateLimitedError
-    | IdempotencyConflictError
-    | RuntimeOutcomeUnknownError,
-    strawberry.union(
-        "UploadContentResult",
-        description="The upload's execution, or why it was not started.",
-    ),
-]
+UPLOAD_CONTENT_RESULT = ResultUnion(
+    "UploadContentResult",
+    "The upload's execution, or why it was not started.",
+    ExecutionAccepted,
+)
+if TYPE_CHECKING:
+    UploadContentResult: TypeAlias = ExecutionAccepted | Error
+else:
+    UploadContentResult = UPLOAD_CONTENT_RESULT.annotation
 
 
+@UPLOAD_CONTENT_RESULT.resolves
 async def upload_content(
     info: Info,
     file: Annotated[
@@ -126,20 +114,16 @@ async def upload_content(
 ) -> UploadContentResult:
     """Stream the file to the Runtime and return its execution at once."""
     if not isinstance(file, UploadFile):
-        invalid = services.InvalidInputError("`file` must be a multipart upload.", field="file")
-        return error_type_for(invalid)
-    try:
-        status = await info.context.services.content.upload(
-            info.context.principal,
-            file,
-            filename=filename or file.filename,
-            mime_type=mime_type,
-            sent_mime_type=file.content_type,
-            size=file.size,
-            client_session=info.context.client_session,
-            idempotency_key=idempotency_key,
-            idempotency_header=info.context.idempotency_header,
-        )
-    except services.ServiceError as exc:
-        return error_type_for(exc)
+        raise services.InvalidInputError("`file` must be a multipart upload.", field="file")
+    status = await info.context.services.content.upload(
+        info.context.principal,
+        file,
+        filename=filename or file.filename,
+        mime_type=mime_type,
+        sent_mime_type=file.content_type,
+        size=file.size,
+        client_session=info.context.client_session,
+        idempotency_key=idempotency_key,
+        idempotency_header=info.context.idempotency_header,
+    )
     return ExecutionAccepted(execution=Execution.from_status(status))

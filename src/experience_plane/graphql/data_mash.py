@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,25 +16,19 @@ from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.enums import schema_enum
 from experience_plane.graphql.errors import (
-    ErrorCode,
-    IdempotencyConflictError,
+    Error,
     IdempotencyKeyArgument,
-    InvalidInputError,
     PublicError,
-    RateLimitedError,
-    RuntimeOutcomeUnknownError,
-    RuntimeRejectedError,
-    RuntimeTimeoutError,
-    RuntimeUnavailableError,
-    error_type_for,
+    ResultUnion,
     public_error,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
 from experience_plane.graphql.objects import schema_type
 from experience_plane.runtime import DataMashArtifact
+from experience_plane.services import ErrorCode
+from experience_plane.services.presentation import MAX_RECORDS_PAGE
 
-MAX_RECORDS_PAGE = 500
 _CURSOR_PREFIX = "record:"
 
 
@@ -131,7 +125,7 @@ class DataMash(Artifact):
 
     async def details(self, info: Info) -> DataMashArtifact:
         """The complete artifact: the status's own, or the Runtime's full record of it."""
-        return await complete_artifact(info, self.artifact, self.artifact.mash_id)
+        return await complete_artifact(info, self.artifact)
 
     @described_field("The mash's name.")
     async def name(self, info: Info) -> str | None:
@@ -237,52 +231,34 @@ class CreateDataMashInput:
     name: str | None = strawberry.field(default=None, description="A name for the mash.")
 
 
-CreateDataMashResult = Annotated[
-    ExecutionAccepted
-    | InvalidInputError
-    | RuntimeUnavailableError
-    | RuntimeTimeoutError
-    | RuntimeRejectedError
-    | RateLimitedError
-    | IdempotencyConflictError
-    | RuntimeOutcomeUnknownError,
-    strawberry.union(
-        "CreateDataMashResult",
-        description="The mash's execution, or why it was not started.",
-    ),
-]
+CREATE_DATA_MASH_RESULT = ResultUnion(
+    "CreateDataMashResult",
+    "The mash's execution, or why it was not started.",
+    ExecutionAccepted,
+    # Nothing is uploaded: UPLOAD_TOO_LARGE cannot happen here.
+    without=(services.UploadTooLargeError,),
+)
+if TYPE_CHECKING:
+    CreateDataMashResult: TypeAlias = ExecutionAccepted | Error
+else:
+    CreateDataMashResult = CREATE_DATA_MASH_RESULT.annotation
 
 
+@CREATE_DATA_MASH_RESULT.resolves
 async def create_data_mash(
     info: Info,
     input: Annotated[CreateDataMashInput, strawberry.argument(description="What to mash and how.")],
     idempotency_key: IdempotencyKeyArgument = None,
 ) -> CreateDataMashResult:
     """Submit the mash and return its execution at once."""
-    try:
-        status = await info.context.services.data_mash.create(
-            info.context.principal,
-            content_refs=[str(ref) for ref in input.content_refs],
-            target_domain=input.target_domain,
-            confidence_level=services.ConfidenceLevel[input.confidence_level.name],
-            name=input.name,
-            client_session=info.context.client_session,
-            idempotency_key=idempotency_key,
-            idempotency_header=info.context.idempotency_header,
-        )
-    except services.ServiceError as exc:
-        result = error_type_for(exc)
-        # UPLOAD_TOO_LARGE cannot happen here; keep the union honest all the same.
-        if isinstance(
-            result,
-            InvalidInputError
-            | RuntimeUnavailableError
-            | RuntimeTimeoutError
-            | RuntimeRejectedError
-            | RateLimitedError
-            | IdempotencyConflictError
-            | RuntimeOutcomeUnknownError,
-        ):
-            return result
-        return RuntimeUnavailableError(code=result.code, message=result.message)
+    status = await info.context.services.data_mash.create(
+        info.context.principal,
+        content_refs=[str(ref) for ref in input.content_refs],
+        target_domain=input.target_domain,
+        confidence_level=services.ConfidenceLevel[input.confidence_level.name],
+        name=input.name,
+        client_session=info.context.client_session,
+        idempotency_key=idempotency_key,
+        idempotency_header=info.context.idempotency_header,
+    )
     return ExecutionAccepted(execution=Execution.from_status(status))

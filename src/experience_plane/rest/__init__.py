@@ -13,8 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from experience_plane.rest.content import add_content_routes
-from experience_plane.rest.executions import add_execution_routes
+from experience_plane.rest import content, executions
 from experience_plane.rest.route import RestRoute, add_fallback_route
 from experience_plane.rest.websocket import add_websocket_route
 
@@ -35,9 +34,10 @@ def build_rest_router() -> APIRouter:
     # The bearer scheme is declared for OpenAPI (and the docs' Authorize button);
     # `get_principal` on each route is what authenticates.
     http = APIRouter(route_class=RestRoute, dependencies=[Security(BEARER)])
-    add_content_routes(http)
-    add_execution_routes(http)
-    add_fallback_route(http)
+    surfaces = (content.router, executions.router)
+    for surface in surfaces:
+        http.include_router(surface)
+    add_fallback_route(http, covering=surfaces)
     router = APIRouter()
     router.include_router(http)
     add_websocket_route(router)

@@ -21,6 +21,7 @@ from experience_plane.rest.models import (
     Execution,
     execution_json,
 )
+from experience_plane.rest.route import RestRoute
 from experience_plane.services import ConfidenceLevel, Services
 
 IdempotencyKeyHeader = Annotated[
@@ -42,6 +43,9 @@ SessionHeader = Annotated[
     ),
 ]
 
+# Its routes answer failures in the common error shape; `rest` adds authentication's OpenAPI.
+router = APIRouter(route_class=RestRoute)
+
 
 def accepted(execution: Execution) -> JSONResponse:
     """202 with the execution and `Location: /v1/execution/{id}/status`."""
@@ -52,70 +56,68 @@ def accepted(execution: Execution) -> JSONResponse:
     )
 
 
-def add_content_routes(router: APIRouter) -> None:
-    """Register the two mutations on `router`."""
+@router.post(
+    "/v1/content/upload",
+    status_code=202,
+    response_model=Execution,
+    tags=["content"],
+    summary="Upload a file; returns its execution at once.",
+    responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
+)
+async def upload_content(
+    file: Annotated[UploadFile, File(description="The file's bytes.")],
+    principal: Annotated[Principal, Depends(get_principal)],
+    services: Annotated[Services, Depends(get_services)],
+    filename: Annotated[
+        str | None, Form(description="The name to store; defaults to the part's file name.")
+    ] = None,
+    mime_type: Annotated[
+        str | None, Form(description="The media type; defaults to the part's or a guess.")
+    ] = None,
+    key: IdempotencyKeyHeader = None,
+    session: SessionHeader = None,
+) -> JSONResponse:
+    """Stream a multipart `file` part to the Runtime as a `content.upload` intent.
 
-    @router.post(
-        "/v1/content/upload",
-        status_code=202,
-        response_model=Execution,
-        tags=["content"],
-        summary="Upload a file; returns its execution at once.",
-        responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
+    The file is read in chunks from its spooled part, never whole into memory. The answer
+    is the execution (202); follow it at `/v1/execution/{id}/events` or poll `Location`.
+    """
+    status = await services.content.upload(
+        principal,
+        file,
+        filename=filename or file.filename,
+        mime_type=mime_type,
+        sent_mime_type=file.content_type,
+        size=file.size,
+        client_session=client_session_id(session),
+        idempotency_key=key,
     )
-    async def upload_content(
-        file: Annotated[UploadFile, File(description="The file's bytes.")],
-        principal: Annotated[Principal, Depends(get_principal)],
-        services: Annotated[Services, Depends(get_services)],
-        filename: Annotated[
-            str | None, Form(description="The name to store; defaults to the part's file name.")
-        ] = None,
-        mime_type: Annotated[
-            str | None, Form(description="The media type; defaults to the part's or a guess.")
-        ] = None,
-        key: IdempotencyKeyHeader = None,
-        session: SessionHeader = None,
-    ) -> JSONResponse:
-        """Stream a multipart `file` part to the Runtime as a `content.upload` intent.
+    return accepted(await execution_json(services.executions, principal, status))
 
-        The file is read in chunks from its spooled part, never whole into memory. The answer
-        is the execution (202); follow it at `/v1/execution/{id}/events` or poll `Location`.
-        """
-        status = await services.content.upload(
-            principal,
-            file,
-            filename=filename or file.filename,
-            mime_type=mime_type,
-            sent_mime_type=file.content_type,
-            size=file.size,
-            client_session=client_session_id(session),
-            idempotency_key=key,
-        )
-        return accepted(await execution_json(services.executions, principal, status))
 
-    @router.post(
-        "/v1/content/data-mash/create",
-        status_code=202,
-        response_model=Execution,
-        tags=["data mash"],
-        summary="Compose uploaded files into one canonical view; returns at once.",
-        responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
+@router.post(
+    "/v1/content/data-mash/create",
+    status_code=202,
+    response_model=Execution,
+    tags=["data mash"],
+    summary="Compose uploaded files into one canonical view; returns at once.",
+    responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
+)
+async def create_data_mash(
+    body: CreateDataMashRequest,
+    principal: Annotated[Principal, Depends(get_principal)],
+    services: Annotated[Services, Depends(get_services)],
+    key: IdempotencyKeyHeader = None,
+    session: SessionHeader = None,
+) -> JSONResponse:
+    """Submit a `data_mash.create` intent over the given file ids; 202 with its execution."""
+    status = await services.data_mash.create(
+        principal,
+        content_refs=body.content_refs,
+        target_domain=body.target_domain,
+        confidence_level=ConfidenceLevel(body.confidence_level),
+        name=body.name,
+        client_session=client_session_id(session),
+        idempotency_key=key,
     )
-    async def create_data_mash(
-        body: CreateDataMashRequest,
-        principal: Annotated[Principal, Depends(get_principal)],
-        services: Annotated[Services, Depends(get_services)],
-        key: IdempotencyKeyHeader = None,
-        session: SessionHeader = None,
-    ) -> JSONResponse:
-        """Submit a `data_mash.create` intent over the given file ids; 202 with its execution."""
-        status = await services.data_mash.create(
-            principal,
-            content_refs=body.content_refs,
-            target_domain=body.target_domain,
-            confidence_level=ConfidenceLevel(body.confidence_level),
-            name=body.name,
-            client_session=client_session_id(session),
-            idempotency_key=key,
-        )
-        return accepted(await execution_json(services.executions, principal, status))
+    return accepted(await execution_json(services.executions, principal, status))

@@ -13,11 +13,12 @@ from starlette.responses import StreamingResponse
 
 from experience_plane.auth import Principal
 from experience_plane.context import get_principal, get_services
-from experience_plane.graphql.data_mash import MAX_RECORDS_PAGE
 from experience_plane.rest.errors import RestError, error_responses, not_found
 from experience_plane.rest.models import Execution, RecordsPage, execution_json
+from experience_plane.rest.route import RestRoute
 from experience_plane.rest.streams import KeepAlive, follow_execution
 from experience_plane.services import Services
+from experience_plane.services.presentation import MAX_RECORDS_PAGE
 
 EVENTS_DESCRIPTION = """\
 Server-Sent Events, one per change of the execution:
@@ -49,104 +50,104 @@ origin that is not allowed) is closed with 4403 before anything is sent; a failu
 or 1011.
 """
 
+# Its routes answer failures in the common error shape; `rest` adds authentication's OpenAPI.
+router = APIRouter(route_class=RestRoute)
+
 
 def sse(event: str, data: object) -> str:
     """One Server-Sent Event (the JSON has no newlines, so one `data:` line)."""
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def add_execution_routes(router: APIRouter) -> None:
-    """Register status, SSE events and records on `router`."""
+@router.get(
+    "/v1/execution/{execution_id}/status",
+    response_model=Execution,
+    tags=["executions"],
+    summary="An execution's current status.",
+    responses=error_responses(404, 422, 502, 503, 504),
+)
+async def execution_status(
+    execution_id: Annotated[str, Path(description="The execution's id.")],
+    principal: Annotated[Principal, Depends(get_principal)],
+    services: Annotated[Services, Depends(get_services)],
+) -> Execution:
+    """The execution as it stands, artifacts with all their details once completed."""
+    status = await services.executions.get(principal, execution_id)
+    if status is None:
+        raise not_found("Execution", execution_id)
+    return await execution_json(services.executions, principal, status)
 
-    @router.get(
-        "/v1/execution/{execution_id}/status",
-        response_model=Execution,
-        tags=["executions"],
-        summary="An execution's current status.",
-        responses=error_responses(404, 422, 502, 503, 504),
-    )
-    async def execution_status(
-        execution_id: Annotated[str, Path(description="The execution's id.")],
-        principal: Annotated[Principal, Depends(get_principal)],
-        services: Annotated[Services, Depends(get_services)],
-    ) -> Execution:
-        """The execution as it stands, artifacts with all their details once completed."""
-        status = await services.executions.get(principal, execution_id)
-        if status is None:
-            raise not_found("Execution", execution_id)
-        return await execution_json(services.executions, principal, status)
 
-    @router.get(
-        "/v1/execution/{execution_id}/events",
-        tags=["executions"],
-        summary="Live events of an execution (SSE; a WebSocket at the same path).",
-        description=EVENTS_DESCRIPTION,
-        response_class=StreamingResponse,
-        responses={
-            200: {
-                "description": "An event stream.",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            },
-            **error_responses(404, 422, 502, 503, 504),
+@router.get(
+    "/v1/execution/{execution_id}/events",
+    tags=["executions"],
+    summary="Live events of an execution (SSE; a WebSocket at the same path).",
+    description=EVENTS_DESCRIPTION,
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "An event stream.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
+        **error_responses(404, 422, 502, 503, 504),
+    },
+)
+async def execution_events(
+    execution_id: Annotated[str, Path(description="The execution's id.")],
+    principal: Annotated[Principal, Depends(get_principal)],
+    services: Annotated[Services, Depends(get_services)],
+) -> StreamingResponse:
+    # Unknown ids are a plain 404, before the stream starts.
+    if await services.executions.get(principal, execution_id) is None:
+        raise not_found("Execution", execution_id)
+    keep_alive = services.settings.tuning.ws_keep_alive_interval
+
+    async def events() -> AsyncIterator[str]:
+        # A client going away cancels this generator; `follow_execution` cleans up.
+        try:
+            async for item in follow_execution(
+                services, principal, execution_id, keep_alive=keep_alive
+            ):
+                if isinstance(item, KeepAlive):
+                    yield ": keep-alive\n\n"
+                    continue
+                yield sse("status", item.model_dump(mode="json"))
+                if item.is_terminal:
+                    yield sse("complete", {"id": item.id, "state": item.state.value})
+        except RestError as exc:
+            yield sse("error", exc.body())
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        # No caching, and no buffering by proxies (nginx honours X-Accel-Buffering).
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    async def execution_events(
-        execution_id: Annotated[str, Path(description="The execution's id.")],
-        principal: Annotated[Principal, Depends(get_principal)],
-        services: Annotated[Services, Depends(get_services)],
-    ) -> StreamingResponse:
-        # Unknown ids are a plain 404, before the stream starts.
-        if await services.executions.get(principal, execution_id) is None:
-            raise not_found("Execution", execution_id)
-        keep_alive = services.settings.tuning.ws_keep_alive_interval
 
-        async def events() -> AsyncIterator[str]:
-            # A client going away cancels this generator; `follow_execution` cleans up.
-            try:
-                async for item in follow_execution(
-                    services, principal, execution_id, keep_alive=keep_alive
-                ):
-                    if isinstance(item, KeepAlive):
-                        yield ": keep-alive\n\n"
-                        continue
-                    yield sse("status", item.model_dump(mode="json"))
-                    if item.is_terminal:
-                        yield sse("complete", {"id": item.id, "state": item.state.value})
-            except RestError as exc:
-                yield sse("error", exc.body())
 
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            # No caching, and no buffering by proxies (nginx honours X-Accel-Buffering).
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-
-    @router.get(
-        "/v1/data-mash/{mash_id}/records",
-        response_model=RecordsPage,
-        tags=["data mash"],
-        summary="A page of a data mash's joined records.",
-        responses=error_responses(404, 422, 502, 503, 504),
+@router.get(
+    "/v1/data-mash/{mash_id}/records",
+    response_model=RecordsPage,
+    tags=["data mash"],
+    summary="A page of a data mash's joined records.",
+    responses=error_responses(404, 422, 502, 503, 504),
+)
+async def mash_records(
+    mash_id: Annotated[str, Path(description="The mash's id (`mash_id` of its artifact).")],
+    principal: Annotated[Principal, Depends(get_principal)],
+    services: Annotated[Services, Depends(get_services)],
+    offset: Annotated[int, Query(ge=0, description="Records to skip.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_RECORDS_PAGE, description="Page size.")] = 50,
+) -> RecordsPage:
+    """Records in the order the Runtime joined them; follow `next_offset` to the end."""
+    page = await services.executions.mash_records(principal, mash_id, offset=offset, limit=limit)
+    records = [dict(record) for record in page.records]
+    end = page.offset + len(records)
+    return RecordsPage(
+        mash_id=mash_id,
+        offset=page.offset,
+        limit=limit,
+        total=page.total,
+        records=records,
+        next_offset=end if records and end < page.total else None,
     )
-    async def mash_records(
-        mash_id: Annotated[str, Path(description="The mash's id (`mash_id` of its artifact).")],
-        principal: Annotated[Principal, Depends(get_principal)],
-        services: Annotated[Services, Depends(get_services)],
-        offset: Annotated[int, Query(ge=0, description="Records to skip.")] = 0,
-        limit: Annotated[int, Query(ge=1, le=MAX_RECORDS_PAGE, description="Page size.")] = 50,
-    ) -> RecordsPage:
-        """Records in the order the Runtime joined them; follow `next_offset` to the end."""
-        page = await services.executions.mash_records(
-            principal, mash_id, offset=offset, limit=limit
-        )
-        records = [dict(record) for record in page.records]
-        end = page.offset + len(records)
-        return RecordsPage(
-            mash_id=mash_id,
-            offset=page.offset,
-            limit=limit,
-            total=page.total,
-            records=records,
-            next_offset=end if records and end < page.total else None,
-        )

@@ -7,6 +7,7 @@ resolvers do.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
@@ -17,6 +18,7 @@ from experience_plane import runtime
 from experience_plane.auth import Principal
 from experience_plane.executions import Snapshot
 from experience_plane.services import ExecutionService
+from experience_plane.services.presentation import complete_artifact
 
 RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
 STATUS_PATH = "/v1/execution/{execution_id}/status"
@@ -145,8 +147,9 @@ async def execution_json(
     executions: ExecutionService, principal: Principal, status: runtime.ExecutionStatus
 ) -> Execution:
     """The REST `Execution` for a status, reduced artifacts completed through the services."""
+    load = functools.partial(executions.artifact, principal)
     artifacts = await asyncio.gather(
-        *(_complete(executions, principal, artifact) for artifact in status.artifacts)
+        *(complete_artifact(artifact, load) for artifact in status.artifacts)
     )
     progress = status.progress
     return Execution(
@@ -173,19 +176,6 @@ async def snapshot_json(
         execution.stale_reason = snapshot.last_error
         execution.stale_since = snapshot.stale_since
     return execution
-
-
-async def _complete(
-    executions: ExecutionService, principal: Principal, artifact: runtime.Artifact
-) -> runtime.Artifact:
-    if artifact.complete:
-        return artifact
-    artifact_id = (
-        artifact.file_id if isinstance(artifact, runtime.FileArtifact) else artifact.mash_id
-    )
-    loaded = await executions.artifact(principal, artifact_id)
-    # The Runtime's record must be of the same kind; anything else keeps what the status said.
-    return loaded if isinstance(loaded, type(artifact)) else artifact
 
 
 def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:

@@ -109,9 +109,10 @@ def _field_of(loc: Sequence[Any]) -> str | None:
     return name or None
 
 
-def add_fallback_route(router: APIRouter) -> None:
-    """Answer unknown `/v1` paths (404 `NOT_FOUND`) and wrong methods (405 with `Allow`) in the
-    common shape rather than starlette's `{"detail": ...}`. Register it last."""
+def add_fallback_route(router: APIRouter, *, covering: Sequence[APIRouter]) -> None:
+    """Answer unknown `/v1` paths (404 `NOT_FOUND`) and wrong methods (405 with `Allow`, the
+    methods `covering`'s routes take at that path) in the common shape rather than starlette's
+    `{"detail": ...}`. Register it after `covering`."""
 
     @router.api_route(
         "/v1/{path:path}",
@@ -119,14 +120,13 @@ def add_fallback_route(router: APIRouter) -> None:
         include_in_schema=False,
     )
     async def fallback(request: Request, path: str) -> Response:
-        # The routes registered on this router before the fallback: all of `/v1`.
+        # `covering`'s routes: in `router.routes` each included router is one opaque entry.
         allowed = sorted(
             {
                 method
-                for route in router.routes
-                if isinstance(route, APIRoute)
-                and route.endpoint is not fallback
-                and route.path_regex.match(request.url.path)
+                for covered in covering
+                for route in covered.routes
+                if isinstance(route, APIRoute) and route.path_regex.match(request.url.path)
                 for method in route.methods or ()
             }
         )

@@ -66,7 +66,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(delay: float) -> None:
         recorded.append(delay)
 
-    monkeypatch.setattr("experience_plane.runtime.client.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr("experience_plane.runtime.reads.asyncio.sleep", fake_sleep)
     return recorded
 
 

@@ -1,0 +1,142 @@
+"""`RuntimeReads`: status, artifacts, a data mash's records and the execution stream.
+
+Reads are safe to repeat: each is retried on 5xx, 429, connection errors and timeouts, with
+full-jitter exponential backoff honouring `Retry-After`, as one logical call for the circuit
+breaker (it stops retrying once the circuit opens).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from urllib.parse import quote, urlencode
+
+from experience_plane.runtime.answers import checked, parse_body
+from experience_plane.runtime.breaker import Permit
+from experience_plane.runtime.connection import RuntimeConnection
+from experience_plane.runtime.errors import (
+    ArtifactNotFound,
+    ExecutionNotFound,
+    RuntimeClientError,
+    RuntimeProtocolError,
+    RuntimeUnavailable,
+)
+from experience_plane.runtime.models import (
+    Artifact,
+    DataMashArtifact,
+    ExecutionStatus,
+    MashRecordsPage,
+)
+from experience_plane.runtime.stream import stream_statuses
+from experience_plane.runtime.transport import Answer
+from experience_plane.runtime.wire import (
+    WireArtifactDetail,
+    WireStatus,
+    artifact_from_detail,
+    status_from_wire,
+)
+
+__all__ = ["RuntimeReads"]
+
+
+class RuntimeReads(RuntimeConnection):
+    """The Runtime calls that only read (see `RuntimeClient`)."""
+
+    async def get_execution(self, tenant_id: str, execution_id: str) -> ExecutionStatus:
+        """Read an execution's status (retried on 5xx, 429, connection errors and timeouts).
+
+        Raises `ExecutionNotFound` for an unknown id or another tenant's execution.
+        """
+        response = await self._get_with_retries(
+            f"/api/execution/{quote(execution_id, safe='')}/status",
+            {"tenant_id": tenant_id},
+            ExecutionNotFound,
+        )
+        return status_from_wire(parse_body(WireStatus, response))
+
+    async def get_artifact(self, tenant_id: str, artifact_id: str) -> Artifact:
+        """Read everything the Runtime knows of a file or a data mash (retried like status
+        reads); the artifact comes back `complete`. Raises `ArtifactNotFound`."""
+        # records_limit=0: a data mash's records are paged by get_mash_records, not fetched here.
+        detail = await self._get_artifact_detail(tenant_id, artifact_id, {"records_limit": "0"})
+        artifact = artifact_from_detail(detail)
+        if artifact is None:
+            raise RuntimeProtocolError(
+                f"Artifact {artifact_id!r} is of an unknown type {detail.artifact_type!r}"
+            )
+        return artifact
+
+    async def get_mash_records(
+        self, tenant_id: str, mash_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> MashRecordsPage:
+        """Read a page of a data mash's joined records: `limit` records from `offset` (all of
+        them when `limit` is None). Raises `ArtifactNotFound` when there is no such mash."""
+        params: dict[str, str] = {"records_offset": str(offset)}
+        if limit is not None:
+            params["records_limit"] = str(limit)
+        detail = await self._get_artifact_detail(tenant_id, mash_id, params)
+        if not isinstance(artifact_from_detail(detail), DataMashArtifact):
+            raise ArtifactNotFound(f"Artifact {mash_id!r} is not a data mash", status_code=200)
+        records = tuple(detail.records or ())
+        if detail.records_total is not None:
+            return MashRecordsPage(records=records, total=detail.records_total, offset=offset)
+        # A Runtime that ignores the paging parameters sends every record: page them here.
+        end = None if limit is None else offset + limit
+        return MashRecordsPage(records=records[offset:end], total=len(records), offset=offset)
+
+    def stream_execution(self, tenant_id: str, execution_id: str) -> AsyncIterator[ExecutionStatus]:
+        """Follow an execution over the Runtime's WebSocket stream: yields each new status and
+        ends after a terminal one (or when the Runtime closes the stream).
+
+        Raises `StreamUnavailable` when the Runtime has no stream endpoint (handshake refused
+        with 403/404): poll `get_execution` instead. A lost connection is `RuntimeUnavailable`.
+        """
+        ws_base = "ws" + self.base_url.removeprefix("http")
+        query = urlencode({"tenant_id": tenant_id})
+        url = f"{ws_base}/api/execution/{quote(execution_id, safe='')}/stream?{query}"
+        headers = self._stream_headers() if self._stream_headers is not None else None
+        return self._guard.stream(
+            lambda: stream_statuses(url, open_timeout=self._timeout.connect, headers=headers)
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _get_artifact_detail(
+        self, tenant_id: str, artifact_id: str, params: Mapping[str, str]
+    ) -> WireArtifactDetail:
+        response = await self._get_with_retries(
+            f"/api/artifacts/{quote(artifact_id, safe='')}",
+            {"tenant_id": tenant_id, **params},
+            ArtifactNotFound,
+        )
+        return parse_body(WireArtifactDetail, response)
+
+    async def _get_with_retries(
+        self, path: str, params: Mapping[str, str], not_found: type[RuntimeClientError]
+    ) -> Answer:
+        """GET a 2xx answer (other statuses raise, see `answers.checked`), retrying what may
+        succeed on a second try (5xx, 429, connection errors, timeouts) with full-jitter
+        exponential backoff, honouring `Retry-After`.
+
+        The read is one logical call for the breaker; it stops retrying once the circuit opens,
+        and a probe is never retried (its one answer decides the breaker's state)."""
+
+        async def attempts(permit: Permit) -> Answer:
+            attempt = 0
+            while True:
+                try:
+                    response = await self._send("GET", path, params=params)
+                    return checked(response, not_found)
+                except RuntimeUnavailable as exc:
+                    if (
+                        permit is Permit.PROBE
+                        or attempt >= self.status_retries
+                        or not self._breaker.still_closed()
+                    ):
+                        raise
+                    await asyncio.sleep(self._backoff(attempt, exc.retry_after))
+                    if not self._breaker.still_closed():
+                        raise
+                    attempt += 1
+
+        return await self._guard.call(attempts, can_probe=True)
