@@ -63,12 +63,12 @@ async def test_one_runtime_session_per_client_session(
     assert stats[SUBMITS] == 6
 
 
-async def test_a_malformed_session_id_is_400(session_api: ApiProcess) -> None:
+async def test_a_malformed_session_id_is_400(api: ApiProcess) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.post(
-            session_api.graphql_url,
+            api.graphql_url,
             json={"query": "{ __typename }"},
-            headers={**session_api.headers(), "X-Session-Id": "x" * 200},
+            headers={**api.headers(), "X-Session-Id": "x" * 200},
         )
     assert response.status_code == 400
     assert "session id" in response.json()["errors"][0]["message"]
