@@ -227,6 +227,9 @@ class SharedRuntimeProcess(RuntimeProcess):
 
     def reset(self) -> None:
         """Faults back to the defaults, counters to zero."""
+        if self._proc is None or self._proc.poll() is not None:
+            # Said once here, rather than as a connection error in every test after.
+            raise RuntimeError(f"the shared {self.name} is not running:\n{self.log_text()}")
         self.set_faults(**self.defaults)
         self.reset_stats()
 
