@@ -27,6 +27,7 @@ from experience_plane.context import (
 )
 from experience_plane.executions import ExecutionTracker
 from experience_plane.graphql.context import get_graphql_context
+from experience_plane.graphql.errors import too_large_response as graphql_too_large
 from experience_plane.graphql.http import PREFLIGHT_HEADERS, GraphQLHTTPRouter
 from experience_plane.graphql.schema import build_schema
 from experience_plane.graphql.sharing import SharedSubscriptions
@@ -43,7 +44,7 @@ from experience_plane.observability.runtime import ObservedCarrier
 from experience_plane.observability.tracecontext import outgoing_headers
 from experience_plane.observability.tracing import Tracing, tracing_requested
 from experience_plane.rest import install_rest_api
-from experience_plane.rest.errors import too_large_response
+from experience_plane.rest.errors import too_large_response as rest_too_large
 from experience_plane.runtime import RuntimeClient
 from experience_plane.runtime.transport import Carrier
 from experience_plane.services import Services
@@ -226,7 +227,8 @@ def add_middleware(
         max_request_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         # REST answers in its own error shape; everything else in GraphQL's.
-        responders={"/v1": too_large_response},
+        default=graphql_too_large,
+        responders={"/v1": rest_too_large},
     )
     if settings.cors_origin_list:
         app.add_middleware(

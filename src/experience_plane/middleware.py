@@ -11,10 +11,8 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from experience_plane.observability.metrics import record_error
 
 REQUEST_ID_HEADER = "x-request-id"
 # An incoming id is kept only if it is short and plain: it ends up in logs and headers.
@@ -69,17 +67,9 @@ class RequestIdMiddleware:
         _request_id.reset(token)
 
 
-TooLargeResponder = Callable[[str, int], Response]
-"""Builds a 413 answer from a message for people and the limit (in bytes) that was exceeded."""
-
-
-def graphql_too_large(message: str, max_bytes: int) -> Response:
-    """The 413 in GraphQL's error shape, code `REQUEST_TOO_LARGE`: the default answer."""
-    record_error("graphql", "REQUEST_TOO_LARGE")
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}]},
-        status_code=413,
-    )
+TooLargeResponder = Callable[[str, int, bool], Response]
+"""Builds a 413 answer from a message for people, the limit (in bytes) that was exceeded and
+whether the body was an upload (multipart): a file too large rather than a request."""
 
 
 class _BodyTooLarge(Exception):
@@ -94,8 +84,8 @@ class BodySizeLimitMiddleware:
     checked up front; a chunked body is counted as it is read.
 
     The 413 comes from `responders`, keyed by path prefix (`{"/v1": ...}` answers `/v1` and
-    everything under it), so each surface answers in its own error shape; other paths get
-    `graphql_too_large`.
+    everything under it), so each surface answers in its own error shape and codes; other paths
+    get `default`'s. Each is told whether the body was an upload.
     """
 
     # Room for the multipart envelope (operations, map, part headers) around the file itself.
@@ -107,11 +97,13 @@ class BodySizeLimitMiddleware:
         *,
         max_request_bytes: int,
         max_upload_bytes: int,
+        default: TooLargeResponder,
         responders: Mapping[str, TooLargeResponder] | None = None,
     ) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.default = default
         self.responders = dict(responders or {})
 
     def _responder(self, path: str) -> TooLargeResponder:
@@ -119,7 +111,7 @@ class BodySizeLimitMiddleware:
             base = prefix.rstrip("/")
             if path == base or path.startswith(base + "/"):
                 return responder
-        return graphql_too_large
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,7 +134,8 @@ class BodySizeLimitMiddleware:
         max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
 
         async def too_large() -> None:
-            response = responder(message, max_bytes)
+            # Only a file makes a multipart body this large: its other parts are small.
+            response = responder(message, max_bytes, multipart)
             # The rest of the body is never read: the connection cannot be reused.
             response.headers["connection"] = "close"
             await response(scope, receive, send)

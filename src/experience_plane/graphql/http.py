@@ -38,6 +38,12 @@ from strawberry.types.unset import UNSET
 
 from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.sharing import SharedSubscriptions
+from experience_plane.graphql.uploads import (
+    MultipartRefused,
+    is_multipart,
+    operations_with_files,
+    read_form,
+)
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
 from experience_plane.strawberry_adapter import (
     CannotGetOperationTypeError,
@@ -237,12 +243,19 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             and is_csrf_risk(request.method, request.headers)
         ):
             return _error_response(400, CSRF_MESSAGE, APPLICATION_JSON)
+        if is_multipart(request):
+            try:
+                await read_form(request)  # with limits, before Strawberry reads it without
+            except MultipartRefused as exc:
+                return _error_response(400, exc.reason, APPLICATION_JSON, code=exc.code)
         streaming = stream_transport_requested(self, request.headers)
         if streaming or wants_graphql_ide(self, adapter):
             try:
                 return await super().run(request, context, root_value)
             except HTTPException as exc:
-                return _error_response(exc.status_code, exc.reason, APPLICATION_JSON)
+                return _error_response(
+                    exc.status_code, exc.reason, APPLICATION_JSON, code=_code_of(exc)
+                )
         media_type = negotiate_media_type(request.headers.get("accept"))
         if media_type is None:
             return _error_response(
@@ -255,7 +268,9 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             return await super().run(request, context, root_value)
         except HTTPException as exc:
             headers = {"Allow": "POST"} if exc.status_code == 405 else None
-            return _error_response(exc.status_code, exc.reason, media_type, headers)
+            return _error_response(
+                exc.status_code, exc.reason, media_type, headers, code=_code_of(exc)
+            )
         finally:
             _response_media_type.reset(token)
             # Strawberry reads multipart bodies with `request.form()` and never closes the
@@ -275,19 +290,11 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         return parsed
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
-        """Strawberry's multipart parsing, with every malformed body a 400: `operations` or
-        `map` of the wrong JSON type, a map naming files that were not sent or paths that do
-        not exist in the variables."""
-        try:
-            return await super().parse_multipart(request)
-        except HTTPException:
-            raise
-        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
-            raise HTTPException(
-                400,
-                "Malformed multipart request: `operations` must be a GraphQL request object and "
-                "`map` an object mapping each sent file to paths of null variables.",
-            ) from exc
+        """The request in a multipart body, read by `graphql.uploads` rather than Strawberry:
+        every malformed body (a repeated part, a path mapped twice or not a null variable, a
+        file not mapped) is a 400 with code `BAD_REQUEST`."""
+        form = (await request.get_form_data()).form  # starlette's, read by `run` with limits
+        return cast(dict[str, str], operations_with_files(form, self.parse_json))
 
     async def execute_single(
         self,
@@ -365,13 +372,22 @@ def _accepting(request: Request, media_type: str) -> Request:
     return Request({**request.scope, "headers": headers}, request.receive)
 
 
+def _code_of(exc: HTTPException) -> str | None:
+    return exc.code if isinstance(exc, MultipartRefused) else None
+
+
 def _error_response(
     status_code: int,
     message: str,
     media_type: str,
     headers: Mapping[str, str] | None = None,
+    *,
+    code: str | None = None,
 ) -> Response:
-    body = json.dumps({"errors": [{"message": message}]}, separators=(",", ":"))
+    error: dict[str, object] = {"message": message}
+    if code is not None:
+        error["extensions"] = {"code": code}
+    body = json.dumps({"errors": [error]}, separators=(",", ":"))
     return Response(
         body,
         status_code=status_code,

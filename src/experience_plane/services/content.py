@@ -146,4 +146,3 @@ async def _content_identity(source: ByteSource) -> dict[str, object]:
         size += len(chunk)
     await seek(0)
     return {"size": size, "sha256": digest.hexdigest()}
-

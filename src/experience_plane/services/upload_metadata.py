@@ -29,10 +29,10 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 # RFC 9110 §8.3.1: type "/" subtype *( OWS ";" OWS parameter ), a parameter's value a token or a
 # quoted string. Only ASCII is accepted (the RFC's obs-text is obsolete).
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TCHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _QUOTED_STRING = r'"(?:[\t !#-\[\]-~]|\\[\t -~])*"'
-_PARAMETER = rf"[ \t]*;[ \t]*(?:{_TOKEN}=(?:{_TOKEN}|{_QUOTED_STRING}))?"
-_MEDIA_TYPE = re.compile(rf"({_TOKEN})/({_TOKEN})((?:{_PARAMETER})*)")
+_PARAMETER = rf"[ \t]*;[ \t]*(?:{_TCHARS}=(?:{_TCHARS}|{_QUOTED_STRING}))?"
+_MEDIA_TYPE = re.compile(rf"({_TCHARS})/({_TCHARS})((?:{_PARAMETER})*)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,8 @@ def assert_safe(name: str) -> None:
     encoded = name.encode("utf-8")  # no lone surrogates either
     assert 0 < len(encoded) <= MAX_FILENAME_BYTES
     assert name not in (".", "..")
-    assert "/" not in name and "\\" not in name
+    assert "/" not in name
+    assert "\\" not in name
     assert not any(unicodedata.category(char) in ("Cc", "Cs", "Cf") for char in name)
     assert unicodedata.is_normalized("NFC", name)
     assert name == name.strip()
