@@ -39,8 +39,9 @@ format: $(STAMP) ## Format and autofix the code
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
-schema: $(STAMP) ## Re-export schema/schema.graphql from the code
-	$(BIN)/experience-plane export-schema --output schema/schema.graphql
+schema: $(STAMP) ## Re-export schema/schema.graphql and schema/possible-types.json from the code
+	$(BIN)/experience-plane export-schema --output schema/schema.graphql \
+		--possible-types schema/possible-types.json
 
 bench: $(STAMP) ## Run every benchmark and print its figures (BENCH_ARGS="--quick" or "--only NAME")
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

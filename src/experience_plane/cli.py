@@ -1,7 +1,7 @@
 """`experience-plane`: serve the API (`serve`, refusing to start without authentication unless
 `--insecure-dev`), run the reference Runtime and the API together for development with a fresh
 HS256 secret and a ready token (`dev`), mint an HS256 token (`token`), and write the SDL
-(`export-schema`); each sub-command's `--help` gives its options.
+and Apollo's `possibleTypes` (`export-schema`); each sub-command's `--help` gives its options.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from experience_plane_sdk import cli as client_cli
 # Open subscriptions must not hold a stop for long.
 STARTUP_TIMEOUT_SECONDS = 30.0
 DEFAULT_SCHEMA_PATH = Path("schema/schema.graphql")
+DEFAULT_POSSIBLE_TYPES_PATH = Path("schema/possible-types.json")
 DEFAULT_DEV_DATA_DIR = Path(".data/runtime")
 DEV_TOKEN_TTL = timedelta(hours=12)
 # No permessage-deflate on WebSockets: compressing ~300-byte subscription events costs more CPU
@@ -115,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_SCHEMA_PATH),
         help=f"file to write, or - for stdout (default {DEFAULT_SCHEMA_PATH})",
     )
+    export.add_argument(
+        "--possible-types",
+        metavar="PATH",
+        help=(
+            "also write every interface and union with its member types, in Apollo Client's "
+            f"`possibleTypes` shape (`make schema` writes {DEFAULT_POSSIBLE_TYPES_PATH})"
+        ),
+    )
     return parser
 
 
@@ -142,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return token(
             tenant=args.tenant, user=args.user, roles=args.roles, ttl=args.ttl, secret=args.secret
         )
-    return export_schema(args.output)
+    return export_schema(args.output, possible_types_output=args.possible_types)
 
 
 def _fail(message: str) -> int:
@@ -247,19 +256,25 @@ def token(*, tenant: str, user: str, roles: str, ttl: timedelta, secret: str | N
     return 0
 
 
-def export_schema(output: str) -> int:
-    """Write the schema's SDL to `output` (`-` for stdout)."""
-    from experience_plane.graphql.schema import schema_sdl
+def export_schema(output: str, *, possible_types_output: str | None = None) -> int:
+    """Write the schema's SDL to `output` (`-` for stdout) and, when asked, Apollo's
+    `possibleTypes` to `possible_types_output`."""
+    from experience_plane.graphql.schema import possible_types_json, schema_sdl
 
-    sdl = schema_sdl()
-    if output == "-":
-        sys.stdout.write(sdl)
-    else:
-        path = Path(output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sdl, encoding="utf-8")
-        print(f"Schema written to {path}")
+    _write_generated(output, schema_sdl(), "Schema")
+    if possible_types_output is not None:
+        _write_generated(possible_types_output, possible_types_json(), "Possible types")
     return 0
+
+
+def _write_generated(output: str, text: str, what: str) -> None:
+    if output == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"{what} written to {path}")
 
 
 class _Stop(Exception):

@@ -15,7 +15,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from experience_plane.graphql.schema import schema_sdl
+from experience_plane.graphql.schema import possible_types_json, schema_sdl
 from tests.support.processes import ApiProcess, RuntimeProcess, free_port
 
 
@@ -28,6 +28,23 @@ def test_export_schema_prints_the_sdl() -> None:
         timeout=60,
     )
     assert result.stdout == schema_sdl()
+
+
+def test_export_schema_writes_the_sdl_and_the_possible_types(tmp_path: Path) -> None:
+    sdl, possible = tmp_path / "schema.graphql", tmp_path / "possible-types.json"
+    subprocess.run(
+        [
+            sys.executable, "-m", "experience_plane", "export-schema",
+            "--output", str(sdl), "--possible-types", str(possible),
+        ],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert sdl.read_text(encoding="utf-8") == schema_sdl()
+    assert possible.read_text(encoding="utf-8") == possible_types_json()
+    assert json.loads(possible.read_text(encoding="utf-8"))["Artifact"] == [
+        "ContentFile",
+        "DataMash",
+    ]
 
 
 def _unreachable(url: str) -> bool:
