@@ -26,6 +26,7 @@ from experience_plane.context import (
     unauthenticated_response,
 )
 from experience_plane.executions import ExecutionTracker
+from experience_plane.graphiql import ASSETS_PATH, GraphiQLAssets, GraphiQLPage, asset_files
 from experience_plane.graphql.context import get_graphql_context
 from experience_plane.graphql.http import PREFLIGHT_HEADERS, GraphQLHTTPRouter
 from experience_plane.graphql.schema import build_schema
@@ -200,6 +201,11 @@ def mount_graphql(app: FastAPI, settings: Settings) -> None:
     )
     # graphql-transport-ws subscribers of one operation share its execution (`graphql.sharing`).
     graphql.subscription_hub = SharedSubscriptions()
+    if settings.graphiql_enabled:
+        graphql.graphiql = GraphiQLPage(
+            GraphiQLAssets.load(), endpoint=GRAPHQL_PATH, headers=settings.graphiql_headers
+        )
+        app.mount(ASSETS_PATH, asset_files(), name="graphiql-assets")
     app.include_router(graphql)
 
 

@@ -280,8 +280,8 @@ def dev(
 
     The API runs in the development environment (GraphiQL, introspection, hints) with real
     authentication: a secret generated for this run, and a token for `tenant`/`user` printed
-    with the line to paste into GraphiQL's Headers tab (GraphiQL sends those headers on HTTP
-    and as the WebSocket `connection_init` payload, so subscriptions work with it too).
+    and already in GraphiQL's headers (GraphiQL sends them on HTTP and as the WebSocket
+    `connection_init` payload, so subscriptions work with it too).
     """
     runtime_url = f"http://{host}:{runtime_port}"
     api_url = f"http://{host}:{port}"
@@ -303,15 +303,17 @@ def dev(
         children.append(("reference Runtime", _spawn(runtime_command, runtime_env)))
         _wait_healthy("reference Runtime", runtime_url + "/health", children[-1][1])
         secret = generate_dev_secret()
+        dev_token = mint_token(secret, tenant_id=tenant, user_id=user, ttl=DEV_TOKEN_TTL)
         api_env = {
             "EXPERIENCE_RUNTIME_URL": runtime_url,
             "EXPERIENCE_ENVIRONMENT": "development",
             "EXPERIENCE_AUTH_HS256_SECRET": secret,
             "EXPERIENCE_INSECURE_DEV": "false",
+            # GraphiQL opens with this token in its headers: the first introspection succeeds.
+            "EXPERIENCE_GRAPHIQL_DEV_TOKEN": dev_token,
         }
         children.append(("Experience Plane API", _spawn(api_command, api_env)))
         _wait_healthy("Experience Plane API", api_url + "/readyz", children[-1][1])
-        dev_token = mint_token(secret, tenant_id=tenant, user_id=user, ttl=DEV_TOKEN_TTL)
         header = json.dumps({"Authorization": f"Bearer {dev_token}"})
         print(f"Reference Runtime ready at {runtime_url} (data in {data_dir})", flush=True)
         print(f"Dev token for tenant {tenant!r}, user {user!r} (valid 12 h):", flush=True)

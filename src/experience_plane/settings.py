@@ -178,6 +178,9 @@ class Settings(BaseSettings):
 
     # None: follow the environment (on in development, off in production).
     graphiql: bool | None = None
+    # A token GraphiQL starts with in its headers editor (`experience-plane dev` sets it to the
+    # token it prints); development only, as the page shows it to whoever loads it.
+    graphiql_dev_token: SecretStr | None = None
     introspection: bool | None = None
     csrf_prevention: bool = True
     max_query_depth: int = Field(default=10, ge=1)
@@ -208,6 +211,16 @@ class Settings(BaseSettings):
 
     tuning: Tuning = Tuning()
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.graphiql_dev_token is not None and not self.is_development:
+            raise ValueError(
+                f"{ENV_PREFIX}GRAPHIQL_DEV_TOKEN is for development only: GraphiQL would show "
+                f"the token to anyone who opens it (unset it, or set {ENV_PREFIX}ENVIRONMENT="
+                "development)"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -237,6 +250,13 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         """Whether `/graphql` serves GraphiQL to browsers."""
         return self.is_development if self.graphiql is None else self.graphiql
+
+    @property
+    def graphiql_headers(self) -> dict[str, str] | None:
+        """The headers GraphiQL starts with: the development token's, if one is set."""
+        if self.graphiql_dev_token is None:
+            return None
+        return {"Authorization": f"Bearer {self.graphiql_dev_token.get_secret_value()}"}
 
     @property
     def introspection_enabled(self) -> bool:

@@ -21,7 +21,7 @@ from cross_web import HTTPException, StarletteRequestAdapter
 from fastapi import Depends
 from starlette.background import BackgroundTasks
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.exceptions import MissingQueryError
 from strawberry.fastapi import GraphQLRouter
@@ -36,6 +36,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
+from experience_plane.graphiql import GraphiQLPage
 from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.sharing import SharedSubscriptions
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
@@ -145,6 +146,9 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
     graphql_ws_handler_class = LegacyWSHandler
     # Set by `create_app` when subscriptions are shared (see `graphql.sharing`); None: unshared.
     subscription_hub: SharedSubscriptions | None = None
+    # Set by `create_app` when GraphiQL is on: the page served instead of Strawberry's, which
+    # loads GraphiQL from a CDN (see `experience_plane.graphiql`).
+    graphiql: GraphiQLPage | None = None
 
     def __init__(
         self,
@@ -221,6 +225,12 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         # First, so that it matches before Strawberry's POST route for the same path.
         route = self.routes.pop()
         self.routes.insert(0, route)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """The service's own GraphiQL page (Strawberry's documented hook for a custom IDE)."""
+        if self.graphiql is None:
+            raise HTTPException(404, "Not Found")
+        return self.graphiql.response()
 
     async def run(  # type: ignore[override]
         self,
