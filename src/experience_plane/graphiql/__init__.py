@@ -141,6 +141,8 @@ def asset_files(directory: Path = STATIC_DIR) -> GraphiQLAssetFiles:
 def _page(assets: GraphiQLAssets, *, endpoint: str, headers: Mapping[str, str] | None) -> str:
     config = {
         "endpoint": endpoint,
+        # graphql-transport-ws on the same path (the page makes it a ws:// or wss:// URL).
+        "subscriptionUrl": endpoint,
         "headers": dict(headers) if headers else None,
         "workers": {label: f"{ASSETS_PATH}/{name}" for label, name in assets.workers.items()},
     }

@@ -3,5 +3,8 @@
 // in development the headers GraphiQL starts with.
 const element = document.getElementById('graphiql-config');
 
-/** @type {{endpoint: string, workers: Record<string, string>, headers: Record<string, string> | null}} */
+/**
+ * @type {{endpoint: string, subscriptionUrl: string, workers: Record<string, string>,
+ *   headers: Record<string, string> | null}}
+ */
 export const config = JSON.parse(element ? element.textContent : '{}');

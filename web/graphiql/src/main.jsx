@@ -12,8 +12,8 @@ import '@graphiql/plugin-explorer/style.css';
 import 'graphiql/style.css';
 
 const endpoint = new URL(config.endpoint, window.location.href);
-const subscriptionUrl = new URL(endpoint);
-subscriptionUrl.protocol = endpoint.protocol === 'https:' ? 'wss:' : 'ws:';
+const subscriptionUrl = new URL(config.subscriptionUrl, window.location.href);
+subscriptionUrl.protocol = subscriptionUrl.protocol === 'https:' ? 'wss:' : 'ws:';
 
 // Queries and mutations over HTTP; subscriptions over graphql-transport-ws, where the toolkit
 // sends the headers editor's contents as the `connection_init` payload, which the server
