@@ -47,7 +47,7 @@ lint: $(STAMP) ## ruff lint and format check
 typecheck: $(STAMP) ## mypy --strict over src/
 	$(BIN)/mypy src
 
-pytest: $(STAMP) ## The test suite alone
+pytest: $(STAMP) $(GRAPHIQL_BUILT) ## The test suite alone
 	$(BIN)/pytest -q
 
 format: $(STAMP) ## Format and autofix the code
