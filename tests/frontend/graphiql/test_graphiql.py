@@ -20,7 +20,7 @@ from experience_plane.graphiql import GraphiQLAssets
 from tests.e2e.raw import result, upload
 from tests.support.node import node_binary, npm_project
 from tests.support.packages import system_binary
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 HERE = Path(__file__).parent
 ARTIFACTS = HERE.parent / "artifacts" / "graphiql"
@@ -30,20 +30,19 @@ PHASE_DELAY = 1.5
 
 @pytest.fixture(scope="module")
 def dev_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """The reference Runtime, and the API as `experience-plane dev` runs it: development mode,
-    real authentication, GraphiQL starting with a dev token."""
-    data_dir = tmp_path_factory.mktemp("graphiql") / "runtime"
-    with RuntimeProcess(data_dir) as runtime:
-        runtime.set_faults(phase_delay=PHASE_DELAY)
-        api = ApiProcess(
-            runtime.url,
-            tmp_path_factory.mktemp("graphiql-api-logs"),
-            auth=True,
-            env={"EXPERIENCE_ENVIRONMENT": "development"},
-        )
-        api.env["EXPERIENCE_GRAPHIQL_DEV_TOKEN"] = api.token()
-        with api:
-            yield api
+    """A reference Runtime of this module's own (phases slowed), and the API as
+    `experience-plane dev` runs it: development mode, real authentication, GraphiQL starting
+    with a dev token."""
+    root = tmp_path_factory.mktemp("graphiql")
+    runtime = RuntimeProcess(
+        root / "runtime", env={"REFERENCE_RUNTIME_PHASE_DELAY": str(PHASE_DELAY)}
+    )
+    api = ApiProcess(
+        runtime.url, root / "api-logs", auth=True, env={"EXPERIENCE_ENVIRONMENT": "development"}
+    )
+    api.env["EXPERIENCE_GRAPHIQL_DEV_TOKEN"] = api.token()
+    with started_together(runtime, api):
+        yield api
 
 
 async def drive_graphiql(api: ApiProcess, options: dict[str, str]) -> dict[str, Any]:
