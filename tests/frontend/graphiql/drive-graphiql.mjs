@@ -24,6 +24,7 @@ const report = {
   consoleErrors: [],
   introspection: null,
   operations: [],
+  plugins: [],
   query: null,
   subscription: null,
   subscriptionStates: [],
@@ -147,6 +148,9 @@ try {
     queryType: body?.data?.__schema?.queryType?.name ?? null,
     errors: body?.errors ?? null,
   };
+  report.plugins = await page
+    .locator('.graphiql-sidebar button[aria-label]')
+    .evaluateAll((buttons) => buttons.map((button) => button.getAttribute('aria-label')));
   await screenshot(page, '1-loaded');
 
   console.log(JSON.stringify({ event: 'loaded' }));

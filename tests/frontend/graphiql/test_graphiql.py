@@ -97,6 +97,7 @@ async def test_graphiql_runs_a_query_and_a_subscription_with_the_internet_blocke
     assert report["probeAnswered"] is False
     assert report["probeCounted"] is True
     assert report["pageErrors"] == [], report["pageErrors"]
+    assert "Show GraphiQL Explorer" in report["plugins"]  # the explorer plugin is there
     # The first introspection succeeds: GraphiQL started with the dev token in its headers.
     assert report["introspection"] == {"status": 200, "queryType": "Query", "errors": None}
     assert '"executionStatus": {' in report["query"]
