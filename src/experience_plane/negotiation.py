@@ -137,8 +137,7 @@ class Offer:
 
     def _params_fit(self, candidate: MediaRange) -> bool:
         return all(
-            candidate.params.get(name, "").startswith(prefix)
-            for name, prefix in self.required
+            candidate.params.get(name, "").startswith(prefix) for name, prefix in self.required
         )
 
 

@@ -129,6 +129,10 @@ class DocumentCache:
         self._pinned[query] = _Entry(document, errors)
         return None
 
+    def trusts(self, query: str) -> bool:
+        """Whether `query` may run: always, unless the cache is closed and it is not pinned."""
+        return not self.closed or query in self._pinned
+
     def close(self) -> None:
         """Refuse, from now on, every text that is not pinned."""
         self.closed = True

@@ -42,6 +42,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from experience_plane.graphql.context import GraphQLContext
+from experience_plane.graphql.documents import UNKNOWN_DOCUMENT, UNTRUSTED_MESSAGE, DocumentCache
 from experience_plane.graphql.persisted import PersistedQueries, PersistedQueryError
 from experience_plane.graphql.sharing import SharedSubscriptions, is_subscription
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
@@ -312,6 +313,9 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         if isinstance(data, list):  # refused by Strawberry already: batching is off
             return data
         query = await self.persisted_queries.resolve(data.query, data.extensions)
+        cache = getattr(self.schema, "document_cache", None)
+        if query is not None and isinstance(cache, DocumentCache) and not cache.trusts(query):
+            raise PersistedQueryError(400, UNTRUSTED_MESSAGE, UNKNOWN_DOCUMENT)
         protocol = _negotiation.get().protocol(
             lambda: query is not None and is_subscription(query, data.operation_name)
         )
