@@ -51,7 +51,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match[1]) * _DURATION_UNITS[match[2]])
 
 
-CLIENT_COMMANDS = ("upload", "mash", "status", "watch", "records")
+CLIENT_COMMANDS = client_cli.COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from experience_plane.auth import AuthenticationError, Authenticator, AuthFailure, Principal
 from experience_plane.negotiation import graphql_error_response
 from experience_plane.services import Services
+from experience_plane.services.presentation import www_authenticate
 
 SERVICES_STATE_KEY = "services"
 AUTHENTICATOR_STATE_KEY = "authenticator"
@@ -90,15 +91,8 @@ def unauthenticated_response(exc: Unauthenticated, accept: str | None = None) ->
         accept=accept,
         code="UNAUTHENTICATED",
         extensions={"reason": error.reason.value},
-        headers={"WWW-Authenticate": _www_authenticate(error.reason)},
+        headers={"WWW-Authenticate": www_authenticate(error.reason)},
     )
-
-
-def _www_authenticate(reason: AuthFailure) -> str:
-    # RFC 6750 §3.1: no error code when the request carried no credentials at all.
-    if reason is AuthFailure.MISSING_TOKEN:
-        return 'Bearer realm="experience-plane"'
-    return f'Bearer realm="experience-plane", error="invalid_token", error_description="{reason}"'
 
 
 def bad_request_response(message: str, accept: str | None = None) -> Response:

@@ -43,9 +43,9 @@ from experience_plane.context import (
     client_session_id,
     get_authenticator,
 )
-from experience_plane.graphql.context import TOKEN_EXPIRED_MESSAGE, GraphQLContext
+from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.documents import DocumentCache, UntrustedDocument
-from experience_plane.graphql.errors import ErrorCode, PublicError
+from experience_plane.graphql.errors import PublicError
 from experience_plane.graphql.sharing import (
     OperationKey,
     SharedSubscriptions,
@@ -53,6 +53,8 @@ from experience_plane.graphql.sharing import (
     operation_key,
     shared_principal,
 )
+from experience_plane.services import ErrorCode
+from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
 from experience_plane.strawberry_adapter import (
     Operation,
     OperationStreamClosed,

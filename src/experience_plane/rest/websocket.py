@@ -24,11 +24,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from experience_plane.auth import AuthenticationError, AuthFailure, Principal
 from experience_plane.context import get_authenticator, get_services
-from experience_plane.graphql.errors import ErrorCode
 from experience_plane.rest.errors import NOT_FOUND, UNAUTHENTICATED, RestError
 from experience_plane.rest.models import Execution
 from experience_plane.rest.streams import SHUTTING_DOWN, follow_execution
-from experience_plane.services import Services
+from experience_plane.services import ErrorCode, Services
 from experience_plane.strawberry_adapter import (
     is_same_origin,
     normalize_allowed_origins,
