@@ -10,6 +10,7 @@ so a bad configuration stops `serve` at start-up with one line (`describe_invali
 from __future__ import annotations
 
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
@@ -28,6 +29,8 @@ from experience_plane.observability.logging import LogFormat
 from experience_plane.runtime.models import RuntimeFlavour
 
 ENV_PREFIX = "EXPERIENCE_"
+# A page served from this machine, on any port: what a web app's dev server is.
+LOOPBACK_ORIGIN = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?")
 NESTED_DELIMITER = "__"
 
 
@@ -187,9 +190,13 @@ class Settings(BaseSettings):
     max_query_aliases: int = Field(default=30, ge=0)
     max_query_tokens: int = Field(default=5000, ge=1)
 
-    # Comma-separated origins ("https://app.example.com,https://admin.example.com").
+    # Comma-separated origins ("https://app.example.com,https://admin.example.com"). In
+    # development, pages on loopback origins (any port) are allowed as well.
     ws_allowed_origins: str = ""
     cors_origins: str = ""
+    # A graphql-codegen persisted-documents manifest ({"<hash>": "<document>"}): when set, only
+    # its documents run (checked at start-up).
+    trusted_documents: Path | None = None
     max_subscriptions_per_connection: int = Field(default=100, ge=1)
 
     # Mutations per tenant: `rate_limit_burst` at once, then this many per second (0: off).
@@ -267,6 +274,12 @@ class Settings(BaseSettings):
     def ws_allowed_origin_list(self) -> tuple[str, ...]:
         """Cross-origin pages allowed to open a WebSocket (same-origin ones always are)."""
         return _split(self.ws_allowed_origins)
+
+    @property
+    def loopback_origin_pattern(self) -> re.Pattern[str] | None:
+        """Origins allowed for CORS and WebSockets besides the listed ones: loopback pages on any
+        port in development (a web app's dev server), none in production."""
+        return LOOPBACK_ORIGIN if self.is_development else None
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:
