@@ -52,7 +52,7 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(match[1]) * _DURATION_UNITS[match[2]])
 
 
-CLIENT_COMMANDS = ("upload", "mash", "status", "watch", "records")
+CLIENT_COMMANDS = client_cli.COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.5,
         help="seconds the Runtime spends per phase, so changes are watchable (default 0.5)",
+    )
+    dev.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help=(
+            "also allow web pages on ORIGIN (e.g. https://app.test:8443) over CORS and "
+            "WebSockets; loopback origins on any port always are (repeatable)"
+        ),
     )
     dev.add_argument("--tenant", default="dev-tenant", help="the printed token's tenant")
     dev.add_argument("--user", default="dev-user", help="the printed token's user")
@@ -146,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             phase_delay=args.phase_delay,
             tenant=args.tenant,
             user=args.user,
+            cors_origins=args.cors_origin,
         )
     if args.command == "token":
         return token(
@@ -290,13 +301,16 @@ def dev(
     phase_delay: float,
     tenant: str = "dev-tenant",
     user: str = "dev-user",
+    cors_origins: Sequence[str] = (),
 ) -> int:
     """Run the reference Runtime and the API as child processes until interrupted.
 
     The API runs in the development environment (GraphiQL, introspection, hints) with real
     authentication: a secret generated for this run, and a token for `tenant`/`user` printed
-    with the line to paste into GraphiQL's Headers tab (GraphiQL sends those headers on HTTP
-    and as the WebSocket `connection_init` payload, so subscriptions work with it too).
+    and already in GraphiQL's headers (GraphiQL sends them on HTTP and as the WebSocket
+    `connection_init` payload, so subscriptions work with it too).
+    Web pages on loopback origins (a web app's dev server, any port) may call it over CORS and
+    WebSockets, and so may those on `cors_origins`.
     """
     runtime_url = f"http://{host}:{runtime_port}"
     api_url = f"http://{host}:{port}"
@@ -318,15 +332,18 @@ def dev(
         children.append(("reference Runtime", _spawn(runtime_command, runtime_env)))
         _wait_healthy("reference Runtime", runtime_url + "/health", children[-1][1])
         secret = generate_dev_secret()
+        dev_token = mint_token(secret, tenant_id=tenant, user_id=user, ttl=DEV_TOKEN_TTL)
         api_env = {
             "EXPERIENCE_RUNTIME_URL": runtime_url,
             "EXPERIENCE_ENVIRONMENT": "development",
             "EXPERIENCE_AUTH_HS256_SECRET": secret,
             "EXPERIENCE_INSECURE_DEV": "false",
+            # GraphiQL opens with this token in its headers: the first introspection succeeds.
+            "EXPERIENCE_GRAPHIQL_DEV_TOKEN": dev_token,
+            **_with_origins(cors_origins),
         }
         children.append(("Experience Plane API", _spawn(api_command, api_env)))
         _wait_healthy("Experience Plane API", api_url + "/readyz", children[-1][1])
-        dev_token = mint_token(secret, tenant_id=tenant, user_id=user, ttl=DEV_TOKEN_TTL)
         header = json.dumps({"Authorization": f"Bearer {dev_token}"})
         print(f"Reference Runtime ready at {runtime_url} (data in {data_dir})", flush=True)
         print(f"Dev token for tenant {tenant!r}, user {user!r} (valid 12 h):", flush=True)
@@ -354,6 +371,18 @@ def dev(
             _terminate(name, process)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _with_origins(origins: Sequence[str]) -> dict[str, str]:
+    """The origin settings with `origins` added to what the environment already lists."""
+    if not origins:
+        return {}
+    added = ",".join(origin.strip() for origin in origins if origin.strip())
+    env: dict[str, str] = {}
+    for name in ("EXPERIENCE_CORS_ORIGINS", "EXPERIENCE_WS_ALLOWED_ORIGINS"):
+        listed = os.environ.get(name, "").strip().strip(",")
+        env[name] = f"{listed},{added}" if listed else added
+    return env
 
 
 class _StartupFailed(Exception):

@@ -158,6 +158,10 @@ def _global_options_with_values() -> frozenset[str]:
     )
 
 
+# The commands, each a `Command` method of the same name; `experience-plane` routes these here.
+COMMANDS = ("upload", "mash", "status", "watch", "records")
+
+
 def command_name(argv: Sequence[str]) -> str | None:
     """The command in `argv` (`upload` in `--json --url U upload a.csv`), or None."""
     with_values = _global_options_with_values()
@@ -378,14 +382,8 @@ async def run(args: argparse.Namespace) -> int:
     """Run the parsed command and return its exit code (SDK errors are raised)."""
     async with ExperienceClient(args.url, args.token, timeout=args.request_timeout) as client:
         command = Command(args, client)
-        handlers: dict[str, Callable[[], Awaitable[int]]] = {
-            "upload": command.upload,
-            "mash": command.mash,
-            "status": command.status,
-            "watch": command.watch,
-            "records": command.records,
-        }
-        return await handlers[args.command]()
+        handler: Callable[[], Awaitable[int]] = getattr(command, args.command)
+        return await handler()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -88,6 +88,8 @@ def test_dev_runs_both_services_and_stops_them(tmp_path: Path, stop_signal: sign
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
         (header_line,) = [line for line in lines if line.startswith("GraphiQL Headers tab:")]
         headers = json.loads(header_line.removeprefix("GraphiQL Headers tab:"))
+        # ... and GraphiQL starts with it, so its first introspection succeeds.
+        assert json.dumps(headers["Authorization"]) in graphiql.text
         query = {"query": "{ __schema { queryType { name } } }"}
         answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, headers=headers)
         assert answer.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}

@@ -388,3 +388,10 @@ def test_upload_wait_without_a_terminal_prints_plain_lines(api: ApiProcess, toke
     assert {line.split()[0] for line in updates if "COMPLETED" in line} == {
         "customers.csv", "policies.json",
     }  # fmt: skip
+
+
+def test_every_command_the_parser_knows_has_a_handler() -> None:
+    parser = build_parser()
+    for name in cli_module.COMMANDS:
+        assert callable(getattr(cli_module.Command, name)), name
+        assert parser.parse_known_args([name, "x"])[0].command == name

@@ -17,56 +17,46 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.node import NodeMissing, node_binary, npm_project
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clients" / "typescript"
+# Slow enough that a watch sees a running execution before it completes.
 PHASE_DELAY = 0.2
 NPM_TIMEOUT = 600
 
 
-def _npm() -> str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.fail(
-            "Node.js 20+ with npm is required to test the TypeScript client (clients/typescript); "
-            "install it (Debian/Ubuntu: `apt-get install nodejs npm`, or https://nodejs.org)"
-        )
-    return npm
-
-
-def _run(command: list[str], env: dict[str, str] | None = None) -> None:
-    result = subprocess.run(
-        command, cwd=PACKAGE, env=env, capture_output=True, text=True, timeout=NPM_TIMEOUT
-    )
-    assert result.returncode == 0, (
-        f"`{' '.join(command)}` in clients/typescript exited with {result.returncode}:\n"
-        f"{result.stdout}\n{result.stderr}"
-    )
-
-
 @pytest.fixture(scope="module")
 def built_client() -> str:
-    """npm, once `npm ci` has installed the lockfile's packages and `npm run build` has run."""
-    npm = _npm()
-    installed = PACKAGE / "node_modules" / ".package-lock.json"
-    lockfile = PACKAGE / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lockfile.stat().st_mtime:
-        _run([npm, "ci", "--no-audit", "--no-fund"])
+    """npm, once the lockfile's packages are installed and `npm run build` has run."""
+    try:
+        node_binary()
+    except NodeMissing as exc:
+        pytest.fail(str(exc))
+    npm_project(PACKAGE)
+    npm = shutil.which("npm")
+    assert npm is not None
     # Always: codegen reads schema/schema.graphql, so the types follow the checked-in SDL.
-    _run([npm, "run", "build"])
+    result = subprocess.run(
+        [npm, "run", "build"], cwd=PACKAGE, capture_output=True, text=True, timeout=NPM_TIMEOUT
+    )
+    assert result.returncode == 0, f"npm run build failed:\n{result.stdout}\n{result.stderr}"
     return npm
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """The reference Runtime (phases slowed, so changes are watchable) and the API in front."""
-    data_dir = tmp_path_factory.mktemp("typescript") / "runtime"
-    with RuntimeProcess(data_dir, require_session=True) as runtime:
-        runtime.set_faults(phase_delay=PHASE_DELAY)
-        logs = tmp_path_factory.mktemp("typescript-api-logs")
-        with ApiProcess(runtime.url, logs, auth=True) as process:
-            yield process
+    """A reference Runtime of this module's own (phases slowed) and the API, with auth."""
+    root = tmp_path_factory.mktemp("typescript-client")
+    runtime = RuntimeProcess(
+        root / "runtime",
+        env={"REFERENCE_RUNTIME_PHASE_DELAY": str(PHASE_DELAY)},
+        require_session=True,
+    )
+    api = ApiProcess(runtime.url, root / "api-logs", auth=True)
+    with started_together(runtime, api):
+        yield api
 
 
 def test_the_typescript_client_passes_its_tests_against_a_real_api(

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import strawberry
 
 from experience_plane import services
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import public_error
-from experience_plane.runtime import DataMashArtifact, FileArtifact
-
-ArtifactT = TypeVar("ArtifactT", FileArtifact, DataMashArtifact)
+from experience_plane.services import presentation
+from experience_plane.services.presentation import ArtifactT
 
 
 @strawberry.interface(
@@ -25,17 +22,13 @@ class Artifact:
     )
 
 
-async def complete_artifact(info: Info, artifact: ArtifactT, artifact_id: str) -> ArtifactT:
+async def complete_artifact(info: Info, artifact: ArtifactT) -> ArtifactT:
     """The complete artifact: the status's own, or the Runtime's full record of it.
 
-    A reduced status artifact (the platform's Runtime) carries only ids; its details are read
-    through the request's DataLoader, so one request reads each artifact once however often it
-    is selected.
+    Details are read through the request's DataLoader, so one request reads each artifact once
+    however often it is selected; a failure to read them is a top-level error.
     """
-    if artifact.complete:
-        return artifact
     try:
-        loaded = await info.context.loaders.artifact(artifact_id)
+        return await presentation.complete_artifact(artifact, info.context.loaders.artifact)
     except services.ServiceError as exc:
         raise public_error(exc) from exc
-    return loaded if isinstance(loaded, type(artifact)) else artifact

@@ -2,42 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
-from experience_plane import services
+from experience_plane import runtime, services
 from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
-    IdempotencyConflictError,
+    Error,
     IdempotencyKeyArgument,
-    InvalidInputError,
-    RateLimitedError,
-    RuntimeOutcomeUnknownError,
-    RuntimeRejectedError,
-    RuntimeTimeoutError,
-    RuntimeUnavailableError,
-    UploadTooLargeError,
-    error_type_for,
+    ResultUnion,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
+from experience_plane.graphql.objects import schema_type
 from experience_plane.runtime import FileArtifact
 
-
-@strawberry.type(description="What the Runtime learned about one column of a tabular file.")
-class ColumnProfile:
-    """A column's name, inferred type and value counts."""
-
-    name: str = strawberry.field(description="The column's name as it appears in the file.")
-    type: str = strawberry.field(
-        description="The inferred type: integer, number, boolean, string, date, datetime, empty."
+if TYPE_CHECKING:
+    # To mypy the derived type is the domain class whose values its resolver returns.
+    from experience_plane.runtime import ColumnProfile
+else:
+    ColumnProfile = schema_type(
+        runtime.ColumnProfile,
+        descriptions={
+            "name": "The column's name as it appears in the file.",
+            "null_count": "How many values are empty.",
+            "distinct_count": "How many values are distinct.",
+        },
     )
-    null_count: int | None = strawberry.field(description="How many values are empty.")
-    distinct_count: int | None = strawberry.field(description="How many values are distinct.")
 
 
 @strawberry.type(description="An uploaded file and what the Runtime learned about it.")
@@ -57,7 +52,7 @@ class ContentFile(Artifact):
 
     async def details(self, info: Info) -> FileArtifact:
         """The complete artifact: the status's own, or the Runtime's full record of it."""
-        return await complete_artifact(info, self.artifact, self.artifact.file_id)
+        return await complete_artifact(info, self.artifact)
 
     @described_field("The file's name.")
     async def name(self, info: Info) -> str | None:
@@ -82,40 +77,25 @@ class ContentFile(Artifact):
     @described_field("The columns of a tabular file; null when it is not tabular.")
     async def columns(self, info: Info) -> list[ColumnProfile] | None:
         columns = (await self.details(info)).columns
-        if columns is None:
-            return None
-        return [
-            ColumnProfile(
-                name=column.name,
-                type=column.type,
-                null_count=column.null_count,
-                distinct_count=column.distinct_count,
-            )
-            for column in columns
-        ]
+        return None if columns is None else list(columns)
 
     @described_field("How many data rows a tabular file has.")
     async def row_count(self, info: Info) -> int | None:
         return (await self.details(info)).row_count
 
 
-UploadContentResult = Annotated[
-    ExecutionAccepted
-    | InvalidInputError
-    | UploadTooLargeError
-    | RuntimeUnavailableError
-    | RuntimeTimeoutError
-    | RuntimeRejectedError
-    | RateLimitedError
-    | IdempotencyConflictError
-    | RuntimeOutcomeUnknownError,
-    strawberry.union(
-        "UploadContentResult",
-        description="The upload's execution, or why it was not started.",
-    ),
-]
+UPLOAD_CONTENT_RESULT = ResultUnion(
+    "UploadContentResult",
+    "The upload's execution, or why it was not started.",
+    ExecutionAccepted,
+)
+if TYPE_CHECKING:
+    UploadContentResult: TypeAlias = ExecutionAccepted | Error
+else:
+    UploadContentResult = UPLOAD_CONTENT_RESULT.annotation
 
 
+@UPLOAD_CONTENT_RESULT.resolves
 async def upload_content(
     info: Info,
     file: Annotated[
@@ -134,20 +114,16 @@ async def upload_content(
 ) -> UploadContentResult:
     """Stream the file to the Runtime and return its execution at once."""
     if not isinstance(file, UploadFile):
-        invalid = services.InvalidInputError("`file` must be a multipart upload.", field="file")
-        return error_type_for(invalid)
-    try:
-        status = await info.context.services.content.upload(
-            info.context.principal,
-            file,
-            filename=filename or file.filename,
-            mime_type=mime_type,
-            sent_mime_type=file.content_type,
-            size=file.size,
-            client_session=info.context.client_session,
-            idempotency_key=idempotency_key,
-            idempotency_header=info.context.idempotency_header,
-        )
-    except services.ServiceError as exc:
-        return error_type_for(exc)
+        raise services.InvalidInputError("`file` must be a multipart upload.", field="file")
+    status = await info.context.services.content.upload(
+        info.context.principal,
+        file,
+        filename=filename or file.filename,
+        mime_type=mime_type,
+        sent_mime_type=file.content_type,
+        size=file.size,
+        client_session=info.context.client_session,
+        idempotency_key=idempotency_key,
+        idempotency_header=info.context.idempotency_header,
+    )
     return ExecutionAccepted(execution=Execution.from_status(status))

@@ -17,12 +17,11 @@ from experience_plane.context import (
     get_principal,
     get_services,
 )
-from experience_plane.graphql.errors import ErrorCode, PublicError
+from experience_plane.graphql.errors import PublicError
 from experience_plane.graphql.loaders import Loaders
 from experience_plane.middleware import current_request_id
-from experience_plane.services import Services
-
-TOKEN_EXPIRED_MESSAGE = "Your token has expired; reconnect with a fresh one."  # noqa: S105 - a message
+from experience_plane.services import ErrorCode, Services
+from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
 
 
 class GraphQLContext(BaseContext):

@@ -1,69 +1,62 @@
 """Expected failures as schema types: an `Error` interface with a stable code, one type per kind.
-Mutations return a result union of their success type and these; unexpected failures are not in
-the schema and reach the client masked (see `graphql.schema`).
+Mutations return a `ResultUnion` of their success type and these, built from the one table of
+expected failures (`services.presentation`); unexpected failures are not in the schema and reach
+the client masked (see `graphql.schema`).
 """
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated, Any
+import functools
+import operator
+from collections.abc import Awaitable, Callable, Collection
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 
 from experience_plane import services
+from experience_plane.graphql.enums import schema_enum
 from experience_plane.observability.metrics import record_error
+from experience_plane.services import ErrorCode
+from experience_plane.services.presentation import FAILURES, details_of, failure_of
+
+P = ParamSpec("P")
+ResultT = TypeVar("ResultT")
 
 
-@strawberry.enum(description="Stable codes of the failures a client is expected to handle.")
-class ErrorCode(Enum):
-    """The schema's copy of `services.ErrorCode`, values in GraphQL enum style."""
-
-    INVALID_INPUT = strawberry.enum_value(
-        "INVALID_INPUT", description="An argument is missing, malformed or inconsistent."
-    )
-    UPLOAD_TOO_LARGE = strawberry.enum_value(
-        "UPLOAD_TOO_LARGE", description="The uploaded file is larger than the configured limit."
-    )
-    RUNTIME_UNAVAILABLE = strawberry.enum_value(
-        "RUNTIME_UNAVAILABLE", description="The Runtime could not be reached; try again later."
-    )
-    RUNTIME_TIMEOUT = strawberry.enum_value(
-        "RUNTIME_TIMEOUT", description="The Runtime did not answer in time; try again later."
-    )
-    RUNTIME_REJECTED = strawberry.enum_value(
-        "RUNTIME_REJECTED", description="The Runtime refused the request or failed it at once."
-    )
-    RUNTIME_PROTOCOL_ERROR = strawberry.enum_value(
-        "RUNTIME_PROTOCOL_ERROR", description="The Runtime sent an answer that could not be read."
-    )
-    NOT_FOUND = strawberry.enum_value(
-        "NOT_FOUND", description="No such execution or artifact is visible to the caller."
-    )
-    RATE_LIMITED = strawberry.enum_value(
-        "RATE_LIMITED", description="Your tenant started too much work; retry after a while."
-    )
-    IDEMPOTENCY_CONFLICT = strawberry.enum_value(
-        "IDEMPOTENCY_CONFLICT",
-        description="The idempotency key was already used with different input.",
-    )
-    RUNTIME_OUTCOME_UNKNOWN = strawberry.enum_value(
-        "RUNTIME_OUTCOME_UNKNOWN",
-        description=(
+ErrorCodeEnum = schema_enum(
+    ErrorCode,
+    description="Stable codes of the failures a client is expected to handle.",
+    values={
+        ErrorCode.INVALID_INPUT: "An argument is missing, malformed or inconsistent.",
+        ErrorCode.UPLOAD_TOO_LARGE: "The uploaded file is larger than the configured limit.",
+        ErrorCode.RUNTIME_UNAVAILABLE: "The Runtime could not be reached; try again later.",
+        ErrorCode.RUNTIME_TIMEOUT: "The Runtime did not answer in time; try again later.",
+        ErrorCode.RUNTIME_REJECTED: "The Runtime refused the request or failed it at once.",
+        ErrorCode.RUNTIME_PROTOCOL_ERROR: "The Runtime sent an answer that could not be read.",
+        ErrorCode.NOT_FOUND: "No such execution or artifact is visible to the caller.",
+        ErrorCode.RATE_LIMITED: "Your tenant started too much work; retry after a while.",
+        ErrorCode.IDEMPOTENCY_CONFLICT: (
+            "The idempotency key was already used with different input."
+        ),
+        ErrorCode.RUNTIME_OUTCOME_UNKNOWN: (
             "The Runtime's answer was lost: the request may or may not have started an "
             "execution. Repeat it with the same idempotency key to find out safely."
         ),
-    )
-    UNAUTHENTICATED = strawberry.enum_value(
-        "UNAUTHENTICATED", description="The credentials are missing, invalid or have expired."
-    )
+        ErrorCode.UNAUTHENTICATED: "The credentials are missing, invalid or have expired.",
+    },
+)
+"""The schema's `ErrorCode`, derived from `services.ErrorCode`; Python code passes the service
+codes themselves."""
 
 
 @strawberry.interface(description="An expected failure: a stable code and a message for people.")
 class Error:
     """Fields every error type of the schema has."""
 
-    code: ErrorCode = strawberry.field(description="What went wrong, for programs to switch on.")
+    code: ErrorCode = strawberry.field(
+        graphql_type=ErrorCodeEnum, description="What went wrong, for programs to switch on."
+    )
     message: str = strawberry.field(description="What went wrong, for people to read.")
 
 
@@ -129,49 +122,67 @@ class RuntimeOutcomeUnknownError(Error):
     )
 
 
-MutationError = (
-    InvalidInputError
-    | UploadTooLargeError
-    | RuntimeUnavailableError
-    | RuntimeTimeoutError
-    | RuntimeRejectedError
-    | RateLimitedError
-    | IdempotencyConflictError
-    | RuntimeOutcomeUnknownError
-)
+# The schema's error types by name, as `services.presentation.FAILURES` names them.
+_SCHEMA_TYPES: dict[str, type[Error]] = {cls.__name__: cls for cls in Error.__subclasses__()}
 
 
-def error_type_for(error: services.ServiceError) -> MutationError:
-    """The schema's error object for an expected service failure."""
-    code = ErrorCode[error.code.name]
-    record_error("graphql", code.name)
-    if isinstance(error, services.InvalidInputError):
-        return InvalidInputError(code=code, message=error.message, field=error.field)
-    if isinstance(error, services.UploadTooLargeError):
-        return UploadTooLargeError(code=code, message=error.message, max_bytes=error.max_bytes)
-    if isinstance(error, services.RateLimitedError):
-        return RateLimitedError(
-            code=code, message=error.message, retry_after_seconds=error.retry_after_seconds
-        )
-    if isinstance(error, services.IdempotencyConflictError):
-        return IdempotencyConflictError(code=code, message=error.message)
-    if isinstance(error, services.RuntimeOutcomeUnknownError):
-        return RuntimeOutcomeUnknownError(
-            code=code, message=error.message, idempotency_key=error.idempotency_key
-        )
-    if isinstance(error, services.RuntimeTimeoutError):
-        return RuntimeTimeoutError(code=code, message=error.message)
-    if isinstance(error, services.RuntimeRejectedError):
-        return RuntimeRejectedError(code=code, message=error.message)
-    # Unavailable, unreadable answers and anything else the Runtime caused: try again later.
-    return RuntimeUnavailableError(code=code, message=error.message)
+class ResultUnion:
+    """A mutation's result union: its success type, then the error type of every expected
+    failure it can meet, in the order of `services.presentation.FAILURES`.
+
+    `resolves` wraps the mutation's resolver, which then simply raises a `ServiceError`: it is
+    returned as the union's error type instead. A failure whose type is not in the union
+    (`without`) is returned as `RuntimeUnavailableError`, with its own code.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        success: type,
+        *,
+        without: Collection[type[services.ServiceError]] = (),
+    ) -> None:
+        members: list[type] = [success]
+        for row in FAILURES:
+            schema_type = _SCHEMA_TYPES[row.schema_type]
+            if row.error not in without and schema_type not in members:
+                members.append(schema_type)
+        self.members = tuple(members)
+        self.annotation = Annotated[
+            functools.reduce(operator.or_, self.members),
+            strawberry.union(name, description=description),
+        ]
+
+    def error(self, error: services.ServiceError) -> Error:
+        """The union's error object for an expected service failure."""
+        record_error("graphql", error.code.name)
+        row = failure_of(error)
+        schema_type = _SCHEMA_TYPES[row.schema_type]
+        if schema_type not in self.members:
+            return RuntimeUnavailableError(code=error.code, message=error.message)
+        return schema_type(code=error.code, message=error.message, **details_of(error))
+
+    def resolves(
+        self, resolver: Callable[P, Awaitable[ResultT]]
+    ) -> Callable[P, Awaitable[ResultT | Error]]:
+        """`resolver`, returning the union's error type for a `ServiceError` it raises."""
+
+        @functools.wraps(resolver)
+        async def resolve(*args: P.args, **kwargs: P.kwargs) -> ResultT | Error:
+            try:
+                return await resolver(*args, **kwargs)
+            except services.ServiceError as exc:
+                return self.error(exc)
+
+        return resolve
 
 
 class PublicError(GraphQLError):
     """A GraphQL error whose message is meant for the client and is never masked."""
 
     def __init__(self, message: str, code: ErrorCode, **extensions: Any) -> None:
-        super().__init__(message, extensions={"code": code.value, **extensions})
+        super().__init__(message, extensions={"code": code.name, **extensions})
 
 
 IdempotencyKeyArgument = Annotated[
@@ -190,4 +201,4 @@ IdempotencyKeyArgument = Annotated[
 
 def public_error(error: services.ServiceError) -> PublicError:
     """A service failure raised as a top-level GraphQL error (queries and subscriptions)."""
-    return PublicError(error.message, ErrorCode[error.code.name])
+    return PublicError(error.message, error.code)

@@ -13,10 +13,12 @@ import strawberry
 from experience_plane import runtime, services
 from experience_plane.executions import Snapshot
 from experience_plane.graphql.artifacts import Artifact
-from experience_plane.graphql.context import TOKEN_EXPIRED_MESSAGE, Info
+from experience_plane.graphql.context import Info
 from experience_plane.graphql.enums import schema_enum
-from experience_plane.graphql.errors import ErrorCode, PublicError, public_error
+from experience_plane.graphql.errors import PublicError, public_error
 from experience_plane.graphql.fields import described_field
+from experience_plane.services import ErrorCode
+from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
 
 ExecutionState = schema_enum(
     runtime.ExecutionState,

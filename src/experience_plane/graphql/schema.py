@@ -43,7 +43,12 @@ from experience_plane.graphql.executions import (
 )
 from experience_plane.graphql.fields import described_subscription
 from experience_plane.middleware import current_request_id
-from experience_plane.observability.graphql import OperationMetrics
+from experience_plane.observability.graphql import (
+    PARSE_FAILED_CODE,
+    VALIDATION_FAILED_CODE,
+    OperationMetrics,
+)
+from experience_plane.services.presentation import INTERNAL_ERROR_CODE, UNEXPECTED_ERROR_MESSAGE
 from experience_plane.strawberry_adapter import (
     CannotGetOperationTypeError,
     InvalidOperationTypeError,
@@ -54,11 +59,6 @@ from experience_plane.strawberry_adapter import (
 
 logger = logging.getLogger(__name__)
 
-UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
-INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
-# Apollo's codes, which GraphQL clients already know, for requests refused before execution.
-PARSE_FAILED_CODE = "GRAPHQL_PARSE_FAILED"
-VALIDATION_FAILED_CODE = "GRAPHQL_VALIDATION_FAILED"
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 # Raised on purpose: GraphQL errors, and Strawberry's refusals of an operation the transport does
 # not allow (e.g. a mutation over an EventSource GET); their messages are written for clients.

@@ -24,6 +24,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 
 from experience_plane.observability.metrics import current_metrics, record_error
+from experience_plane.services.presentation import INTERNAL_ERROR_CODE
 from experience_plane.strawberry_adapter import (
     CannotGetOperationTypeError,
     InvalidOperationTypeError,
@@ -33,12 +34,12 @@ __all__ = ["INVALID_OPERATION", "OperationMetrics", "operation_label"]
 
 INVALID_OPERATION = "invalid"
 UNKNOWN_ERROR_CODE = "UNKNOWN"
-# The schema's codes (`graphql.schema`, which imports this module) for documents refused
-# before execution, for a request the transport refuses (HTTP 400), and for a masked failure.
+# Apollo's codes, which GraphQL clients already know, as the schema (`graphql.schema`, which
+# imports this module) gives them to documents refused before execution, and for a request the
+# transport refuses (HTTP 400); a masked failure is `services.presentation`'s.
 PARSE_FAILED_CODE = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED_CODE = "GRAPHQL_VALIDATION_FAILED"
 BAD_REQUEST_CODE = "BAD_REQUEST"
-INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 _REFUSED_CODES = frozenset({PARSE_FAILED_CODE, VALIDATION_FAILED_CODE, BAD_REQUEST_CODE})
 
 

@@ -1,9 +1,9 @@
 """The one error shape of the REST surface, and the HTTP status of each error code.
 Every failure answers `{"error": {"code", "message", "details", "request_id"}}`. The codes are
-GraphQL's `ErrorCode` names (themselves the names of `services.ErrorCode`, plus
-`UNAUTHENTICATED`), so a client switches on the same values whichever surface it uses;
-unexpected failures are `INTERNAL_SERVER_ERROR`, masked as in GraphQL, with the request id to
-quote. The status of each code, and why, is `error_responses`' table in the OpenAPI document.
+`services.ErrorCode`'s names, as in GraphQL's `ErrorCode`, so a client switches on the same values
+whichever surface it uses; unexpected failures are `INTERNAL_SERVER_ERROR`, masked as in GraphQL,
+with the request id to quote. Each expected failure's status is `services.presentation.FAILURES`'s;
+the status of each code, and why, is `error_responses`' table in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -18,10 +18,16 @@ from starlette.responses import JSONResponse, Response
 
 from experience_plane import services
 from experience_plane.auth import AuthenticationError, AuthFailure
-from experience_plane.graphql.errors import ErrorCode
-from experience_plane.graphql.schema import INTERNAL_ERROR_CODE, UNEXPECTED_ERROR_MESSAGE
 from experience_plane.middleware import current_request_id
 from experience_plane.observability.metrics import record_error
+from experience_plane.services import ErrorCode
+from experience_plane.services.presentation import (
+    INTERNAL_ERROR_CODE,
+    STATUS_BY_CODE,
+    UNEXPECTED_ERROR_MESSAGE,
+    details_of,
+    www_authenticate,
+)
 
 UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.name
 INVALID_INPUT = ErrorCode.INVALID_INPUT.name
@@ -30,24 +36,9 @@ IDEMPOTENCY_CONFLICT = ErrorCode.IDEMPOTENCY_CONFLICT.name
 UPLOAD_TOO_LARGE = ErrorCode.UPLOAD_TOO_LARGE.name
 RUNTIME_OUTCOME_UNKNOWN = ErrorCode.RUNTIME_OUTCOME_UNKNOWN.name
 
-# Every code a REST client can see; documented as the `code` enum in OpenAPI. GraphQL's enum
-# is the source; the masked internal error is the one code GraphQL has outside it.
+# Every code a REST client can see; documented as the `code` enum in OpenAPI: the service
+# codes, and the masked internal error, the one code outside them.
 ERROR_CODES: tuple[str, ...] = (*(code.name for code in ErrorCode), INTERNAL_ERROR_CODE)
-
-STATUS_BY_CODE: Mapping[str, int] = {
-    INVALID_INPUT: 422,
-    UPLOAD_TOO_LARGE: 413,
-    ErrorCode.RUNTIME_UNAVAILABLE.name: 503,
-    ErrorCode.RUNTIME_TIMEOUT.name: 504,
-    ErrorCode.RUNTIME_REJECTED.name: 422,
-    ErrorCode.RUNTIME_PROTOCOL_ERROR.name: 502,
-    NOT_FOUND: 404,
-    ErrorCode.RATE_LIMITED.name: 429,
-    UNAUTHENTICATED: 401,
-    IDEMPOTENCY_CONFLICT: 409,
-    RUNTIME_OUTCOME_UNKNOWN: 502,
-    INTERNAL_ERROR_CODE: 500,
-}
 
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -117,38 +108,26 @@ class RestError(Exception):
 
 def from_service_error(error: services.ServiceError) -> RestError:
     """The REST error for an expected failure of the service layer."""
-    details: dict[str, Any] = {}
+    # An absent field or key is left out rather than sent as null.
+    details = {name: value for name, value in details_of(error).items() if value not in (None, "")}
+    if "field" in details:
+        details["field"] = snake_case(details["field"])
     headers: dict[str, str] = {}
-    if isinstance(error, services.InvalidInputError) and error.field:
-        details["field"] = snake_case(error.field)
-    if isinstance(error, services.UploadTooLargeError):
-        details["max_bytes"] = error.max_bytes
     if isinstance(error, services.RateLimitedError):
-        details["retry_after_seconds"] = error.retry_after_seconds
         # Retry-After is whole seconds (RFC 9110); round up so that a retry then succeeds.
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_seconds)))
-    if isinstance(error, services.RuntimeOutcomeUnknownError) and error.idempotency_key:
-        details["idempotency_key"] = error.idempotency_key
-    code = ErrorCode[error.code.name].name
-    return RestError(code, error.message, details=details, headers=headers)
+    return RestError(error.code.name, error.message, details=details, headers=headers)
 
 
 def from_authentication_error(error: AuthenticationError) -> RestError:
     """401 with `WWW-Authenticate` (RFC 6750); 503 when the signing keys cannot be fetched."""
-    if error.reason is AuthFailure.MISSING_TOKEN:
-        challenge = 'Bearer realm="experience-plane"'
-    else:
-        challenge = (
-            'Bearer realm="experience-plane", error="invalid_token", '
-            f'error_description="{error.reason.value}"'
-        )
     unavailable = error.reason is AuthFailure.KEYS_UNAVAILABLE
     return RestError(
         UNAUTHENTICATED,
         error.message,
         status_code=503 if unavailable else 401,
         details={"reason": error.reason.value},
-        headers={"WWW-Authenticate": challenge},
+        headers={"WWW-Authenticate": www_authenticate(error.reason)},
     )
 
 

@@ -13,12 +13,12 @@ from starlette.responses import StreamingResponse
 
 from experience_plane.auth import Principal
 from experience_plane.context import get_principal, get_services
-from experience_plane.graphql.data_mash import MAX_RECORDS_PAGE
 from experience_plane.rest.errors import RestError, error_responses, not_found
 from experience_plane.rest.models import Execution, RecordsPage, execution_json
 from experience_plane.rest.route import RestRoute
 from experience_plane.rest.streams import KeepAlive, follow_execution
 from experience_plane.services import Services
+from experience_plane.services.presentation import MAX_RECORDS_PAGE
 
 EVENTS_DESCRIPTION = """\
 Server-Sent Events, one per change of the execution:

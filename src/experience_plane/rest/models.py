@@ -7,6 +7,7 @@ resolvers do.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
@@ -17,6 +18,7 @@ from experience_plane import runtime
 from experience_plane.auth import Principal
 from experience_plane.executions import Snapshot
 from experience_plane.services import ExecutionService
+from experience_plane.services.presentation import complete_artifact
 
 RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
 STATUS_PATH = "/v1/execution/{execution_id}/status"
@@ -65,31 +67,6 @@ class ContentFile(BaseModel):
     row_count: int | None
 
 
-class SourceColumn(BaseModel):
-    """Lineage: the file and column a value comes from."""
-
-    file_id: str
-    column: str
-    confidence: float | None = Field(description="0 to 1; null for join key sources.")
-
-
-class CanonicalField(BaseModel):
-    """A field of the mash's canonical model and the columns mapped onto it."""
-
-    name: str
-    type: str | None
-    confidence: float | None
-    sources: list[SourceColumn]
-
-
-class JoinKey(BaseModel):
-    """A field the sources were joined on."""
-
-    field: str
-    sources: list[SourceColumn]
-    overlap: float | None = Field(description="Share of key values in common, 0 to 1.")
-
-
 class DataMash(BaseModel):
     """A data mash: several files composed into one canonical view."""
 
@@ -98,8 +75,8 @@ class DataMash(BaseModel):
     mash_id: str
     name: str | None
     entity: str | None = Field(description="What the records describe, e.g. `customer`.")
-    canonical_fields: list[CanonicalField]
-    join_keys: list[JoinKey]
+    canonical_fields: list[runtime.CanonicalField]
+    join_keys: list[runtime.JoinKey]
     row_count: int | None
     quality_report: runtime.QualityReport | None
     records_url: str = Field(description="Where to read the joined records, a page at a time.")
@@ -170,8 +147,9 @@ async def execution_json(
     executions: ExecutionService, principal: Principal, status: runtime.ExecutionStatus
 ) -> Execution:
     """The REST `Execution` for a status, reduced artifacts completed through the services."""
+    load = functools.partial(executions.artifact, principal)
     artifacts = await asyncio.gather(
-        *(_complete(executions, principal, artifact) for artifact in status.artifacts)
+        *(complete_artifact(artifact, load) for artifact in status.artifacts)
     )
     progress = status.progress
     return Execution(
@@ -200,19 +178,6 @@ async def snapshot_json(
     return execution
 
 
-async def _complete(
-    executions: ExecutionService, principal: Principal, artifact: runtime.Artifact
-) -> runtime.Artifact:
-    if artifact.complete:
-        return artifact
-    artifact_id = (
-        artifact.file_id if isinstance(artifact, runtime.FileArtifact) else artifact.mash_id
-    )
-    loaded = await executions.artifact(principal, artifact_id)
-    # The Runtime's record must be of the same kind; anything else keeps what the status said.
-    return loaded if isinstance(loaded, type(artifact)) else artifact
-
-
 def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
     """The REST JSON of one artifact."""
     if isinstance(artifact, runtime.FileArtifact):
@@ -233,28 +198,9 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
         mash_id=artifact.mash_id,
         name=artifact.name,
         entity=artifact.entity,
-        canonical_fields=[
-            CanonicalField(
-                name=field.name,
-                type=field.type,
-                confidence=field.confidence,
-                sources=[_source(source) for source in field.sources],
-            )
-            for field in artifact.canonical_fields
-        ],
-        join_keys=[
-            JoinKey(
-                field=key.field,
-                sources=[_source(source) for source in key.sources],
-                overlap=key.overlap,
-            )
-            for key in artifact.join_keys
-        ],
+        canonical_fields=list(artifact.canonical_fields),
+        join_keys=list(artifact.join_keys),
         row_count=artifact.row_count,
         quality_report=artifact.quality_report,
         records_url=RECORDS_PATH.format(mash_id=artifact.mash_id),
     )
-
-
-def _source(source: runtime.FieldSource) -> SourceColumn:
-    return SourceColumn(file_id=source.file_id, column=source.column, confidence=source.confidence)

@@ -16,14 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 from experience_plane.auth import Principal
 from experience_plane.executions import Snapshot
-from experience_plane.graphql.errors import ErrorCode
 from experience_plane.rest.errors import UNAUTHENTICATED, RestError
 from experience_plane.rest.models import Execution, snapshot_json
 from experience_plane.rest.route import to_rest_error
-from experience_plane.services import Services
+from experience_plane.services import ErrorCode, Services
 from experience_plane.services.executions import SHUTTING_DOWN_MESSAGE
-
-TOKEN_EXPIRED_MESSAGE = "Your token has expired; reconnect with a fresh one."  # noqa: S105 - a message
+from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
 
 
 class KeepAlive:

@@ -20,18 +20,24 @@ from experience_plane.runtime import (
 
 
 class ErrorCode(StrEnum):
-    """Stable, documented codes for the failures a caller is expected to handle."""
+    """Stable, documented codes of the failures a caller is expected to handle.
 
-    INVALID_INPUT = "invalid_input"
-    UPLOAD_TOO_LARGE = "upload_too_large"
-    RUNTIME_UNAVAILABLE = "runtime_unavailable"
-    RUNTIME_TIMEOUT = "runtime_timeout"
-    RUNTIME_REJECTED = "runtime_rejected"
-    RUNTIME_PROTOCOL_ERROR = "runtime_protocol_error"
-    NOT_FOUND = "not_found"
-    RATE_LIMITED = "rate_limited"
-    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
-    RUNTIME_OUTCOME_UNKNOWN = "runtime_outcome_unknown"
+    The one definition: GraphQL's `ErrorCode` enum and REST's `code` are these names (each
+    value is its name), so a client switches on the same values whichever surface it uses.
+    """
+
+    INVALID_INPUT = "INVALID_INPUT"
+    UPLOAD_TOO_LARGE = "UPLOAD_TOO_LARGE"
+    RUNTIME_UNAVAILABLE = "RUNTIME_UNAVAILABLE"
+    RUNTIME_TIMEOUT = "RUNTIME_TIMEOUT"
+    RUNTIME_REJECTED = "RUNTIME_REJECTED"
+    RUNTIME_PROTOCOL_ERROR = "RUNTIME_PROTOCOL_ERROR"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    RUNTIME_OUTCOME_UNKNOWN = "RUNTIME_OUTCOME_UNKNOWN"
+    # Raised by authentication, before any service runs; a public code all the same.
+    UNAUTHENTICATED = "UNAUTHENTICATED"
 
 
 class ServiceError(Exception):

@@ -1,0 +1,116 @@
+"""What GraphQL and REST both present, so that neither surface imports the other: `FAILURES`,
+the one table of expected failures (each `ServiceError` class with the HTTP status REST answers
+it with, the GraphQL error type a mutation returns for it, and the attributes both pass on, as
+GraphQL fields and REST `details`; the mutation result unions are built from it, in its order),
+the masked answer to an unexpected failure, the token-expiry message, the page limit, the
+`WWW-Authenticate` challenge and artifact completion."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from experience_plane.auth import AuthFailure
+from experience_plane.runtime import Artifact, DataMashArtifact, FileArtifact
+from experience_plane.services import errors
+from experience_plane.services.errors import ErrorCode, ServiceError
+
+INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
+"""The code of an unexpected failure: masked, outside `ErrorCode` (no client handles it)."""
+UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
+TOKEN_EXPIRED_MESSAGE = "Your token has expired; reconnect with a fresh one."  # noqa: S105 - a message
+REALM = "experience-plane"
+MAX_RECORDS_PAGE = 500
+"""The most records one page may ask for (GraphQL's `first`, REST's `limit`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How both surfaces present one kind of expected failure."""
+
+    error: type[ServiceError]
+    status: int
+    """The HTTP status of REST's answer."""
+    schema_type: str
+    """The GraphQL error type (by name) a mutation result carries."""
+    details: tuple[str, ...] = ()
+    """The error's attributes passed on: GraphQL fields, REST `details` keys."""
+
+    @property
+    def code(self) -> ErrorCode:
+        """The stable code, the error class's own."""
+        return self.error.code
+
+
+# In the order of the mutation result unions. Failures without a type of their own in the
+# schema (an unreadable answer, an id that went missing) are "try again later" to a mutation,
+# keeping their own code.
+FAILURES: tuple[Failure, ...] = (
+    Failure(errors.InvalidInputError, 422, "InvalidInputError", ("field",)),
+    Failure(errors.UploadTooLargeError, 413, "UploadTooLargeError", ("max_bytes",)),
+    Failure(errors.RuntimeUnavailableError, 503, "RuntimeUnavailableError"),
+    Failure(errors.RuntimeTimeoutError, 504, "RuntimeTimeoutError"),
+    Failure(errors.RuntimeRejectedError, 422, "RuntimeRejectedError"),
+    Failure(errors.RateLimitedError, 429, "RateLimitedError", ("retry_after_seconds",)),
+    Failure(errors.IdempotencyConflictError, 409, "IdempotencyConflictError"),
+    Failure(
+        errors.RuntimeOutcomeUnknownError, 502, "RuntimeOutcomeUnknownError", ("idempotency_key",)
+    ),
+    Failure(errors.RuntimeProtocolFailure, 502, "RuntimeUnavailableError"),
+    Failure(errors.NotFoundError, 404, "RuntimeUnavailableError"),
+    Failure(ServiceError, 503, "RuntimeUnavailableError"),
+)
+
+_BY_ERROR: Mapping[type[ServiceError], Failure] = {row.error: row for row in FAILURES}
+
+STATUS_BY_CODE: Mapping[str, int] = {
+    **{row.code.name: row.status for row in FAILURES},
+    ErrorCode.UNAUTHENTICATED.name: 401,
+    INTERNAL_ERROR_CODE: 500,
+}
+"""The HTTP status of every public code (a code shared by several rows has one status)."""
+
+
+def failure_of(error: ServiceError) -> Failure:
+    """The row of `error`'s class, or of its nearest listed base class."""
+    for cls in type(error).__mro__:
+        row = _BY_ERROR.get(cls)
+        if row is not None:
+            return row
+    raise LookupError(f"{type(error).__name__} is not a ServiceError")  # pragma: no cover
+
+
+def details_of(error: ServiceError) -> dict[str, Any]:
+    """The attributes of `error` that its row passes on, by name."""
+    return {name: getattr(error, name) for name in failure_of(error).details}
+
+
+def www_authenticate(reason: AuthFailure) -> str:
+    """The `WWW-Authenticate` challenge (RFC 6750) for a refused caller."""
+    # RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    if reason is AuthFailure.MISSING_TOKEN:
+        return f'Bearer realm="{REALM}"'
+    return f'Bearer realm="{REALM}", error="invalid_token", error_description="{reason.value}"'
+
+
+ArtifactT = TypeVar("ArtifactT", bound=FileArtifact | DataMashArtifact)
+
+
+def artifact_id(artifact: Artifact) -> str:
+    """The id an artifact is read by: a file id or a mash id."""
+    return artifact.file_id if isinstance(artifact, FileArtifact) else artifact.mash_id
+
+
+async def complete_artifact(
+    artifact: ArtifactT, load: Callable[[str], Awaitable[Artifact]]
+) -> ArtifactT:
+    """The complete artifact: the status's own, or the Runtime's full record read by `load`.
+
+    A reduced status artifact (the platform's Runtime) carries only ids. The Runtime's record
+    must be of the same kind; anything else keeps what the status said.
+    """
+    if artifact.complete:
+        return artifact
+    loaded = await load(artifact_id(artifact))
+    return loaded if isinstance(loaded, type(artifact)) else artifact
