@@ -1,0 +1,65 @@
+"""The real JavaScript clients, at their defaults, against a real API and reference Runtime.
+
+Each `*.test.mjs` in `tests/frontend/clients/` is one scenario (Apollo Client 4 with
+apollo-upload-client and GraphQLWsLink, urql over fetch, graphql-ws and graphql-sse, persisted
+queries, graphql-http's audit), run with `node --test` and told where the API is and which token
+to send through the environment. The clients' versions are pinned by that package's lockfile.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.frontend import NodeTools, npm_ci
+from tests.support.processes import ApiProcess, RuntimeProcess
+
+CLIENTS = Path(__file__).parent / "clients"
+SCENARIOS = sorted(path.name for path in CLIENTS.glob("*.test.mjs"))
+SCENARIO_TIMEOUT = 180.0
+
+
+@pytest.fixture(scope="module")
+def clients_installed(node_tools: NodeTools) -> NodeTools:
+    """tests/frontend/clients' locked dependencies, installed by `npm ci` when out of date."""
+    npm_ci(node_tools, CLIENTS)
+    return node_tools
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    """`experience-plane serve` (production, authentication on) over a reference Runtime."""
+    base = tmp_path_factory.mktemp("js-clients")
+    with (
+        RuntimeProcess(base / "runtime", require_session=True) as runtime,
+        ApiProcess(runtime.url, base / "api-logs", auth=True) as process,
+    ):
+        yield process
+
+
+def test_every_scenario_is_collected() -> None:
+    assert len(SCENARIOS) >= 10, SCENARIOS
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario(scenario: str, clients_installed: NodeTools, api: ApiProcess) -> None:
+    env = {
+        **os.environ,
+        "EP_API_URL": api.graphql_url,
+        "EP_WS_URL": api.ws_url,
+        "EP_TOKEN": api.token(),
+        "NO_COLOR": "1",
+    }
+    result = subprocess.run(
+        [clients_installed.node, "--test", "--test-reporter=spec", scenario],
+        cwd=CLIENTS, env=env, capture_output=True, text=True, check=False,
+        timeout=SCENARIO_TIMEOUT,
+    )  # fmt: skip
+    assert result.returncode == 0, (
+        f"node --test {scenario} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
+        f"\n--- API log ---\n{api.log_text()[-4000:]}"
+    )

@@ -1,0 +1,71 @@
+"""Node.js for the frontend tests: finding it, and installing an npm package's locked deps.
+
+The frontend tests run real JavaScript clients and a real browser, so they need Node.js 20+ and
+npm. In CI (`CI=true`) a missing Node is a failure; on a developer's machine the tests are left
+out and the run ends with a loud banner saying why (`tests/frontend/conftest.py`): never a
+silent skip.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+MIN_NODE_MAJOR = 20
+NPM_CI_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class NodeTools:
+    """The `node` and `npm` executables the frontend tests run."""
+
+    node: str
+    npm: str
+
+
+def in_ci() -> bool:
+    """True on CI, where a frontend test that cannot run must fail, not be left out."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@functools.cache
+def find_node() -> NodeTools | str:
+    """Node.js and npm when both are usable, else the reason (for the failure or the banner)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if not path)
+        return (
+            f"{missing} not found on PATH: install Node.js {MIN_NODE_MAJOR} or later "
+            "(Debian/Ubuntu: `apt-get install nodejs npm`, or https://nodejs.org)"
+        )
+    version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, check=False, timeout=30
+    ).stdout.strip()
+    major = version.lstrip("v").split(".", 1)[0]
+    if not major.isdigit() or int(major) < MIN_NODE_MAJOR:
+        return f"{node} is Node.js {version or '(unknown)'}; the tests need {MIN_NODE_MAJOR}+"
+    return NodeTools(node=node, npm=npm)
+
+
+def npm_ci(tools: NodeTools, package: Path) -> None:
+    """`npm ci` in `package` unless its node_modules is at least as new as its lockfile.
+
+    `npm ci` installs exactly the committed lockfile (integrity hashes checked) and writes
+    `node_modules/.package-lock.json`, whose age tells a stale install from a current one.
+    """
+    lockfile = package / "package-lock.json"
+    installed = package / "node_modules" / ".package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lockfile.stat().st_mtime:
+        return
+    result = subprocess.run(
+        [tools.npm, "ci", "--no-audit", "--no-fund"],
+        cwd=package, capture_output=True, text=True, check=False, timeout=NPM_CI_TIMEOUT,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"`npm ci` in {package} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+        )
