@@ -32,11 +32,14 @@ def clients_installed(node_tools: NodeTools) -> NodeTools:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """`experience-plane serve` (production, authentication on) over a reference Runtime."""
+    """`experience-plane serve` (production, authentication on) over a reference Runtime, with
+    introspection on as a team's development API has it: graphql-http's audits query `__type`."""
     base = tmp_path_factory.mktemp("js-clients")
     with (
         RuntimeProcess(base / "runtime", require_session=True) as runtime,
-        ApiProcess(runtime.url, base / "api-logs", auth=True) as process,
+        ApiProcess(
+            runtime.url, base / "api-logs", auth=True, env={"EXPERIENCE_INTROSPECTION": "true"}
+        ) as process,
     ):
         yield process
 

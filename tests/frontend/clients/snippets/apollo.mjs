@@ -1,5 +1,5 @@
 // The Apollo Client setup README.md shows under "For frontend teams"; the tests import it as is.
-import { ApolloClient, ApolloLink, InMemoryCache } from "@apollo/client";
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from "@apollo/client";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import UploadHttpLink from "apollo-upload-client/UploadHttpLink.mjs";
 import { OperationTypeNode } from "graphql";
@@ -31,6 +31,20 @@ export function createApolloClient({ url, wsUrl, token, possibleTypes, webSocket
       ({ operationType }) => operationType === OperationTypeNode.SUBSCRIPTION,
       wsLink,
       httpLink,
+    ),
+  });
+}
+
+// With no WebSocket at all: Apollo's HttpLink follows subscriptions over HTTP multipart
+// responses; apollo-upload-client still sends everything else (uploads included).
+export function createApolloHttpOnlyClient({ url, token, possibleTypes }) {
+  const headers = { Authorization: `Bearer ${token}`, "Apollo-Require-Preflight": "true" };
+  return new ApolloClient({
+    cache: new InMemoryCache({ possibleTypes }),
+    link: ApolloLink.split(
+      ({ operationType }) => operationType === OperationTypeNode.SUBSCRIPTION,
+      new HttpLink({ uri: url, headers }),
+      new UploadHttpLink({ uri: url, headers }),
     ),
   });
 }
