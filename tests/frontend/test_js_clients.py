@@ -62,7 +62,10 @@ def test_scenario(scenario: str, clients_installed: NodeTools, api: ApiProcess) 
         cwd=CLIENTS, env=env, capture_output=True, text=True, check=False,
         timeout=SCENARIO_TIMEOUT,
     )  # fmt: skip
-    assert result.returncode == 0, (
-        f"node --test {scenario} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
-        f"\n--- API log ---\n{api.log_text()[-4000:]}"
-    )
+    if result.returncode != 0:
+        api_log = "\n".join(api.log_text().splitlines()[-30:])
+        pytest.fail(
+            f"node --test {scenario} exited with {result.returncode}:\n"
+            f"{result.stdout}{result.stderr}\n--- the API's last log lines ---\n{api_log}",
+            pytrace=False,
+        )
