@@ -8,7 +8,7 @@ import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 
-from experience_plane import services
+from experience_plane import runtime, services
 from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
@@ -18,19 +18,21 @@ from experience_plane.graphql.errors import (
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
+from experience_plane.graphql.objects import schema_type
 from experience_plane.runtime import FileArtifact
 
-
-@strawberry.type(description="What the Runtime learned about one column of a tabular file.")
-class ColumnProfile:
-    """A column's name, inferred type and value counts."""
-
-    name: str = strawberry.field(description="The column's name as it appears in the file.")
-    type: str = strawberry.field(
-        description="The inferred type: integer, number, boolean, string, date, datetime, empty."
+if TYPE_CHECKING:
+    # To mypy the derived type is the domain class whose values its resolver returns.
+    from experience_plane.runtime import ColumnProfile
+else:
+    ColumnProfile = schema_type(
+        runtime.ColumnProfile,
+        descriptions={
+            "name": "The column's name as it appears in the file.",
+            "null_count": "How many values are empty.",
+            "distinct_count": "How many values are distinct.",
+        },
     )
-    null_count: int | None = strawberry.field(description="How many values are empty.")
-    distinct_count: int | None = strawberry.field(description="How many values are distinct.")
 
 
 @strawberry.type(description="An uploaded file and what the Runtime learned about it.")
@@ -75,17 +77,7 @@ class ContentFile(Artifact):
     @described_field("The columns of a tabular file; null when it is not tabular.")
     async def columns(self, info: Info) -> list[ColumnProfile] | None:
         columns = (await self.details(info)).columns
-        if columns is None:
-            return None
-        return [
-            ColumnProfile(
-                name=column.name,
-                type=column.type,
-                null_count=column.null_count,
-                distinct_count=column.distinct_count,
-            )
-            for column in columns
-        ]
+        return None if columns is None else list(columns)
 
     @described_field("How many data rows a tabular file has.")
     async def row_count(self, info: Info) -> int | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeAlias
 import strawberry
 from strawberry.scalars import JSON
 
-from experience_plane import services
+from experience_plane import runtime, services
 from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.enums import schema_enum
@@ -24,7 +24,8 @@ from experience_plane.graphql.errors import (
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
-from experience_plane.runtime import DataMashArtifact, FieldSource
+from experience_plane.graphql.objects import schema_type
+from experience_plane.runtime import DataMashArtifact
 from experience_plane.services import ErrorCode
 from experience_plane.services.presentation import MAX_RECORDS_PAGE
 
@@ -42,60 +43,44 @@ ConfidenceLevel = schema_enum(
 )
 
 
-@strawberry.type(description="A source column feeding a canonical field or a join key.")
-class SourceColumn:
-    """Lineage: which file and column a value comes from."""
-
-    file_id: strawberry.ID = strawberry.field(description="The source file's id.")
-    column: str = strawberry.field(description="The column's name in that file.")
-    confidence: float | None = strawberry.field(
-        description="How sure the mapping is, 0 to 1 (null for join key sources)."
+if TYPE_CHECKING:
+    # To mypy a derived type is the domain class whose values its resolvers return.
+    from experience_plane.runtime import CanonicalField, JoinKey, QualityReport, SourceColumn
+else:
+    SourceColumn = schema_type(
+        runtime.SourceColumn,
+        types={"file_id": strawberry.ID},
+        descriptions={
+            "file_id": "The source file's id.",
+            "column": "The column's name in that file.",
+        },
     )
-
-    @classmethod
-    def from_source(cls, source: FieldSource) -> SourceColumn:
-        """The schema object for a Runtime field source."""
-        return cls(
-            file_id=strawberry.ID(source.file_id),
-            column=source.column,
-            confidence=source.confidence,
-        )
-
-
-@strawberry.type(description="A field of the mash's canonical model.")
-class CanonicalField:
-    """A field and the source columns mapped onto it."""
-
-    name: str = strawberry.field(description="The canonical field's name.")
-    type: str | None = strawberry.field(description="The field's inferred type.")
-    confidence: float | None = strawberry.field(
-        description="The confidence of the field's mapping, 0 to 1."
+    CanonicalField = schema_type(
+        runtime.CanonicalField,
+        descriptions={
+            "name": "The canonical field's name.",
+            "type": "The field's inferred type.",
+            "confidence": "The confidence of the field's mapping, 0 to 1.",
+            "sources": "The columns feeding it.",
+        },
     )
-    sources: list[SourceColumn] = strawberry.field(description="The columns feeding it.")
-
-
-@strawberry.type(description="A field the sources were joined on.")
-class JoinKey:
-    """The key and the columns that carry it in each source."""
-
-    field: str = strawberry.field(description="The canonical field used as the key.")
-    sources: list[SourceColumn] = strawberry.field(description="The key's column in each source.")
-    overlap: float | None = strawberry.field(
-        description="The share of key values the sources have in common, 0 to 1."
+    JoinKey = schema_type(
+        runtime.JoinKey,
+        descriptions={
+            "field": "The canonical field used as the key.",
+            "sources": "The key's column in each source.",
+        },
     )
-
-
-@strawberry.type(description="The data-quality summary of a mash.")
-class QualityReport:
-    """Completeness, nulls, duplicates, type conflicts and notes for people."""
-
-    completeness: float | None = strawberry.field(description="Share of filled values, 0 to 1.")
-    null_density: float | None = strawberry.field(description="Share of empty values, 0 to 1.")
-    duplicate_keys: int | None = strawberry.field(description="How many join keys repeat.")
-    type_conflicts: int | None = strawberry.field(
-        description="How many fields had values of conflicting types."
+    QualityReport = schema_type(
+        runtime.QualityReport,
+        descriptions={
+            "completeness": "Share of filled values, 0 to 1.",
+            "null_density": "Share of empty values, 0 to 1.",
+            "duplicate_keys": "How many join keys repeat.",
+            "type_conflicts": "How many fields had values of conflicting types.",
+            "issues": "Findings worth a person's attention.",
+        },
     )
-    issues: list[str] = strawberry.field(description="Findings worth a person's attention.")
 
 
 @strawberry.type(description="One joined record of a mash, and where it is in the list.")
@@ -152,26 +137,11 @@ class DataMash(Artifact):
 
     @described_field("The canonical model: fields and the columns mapped onto them.")
     async def canonical_fields(self, info: Info) -> list[CanonicalField]:
-        return [
-            CanonicalField(
-                name=field.name,
-                type=field.type,
-                confidence=field.confidence,
-                sources=[SourceColumn.from_source(source) for source in field.sources],
-            )
-            for field in (await self.details(info)).canonical_fields
-        ]
+        return list((await self.details(info)).canonical_fields)
 
     @described_field("The fields the sources were joined on.")
     async def join_keys(self, info: Info) -> list[JoinKey]:
-        return [
-            JoinKey(
-                field=key.field,
-                sources=[SourceColumn.from_source(source) for source in key.sources],
-                overlap=key.overlap,
-            )
-            for key in (await self.details(info)).join_keys
-        ]
+        return list((await self.details(info)).join_keys)
 
     @described_field("How many joined records the mash has.")
     async def row_count(self, info: Info) -> int | None:
@@ -179,16 +149,7 @@ class DataMash(Artifact):
 
     @described_field("The data-quality summary.")
     async def quality_report(self, info: Info) -> QualityReport | None:
-        report = (await self.details(info)).quality_report
-        if report is None:
-            return None
-        return QualityReport(
-            completeness=report.completeness,
-            null_density=report.null_density,
-            duplicate_keys=report.duplicate_keys,
-            type_conflicts=report.type_conflicts,
-            issues=list(report.issues),
-        )
+        return (await self.details(info)).quality_report
 
     @described_field("The joined records, a page at a time.")
     async def records(

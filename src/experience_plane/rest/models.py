@@ -67,31 +67,6 @@ class ContentFile(BaseModel):
     row_count: int | None
 
 
-class SourceColumn(BaseModel):
-    """Lineage: the file and column a value comes from."""
-
-    file_id: str
-    column: str
-    confidence: float | None = Field(description="0 to 1; null for join key sources.")
-
-
-class CanonicalField(BaseModel):
-    """A field of the mash's canonical model and the columns mapped onto it."""
-
-    name: str
-    type: str | None
-    confidence: float | None
-    sources: list[SourceColumn]
-
-
-class JoinKey(BaseModel):
-    """A field the sources were joined on."""
-
-    field: str
-    sources: list[SourceColumn]
-    overlap: float | None = Field(description="Share of key values in common, 0 to 1.")
-
-
 class DataMash(BaseModel):
     """A data mash: several files composed into one canonical view."""
 
@@ -100,8 +75,8 @@ class DataMash(BaseModel):
     mash_id: str
     name: str | None
     entity: str | None = Field(description="What the records describe, e.g. `customer`.")
-    canonical_fields: list[CanonicalField]
-    join_keys: list[JoinKey]
+    canonical_fields: list[runtime.CanonicalField]
+    join_keys: list[runtime.JoinKey]
     row_count: int | None
     quality_report: runtime.QualityReport | None
     records_url: str = Field(description="Where to read the joined records, a page at a time.")
@@ -223,28 +198,9 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
         mash_id=artifact.mash_id,
         name=artifact.name,
         entity=artifact.entity,
-        canonical_fields=[
-            CanonicalField(
-                name=field.name,
-                type=field.type,
-                confidence=field.confidence,
-                sources=[_source(source) for source in field.sources],
-            )
-            for field in artifact.canonical_fields
-        ],
-        join_keys=[
-            JoinKey(
-                field=key.field,
-                sources=[_source(source) for source in key.sources],
-                overlap=key.overlap,
-            )
-            for key in artifact.join_keys
-        ],
+        canonical_fields=list(artifact.canonical_fields),
+        join_keys=list(artifact.join_keys),
         row_count=artifact.row_count,
         quality_report=artifact.quality_report,
         records_url=RECORDS_PATH.format(mash_id=artifact.mash_id),
     )
-
-
-def _source(source: runtime.FieldSource) -> SourceColumn:
-    return SourceColumn(file_id=source.file_id, column=source.column, confidence=source.confidence)

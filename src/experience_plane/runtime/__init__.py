@@ -25,7 +25,6 @@ from experience_plane.runtime.models import (
     DataMashArtifact,
     ExecutionState,
     ExecutionStatus,
-    FieldSource,
     FileArtifact,
     JoinKey,
     MashRecordsPage,
@@ -33,6 +32,7 @@ from experience_plane.runtime.models import (
     QualityReport,
     RuntimeCaller,
     RuntimeFlavour,
+    SourceColumn,
     SubmitResult,
 )
 
@@ -49,7 +49,6 @@ __all__ = [
     "ExecutionNotFound",
     "ExecutionState",
     "ExecutionStatus",
-    "FieldSource",
     "FileArtifact",
     "JoinKey",
     "MashRecordsPage",
@@ -63,6 +62,7 @@ __all__ = [
     "RuntimeRejected",
     "RuntimeTimeout",
     "RuntimeUnavailable",
+    "SourceColumn",
     "StreamUnavailable",
     "SubmitOutcomeUnknown",
     "SubmitResult",

@@ -1,7 +1,9 @@
 """What the rest of the service sees of the Runtime: small frozen values, never raw JSON.
 The Runtime's wire shapes vary (the reference Runtime, the platform's current Runtime, older
 shapes); `experience_plane.runtime.wire` parses them all into these types, so nothing outside
-this package needs to know which Runtime it talks to.
+this package needs to know which Runtime it talks to. The artifacts' parts (`ColumnProfile`,
+`SourceColumn`, ...) are served as they are by REST and derived into GraphQL types, so a
+`pydantic.Field` description in a field's annotation documents the field on both surfaces.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ __all__ = [
     "DataMashArtifact",
     "ExecutionState",
     "ExecutionStatus",
-    "FieldSource",
     "FileArtifact",
     "JoinKey",
     "MashRecordsPage",
@@ -29,6 +30,7 @@ __all__ = [
     "QualityReport",
     "RuntimeCaller",
     "RuntimeFlavour",
+    "SourceColumn",
     "SubmitResult",
 ]
 
@@ -113,7 +115,6 @@ class ColumnProfile:
     """What the Runtime learned about one column of a tabular file."""
 
     name: str
-    # The description is the REST surface's (its OpenAPI document), which serves this class as is.
     type: Annotated[
         str, Field(description="integer, number, boolean, string, date, datetime or empty.")
     ]
@@ -122,32 +123,31 @@ class ColumnProfile:
 
 
 @dataclass(frozen=True, slots=True)
-class FieldSource:
-    """One source column feeding a canonical field or a join key."""
+class SourceColumn:
+    """Lineage: the file and column a value comes from."""
 
     file_id: str
     column: str
-    confidence: float | None
+    confidence: Annotated[float | None, Field(description="0 to 1; null for join key sources.")]
 
 
 @dataclass(frozen=True, slots=True)
 class CanonicalField:
-    """A field of a data mash's canonical model, with the source columns mapped onto it."""
+    """A field of the mash's canonical model and the columns mapped onto it."""
 
     name: str
     type: str | None
     confidence: float | None
-    sources: tuple[FieldSource, ...]
+    sources: tuple[SourceColumn, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class JoinKey:
-    """A field the sources of a data mash were joined on; `overlap` is the share of keys the
-    sources have in common, when the Runtime reports it."""
+    """A field the sources were joined on."""
 
     field: str
-    sources: tuple[FieldSource, ...]
-    overlap: float | None
+    sources: tuple[SourceColumn, ...]
+    overlap: Annotated[float | None, Field(description="Share of key values in common, 0 to 1.")]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,11 +29,11 @@ from experience_plane.runtime.models import (
     DataMashArtifact,
     ExecutionState,
     ExecutionStatus,
-    FieldSource,
     FileArtifact,
     JoinKey,
     Progress,
     QualityReport,
+    SourceColumn,
     SubmitResult,
 )
 
@@ -199,8 +199,8 @@ class _WireMashPayload(_Wire):
     quality_report: _WireQualityReport | None = None
 
 
-def _sources(sources: Iterable[_WireSource]) -> tuple[FieldSource, ...]:
-    return tuple(FieldSource(s.file_id, s.column, s.confidence) for s in sources)
+def _sources(sources: Iterable[_WireSource]) -> tuple[SourceColumn, ...]:
+    return tuple(SourceColumn(s.file_id, s.column, s.confidence) for s in sources)
 
 
 def _file_artifact(

@@ -13,10 +13,10 @@ from experience_plane.runtime import (
     ColumnProfile,
     DataMashArtifact,
     ExecutionState,
-    FieldSource,
     FileArtifact,
     JoinKey,
     QualityReport,
+    SourceColumn,
 )
 from experience_plane.runtime.wire import (
     WireArtifactDetail,
@@ -237,15 +237,15 @@ def test_full_data_mash_shape() -> None:
         "customer_id",
         "integer",
         1.0,
-        (FieldSource("file-1", "customer_id", 1.0), FieldSource("file-2", "cust_id", 0.8)),
+        (SourceColumn("file-1", "customer_id", 1.0), SourceColumn("file-2", "cust_id", 0.8)),
     )
     assert mash.canonical_fields[1] == CanonicalField(
-        "premium", "number", None, (FieldSource("file-2", "p", None),)
+        "premium", "number", None, (SourceColumn("file-2", "p", None),)
     )
     assert mash.join_keys == (
         JoinKey(
             "customer_id",
-            (FieldSource("file-1", "customer_id", None), FieldSource("file-2", "cust_id", None)),
+            (SourceColumn("file-1", "customer_id", None), SourceColumn("file-2", "cust_id", None)),
             0.75,
         ),
     )
