@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck pytest format schema bench soak clean
+.PHONY: help install run test lint typecheck pytest frontend format schema bench soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,8 +32,11 @@ lint: $(STAMP) ## ruff lint and format check
 typecheck: $(STAMP) ## mypy --strict over src/
 	$(BIN)/mypy src
 
-pytest: $(STAMP) ## The test suite alone
+pytest: $(STAMP) ## The test suite alone (tests/frontend needs Node.js 20+; says loudly when absent)
 	$(BIN)/pytest -q
+
+frontend: $(STAMP) ## The frontend tests alone: real JavaScript clients and headless Chromium
+	$(BIN)/pytest -q tests/frontend
 
 format: $(STAMP) ## Format and autofix the code
 	$(BIN)/ruff format src tests bench
