@@ -21,6 +21,8 @@ from tests.support.processes import ApiProcess, RuntimeProcess
 CLIENTS = Path(__file__).parent / "clients"
 SCENARIOS = sorted(path.name for path in CLIENTS.glob("*.test.mjs"))
 SCENARIO_TIMEOUT = 180.0
+# Slows the Runtime's phases so that a subscription sees the execution change, not only its end.
+PHASE_DELAY = 0.1
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +43,24 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
             runtime.url, base / "api-logs", auth=True, env={"EXPERIENCE_INTROSPECTION": "true"}
         ) as process,
     ):
+        runtime.set_faults(phase_delay=PHASE_DELAY)
         yield process
 
 
 def test_every_scenario_is_collected() -> None:
-    assert len(SCENARIOS) >= 10, SCENARIOS
+    clients = {"apollo", "urql"}
+    assert {name.split(".", 1)[0] for name in SCENARIOS} == {*clients, "graphql-http"}, SCENARIOS
+    for client in clients:
+        for scenario in (
+            "upload-watch",
+            "mash-records",
+            "typed-error",
+            "persisted-queries",
+        ):
+            assert any(name.startswith(f"{client}.{scenario}") for name in SCENARIOS), (
+                client,
+                scenario,
+            )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

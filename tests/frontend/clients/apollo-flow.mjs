@@ -34,7 +34,8 @@ export async function uploadAndWatch(client, name, type) {
   assert.equal(result.__typename, "ExecutionAccepted", JSON.stringify(result));
   assert.equal(result.execution.intentType, "content.upload");
   const events = await watch(client, result.execution.id);
-  assert.ok(events.length > 0, "no events");
+  // The Runtime's phases are slowed by the tests: the subscription sees the upload change.
+  assert.ok(events.length >= 2, `one event only: ${JSON.stringify(events)}`);
   assert.equal(events.at(-1).state, "COMPLETED", JSON.stringify(events));
   assert.equal(events.at(-1).isTerminal, true);
   return result.execution.id;
