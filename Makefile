@@ -32,8 +32,10 @@ lint: $(STAMP) ## ruff lint and format check
 typecheck: $(STAMP) ## mypy --strict over src/
 	$(BIN)/mypy src
 
+# Two workers, whole files each, so a module's shared processes start once: most tests wait on
+# real processes rather than compute, so two workers roughly halve the time even on two cores.
 pytest: $(STAMP) ## The test suite alone (tests/frontend needs Node.js 20+; says loudly when absent)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 frontend: $(STAMP) ## The frontend tests alone: real JavaScript clients and headless Chromium
 	$(BIN)/pytest -q tests/frontend

@@ -32,7 +32,7 @@ from tests.e2e.transports import (
     http_request,
     ws_session,
 )
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 ISSUER = "https://issuer.example.test"
 UNKNOWN_WATCH = 'subscription { executionStatus(executionId: "exec_unknown") { id } }'
@@ -40,26 +40,31 @@ AUDIENCE = "experience-plane"
 
 
 @pytest.fixture(scope="module")
-def auth_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    """A reference Runtime for this module."""
-    data_dir = tmp_path_factory.mktemp("auth") / "runtime"
-    with RuntimeProcess(data_dir, require_session=True) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-def api(
-    auth_runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiProcess]:
-    """The API checking issuer and audience, without clock-skew leeway."""
+def processes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
+    """A reference Runtime for this module, and the API in front of it checking issuer and
+    audience, without clock-skew leeway; started side by side."""
+    runtime = RuntimeProcess(tmp_path_factory.mktemp("auth") / "runtime", require_session=True)
     env = {
         "EXPERIENCE_AUTH_ISSUER": ISSUER,
         "EXPERIENCE_AUTH_AUDIENCE": AUDIENCE,
         "EXPERIENCE_AUTH_LEEWAY_SECONDS": "0",
     }
     log_dir = tmp_path_factory.mktemp("auth-api-logs")
-    with ApiProcess(auth_runtime.url, log_dir, env=env, auth=True) as process:
-        yield process
+    api = ApiProcess(runtime.url, log_dir, env=env, auth=True)
+    with started_together(runtime, api):
+        yield runtime, api
+
+
+@pytest.fixture(scope="module")
+def auth_runtime(processes: tuple[RuntimeProcess, ApiProcess]) -> RuntimeProcess:
+    return processes[0]
+
+
+@pytest.fixture(scope="module")
+def api(processes: tuple[RuntimeProcess, ApiProcess]) -> ApiProcess:
+    return processes[1]
 
 
 def _expired(api: ApiProcess) -> str:

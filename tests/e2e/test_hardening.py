@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.e2e.transports import PREFLIGHT, auth_payload, http_request, ws_session
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 APP_ORIGIN = "https://app.example.test"
 MAX_UPLOAD = 2000
@@ -25,18 +25,13 @@ RATE_BURST = 3
 
 
 @pytest.fixture(scope="module")
-def hardened_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    """A reference Runtime for this module."""
+def processes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
+    """A reference Runtime for this module, and the API in front of it in production, with small
+    limits so that tests can reach them; started side by side."""
     data_dir = tmp_path_factory.mktemp("hardening") / "runtime"
-    with RuntimeProcess(data_dir, require_session=True) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-def api(
-    hardened_runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiProcess]:
-    """The API in production, with small limits so that tests can reach them."""
+    runtime = RuntimeProcess(data_dir, require_session=True)
     env = {
         "EXPERIENCE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
         "EXPERIENCE_MAX_REQUEST_BYTES": str(MAX_REQUEST),
@@ -52,8 +47,19 @@ def api(
         "EXPERIENCE_WS_ALLOWED_ORIGINS": APP_ORIGIN,
     }
     log_dir = tmp_path_factory.mktemp("hardening-api-logs")
-    with ApiProcess(hardened_runtime.url, log_dir, env=env, auth=True) as process:
-        yield process
+    api = ApiProcess(runtime.url, log_dir, env=env, auth=True)
+    with started_together(runtime, api):
+        yield runtime, api
+
+
+@pytest.fixture(scope="module")
+def hardened_runtime(processes: tuple[RuntimeProcess, ApiProcess]) -> RuntimeProcess:
+    return processes[0]
+
+
+@pytest.fixture(scope="module")
+def api(processes: tuple[RuntimeProcess, ApiProcess]) -> ApiProcess:
+    return processes[1]
 
 
 def tenant() -> str:

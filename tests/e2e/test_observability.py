@@ -25,7 +25,7 @@ from tests.e2e.raw import (
     upload,
     ws_connection,
 )
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 STATUS_ROUTE = "/v1/execution/{execution_id}/status"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -33,22 +33,29 @@ CALLER_SPAN = "00f067aa0ba902b7"
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    """A Runtime of this module's own: its recent headers are this module's requests only."""
-    data_dir = tmp_path_factory.mktemp("observability") / "runtime"
-    with RuntimeProcess(data_dir) as process:
-        process.set_faults(phase_delay=0.3)
-        yield process
+def processes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
+    """A Runtime of this module's own (its recent headers are this module's requests only) and
+    the API in production mode (JSON logs and metrics are its defaults), logging at debug level
+    so that the Runtime client's lines show; started side by side."""
+    runtime = RuntimeProcess(tmp_path_factory.mktemp("observability") / "runtime")
+    log_dir = tmp_path_factory.mktemp("observability-api")
+    env = {"EXPERIENCE_LOG_LEVEL": "debug"}
+    api = ApiProcess(runtime.url, log_dir, auth=True, env=env)
+    with started_together(runtime, api):
+        runtime.set_faults(phase_delay=0.3)
+        yield runtime, api
 
 
 @pytest.fixture(scope="module")
-def api(runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """The API in production mode (JSON logs and metrics are its defaults), logging at debug
-    level so that the Runtime client's lines show."""
-    log_dir = tmp_path_factory.mktemp("observability-api")
-    env = {"EXPERIENCE_LOG_LEVEL": "debug"}
-    with ApiProcess(runtime.url, log_dir, auth=True, env=env) as process:
-        yield process
+def runtime(processes: tuple[RuntimeProcess, ApiProcess]) -> RuntimeProcess:
+    return processes[0]
+
+
+@pytest.fixture(scope="module")
+def api(processes: tuple[RuntimeProcess, ApiProcess]) -> ApiProcess:
+    return processes[1]
 
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

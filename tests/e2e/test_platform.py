@@ -19,25 +19,31 @@ from tests.e2e.client import (
     watch_ws,
     ws_client,
 )
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 
 @pytest.fixture(scope="module")
-def platform_runtime_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    """The reference Runtime in platform mode."""
+def processes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
+    """The reference Runtime in platform mode and the API in platform flavour in front of it,
+    started side by side."""
     data_dir = tmp_path_factory.mktemp("e2e-platform") / "runtime"
-    with RuntimeProcess(data_dir, mode="platform") as runtime:
-        yield runtime
+    runtime = RuntimeProcess(data_dir, mode="platform")
+    log_dir = tmp_path_factory.mktemp("platform-api-logs")
+    api = ApiProcess(runtime.url, log_dir, flavour="platform", auth=True)
+    with started_together(runtime, api):
+        yield runtime, api
 
 
 @pytest.fixture(scope="module")
-def platform_api(
-    platform_runtime_process: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiProcess]:
-    """The API in platform flavour, in front of the Runtime in platform mode."""
-    log_dir = tmp_path_factory.mktemp("platform-api-logs")
-    with ApiProcess(platform_runtime_process.url, log_dir, flavour="platform", auth=True) as api:
-        yield api
+def platform_runtime_process(processes: tuple[RuntimeProcess, ApiProcess]) -> RuntimeProcess:
+    return processes[0]
+
+
+@pytest.fixture(scope="module")
+def platform_api(processes: tuple[RuntimeProcess, ApiProcess]) -> ApiProcess:
+    return processes[1]
 
 
 async def test_flow_against_the_platform_runtime(platform_api: ApiProcess) -> None:

@@ -20,7 +20,7 @@ import pytest
 from tests.e2e.client import request as gql_request
 from tests.e2e.client import ws_client
 from tests.e2e.raw import MASH, post, result, upload
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 from tests.support.redis import RedisServer
 
 REPLICAS = 3
@@ -61,13 +61,8 @@ def replicas(
         ApiProcess(runtime.url, tmp_path_factory.mktemp(f"api-{i}"), auth=True, env=env)
         for i in range(REPLICAS)
     ]
-    try:
-        for api in apis:
-            api.start()
+    with started_together(*apis):
         yield apis
-    finally:
-        for api in apis:
-            api.stop()
 
 
 def fresh_tenant() -> str:

@@ -22,7 +22,7 @@ from tests.experience_plane.rest.client import (
     ws_messages,
     ws_url,
 )
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 MAX_UPLOAD_BYTES = 2000
 KEEP_ALIVE = 0.2
@@ -30,15 +30,11 @@ PHASE_DELAY = 0.4
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
+def processes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
     data_dir = tmp_path_factory.mktemp("rest-failures") / "runtime"
-    with RuntimeProcess(data_dir, require_session=True) as process:
-        process.set_faults(phase_delay=PHASE_DELAY)
-        yield process
-
-
-@pytest.fixture(scope="module")
-def api(runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    runtime = RuntimeProcess(data_dir, require_session=True)
     env = {
         "EXPERIENCE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "EXPERIENCE_RATE_LIMIT_PER_SECOND": "0.01",
@@ -50,8 +46,20 @@ def api(runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> It
         "EXPERIENCE_TUNING__SUBSCRIPTION_STALE_AFTER_SECONDS": "0.5",
     }
     logs = tmp_path_factory.mktemp("rest-failures-api")
-    with ApiProcess(runtime.url, logs, auth=True, env=env) as process:
-        yield process
+    api = ApiProcess(runtime.url, logs, auth=True, env=env)
+    with started_together(runtime, api):
+        runtime.set_faults(phase_delay=PHASE_DELAY)
+        yield runtime, api
+
+
+@pytest.fixture(scope="module")
+def runtime(processes: tuple[RuntimeProcess, ApiProcess]) -> RuntimeProcess:
+    return processes[0]
+
+
+@pytest.fixture(scope="module")
+def api(processes: tuple[RuntimeProcess, ApiProcess]) -> ApiProcess:
+    return processes[1]
 
 
 @pytest.fixture

@@ -15,17 +15,16 @@ from tests.experience_plane.rest.client import (
     upload,
     ws_messages,
 )
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 
 @pytest.fixture(scope="module")
 def platform_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     """The API in platform flavour, in front of the Runtime in platform mode."""
     root = tmp_path_factory.mktemp("rest-platform")
-    with (
-        RuntimeProcess(root / "runtime", mode="platform") as runtime,
-        ApiProcess(runtime.url, root / "api", flavour="platform", auth=True) as api,
-    ):
+    runtime = RuntimeProcess(root / "runtime", mode="platform")
+    api = ApiProcess(runtime.url, root / "api", flavour="platform", auth=True)
+    with started_together(runtime, api):
         yield api
 
 

@@ -26,7 +26,7 @@ from tests.e2e.raw import (
     upload,
     ws_connection,
 )
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 FAULT_ENV = {
     "EXPERIENCE_RUNTIME_TIMEOUT": "1",
@@ -50,16 +50,23 @@ NO_FAULTS = {
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    with RuntimeProcess(tmp_path_factory.mktemp("faults") / "rt", require_session=True) as rt:
-        yield rt
+def processes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
+    runtime = RuntimeProcess(tmp_path_factory.mktemp("faults") / "rt", require_session=True)
+    api = ApiProcess(runtime.url, tmp_path_factory.mktemp("faults-api"), auth=True, env=FAULT_ENV)
+    with started_together(runtime, api):
+        yield runtime, api
 
 
 @pytest.fixture(scope="module")
-def api(runtime: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    logs = tmp_path_factory.mktemp("faults-api")
-    with ApiProcess(runtime.url, logs, auth=True, env=FAULT_ENV) as process:
-        yield process
+def runtime(processes: tuple[RuntimeProcess, ApiProcess]) -> RuntimeProcess:
+    return processes[0]
+
+
+@pytest.fixture(scope="module")
+def api(processes: tuple[RuntimeProcess, ApiProcess]) -> ApiProcess:
+    return processes[1]
 
 
 @pytest.fixture(autouse=True)

@@ -12,24 +12,30 @@ import pytest
 
 from tests.e2e.client import CREATE_MASH, EXAMPLES, http_client, request, upload
 from tests.e2e.transports import auth_payload, ws_session
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 SESSION_CREATES = "POST /api/session/create"
 SUBMITS = "POST /api/intent/submit"
 
 
 @pytest.fixture
-def session_runtime(tmp_path: Path) -> Iterator[RuntimeProcess]:
-    """A Runtime of this test's own: it is restarted with its state wiped."""
-    with RuntimeProcess(tmp_path / "runtime", require_session=True) as runtime:
-        yield runtime
+def session_processes(tmp_path: Path) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
+    """A Runtime of this test's own (it is restarted with its state wiped) and an API of its own
+    (its cache of Runtime sessions starts empty), started side by side."""
+    runtime = RuntimeProcess(tmp_path / "runtime", require_session=True)
+    api = ApiProcess(runtime.url, tmp_path / "api-logs", auth=True)
+    with started_together(runtime, api):
+        yield runtime, api
 
 
 @pytest.fixture
-def session_api(session_runtime: RuntimeProcess, tmp_path: Path) -> Iterator[ApiProcess]:
-    """The API in front of it."""
-    with ApiProcess(session_runtime.url, tmp_path / "api-logs", auth=True) as api:
-        yield api
+def session_runtime(session_processes: tuple[RuntimeProcess, ApiProcess]) -> RuntimeProcess:
+    return session_processes[0]
+
+
+@pytest.fixture
+def session_api(session_processes: tuple[RuntimeProcess, ApiProcess]) -> ApiProcess:
+    return session_processes[1]
 
 
 async def mash(api: ApiProcess, tenant: str, session_id: str | None = None) -> None:
@@ -57,12 +63,12 @@ async def test_one_runtime_session_per_client_session(
     assert stats[SUBMITS] == 6
 
 
-async def test_a_malformed_session_id_is_400(session_api: ApiProcess) -> None:
+async def test_a_malformed_session_id_is_400(api: ApiProcess) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.post(
-            session_api.graphql_url,
+            api.graphql_url,
             json={"query": "{ __typename }"},
-            headers={**session_api.headers(), "X-Session-Id": "x" * 200},
+            headers={**api.headers(), "X-Session-Id": "x" * 200},
         )
     assert response.status_code == 400
     assert "session id" in response.json()["errors"][0]["message"]

@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.e2e.raw import STATUS, post, result, upload
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
@@ -68,15 +68,10 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    with RuntimeProcess(tmp_path_factory.mktemp("tracing") / "runtime") as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def api(
-    runtime: RuntimeProcess, collector: Collector, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiProcess]:
+def processes(
+    collector: Collector, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
+    runtime = RuntimeProcess(tmp_path_factory.mktemp("tracing") / "runtime")
     endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
@@ -85,8 +80,19 @@ def api(
         "OTEL_BSP_SCHEDULE_DELAY": "100",
     }
     logs: Path = tmp_path_factory.mktemp("tracing-api")
-    with ApiProcess(runtime.url, logs, auth=True, env=env) as process:
-        yield process
+    api = ApiProcess(runtime.url, logs, auth=True, env=env)
+    with started_together(runtime, api):
+        yield runtime, api
+
+
+@pytest.fixture(scope="module")
+def runtime(processes: tuple[RuntimeProcess, ApiProcess]) -> RuntimeProcess:
+    return processes[0]
+
+
+@pytest.fixture(scope="module")
+def api(processes: tuple[RuntimeProcess, ApiProcess]) -> ApiProcess:
+    return processes[1]
 
 
 def spans_of(collector: Collector, trace_id: str, names: set[str]) -> list[tuple[str, ...]]:

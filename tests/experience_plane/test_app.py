@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from experience_plane.settings import Settings, Tuning
 from tests.experience_plane.support import running_app
 from tests.support.processes import RuntimeProcess, free_port
@@ -32,6 +34,7 @@ async def test_readyz_is_503_with_a_reason_when_the_runtime_is_down() -> None:
     assert body["runtime"]["breaker"]["consecutive_failures"] == 1
 
 
+@pytest.mark.own_runtime
 async def test_readyz_reports_an_open_breaker_and_recovers(runtime: RuntimeProcess) -> None:
     settings = Settings(
         runtime_url=runtime.url,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from experience_plane_sdk import SyncExperienceClient
-from tests.support.processes import ApiProcess, RuntimeProcess
+from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CUSTOMERS = EXAMPLES / "customers.csv"
@@ -32,10 +32,11 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     """The Experience Plane API as in production (tokens verified, CSRF prevention on) in
     front of a reference Runtime."""
     root = tmp_path_factory.mktemp("sdk")
-    with RuntimeProcess(root / "runtime") as runtime:
+    runtime = RuntimeProcess(root / "runtime")
+    process = ApiProcess(runtime.url, root / "api-logs", auth=True)
+    with started_together(runtime, process):
         runtime.set_faults(phase_delay=PHASE_DELAY)
-        with ApiProcess(runtime.url, root / "api-logs", auth=True) as process:
-            yield process
+        yield process
 
 
 @pytest.fixture(scope="package")

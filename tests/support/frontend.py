@@ -15,8 +15,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 MIN_NODE_MAJOR = 20
 NPM_CI_TIMEOUT = 600.0
+FRONTEND_TESTS = Path(__file__).resolve().parents[1] / "frontend"
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,24 @@ def npm_ci(tools: NodeTools, package: Path) -> None:
         raise RuntimeError(
             f"`npm ci` in {package} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
         )
+
+
+def report_frontend_not_run(reporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """End the run with a loud banner when tests/frontend was asked for but Node.js is missing.
+
+    Called from the controller's summary (the xdist workers deselect the tests themselves), so
+    it looks at the arguments, not at the collected items.
+    """
+    if in_ci() or isinstance(find_node(), NodeTools):
+        return
+    asked = [Path(config.rootpath, arg.split("::", 1)[0]).resolve() for arg in config.args]
+    if not any(
+        path.is_relative_to(FRONTEND_TESTS) or FRONTEND_TESTS.is_relative_to(path) for path in asked
+    ):
+        return
+    reporter.section("FRONTEND TESTS DID NOT RUN", sep="!", red=True, bold=True)
+    reporter.write_line(
+        f"tests/frontend/ was deselected: {find_node()}. On CI (CI=true) it fails instead.",
+        red=True,
+        bold=True,
+    )

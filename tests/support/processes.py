@@ -14,7 +14,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +27,27 @@ import httpx
 from experience_plane.auth import mint_token
 
 STARTUP_TIMEOUT = 30.0
+# Every live control of the reference Runtime at its resting value.
+NO_FAULTS: dict[str, float] = {
+    "latency": 0.0,
+    "status_error_rate": 0.0,
+    "drop_rate": 0.0,
+    "phase_delay": 0.0,
+    "error_rate": 0.0,
+    "drop_after_handling_rate": 0.0,
+}
+# Set to a file path, every start and stop of a test process is appended to it with the test that
+# caused it and how long it took: `EXPERIENCE_TEST_PROCESS_LOG=/tmp/starts.log pytest ...`.
+PROCESS_LOG_ENV = "EXPERIENCE_TEST_PROCESS_LOG"
+
+
+def _log_process_event(event: str, name: str, seconds: float) -> None:
+    path = os.environ.get(PROCESS_LOG_ENV)
+    if not path:
+        return
+    test = os.environ.get("PYTEST_CURRENT_TEST", "-")
+    with open(path, "a") as log:
+        log.write(f"{event}\t{name}\t{seconds:.3f}\t{test}\n")
 
 
 def free_port() -> int:
@@ -47,6 +70,7 @@ class ServiceProcess(abc.ABC):
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._proc: subprocess.Popen[bytes] | None = None
         self._starts = 0
+        self._launched_at = 0.0
 
     @property
     def url(self) -> str:
@@ -66,6 +90,12 @@ class ServiceProcess(abc.ABC):
         )
 
     def start(self) -> None:
+        self.launch()
+        self.wait_healthy()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to answer (`wait_healthy` does)."""
+        self._launched_at = time.monotonic()
         self._starts += 1
         log = (self.log_dir / f"{self.name}-{self._starts}.log").open("wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
@@ -73,7 +103,6 @@ class ServiceProcess(abc.ABC):
             self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
         log.close()
-        self.wait_healthy()
 
     def wait_healthy(self, timeout: float = STARTUP_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -84,23 +113,32 @@ class ServiceProcess(abc.ABC):
                 )
             try:
                 if httpx.get(self.url + self.health_path, timeout=1.0).status_code == 200:
+                    _log_process_event("start", self.name, time.monotonic() - self._launched_at)
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.05)
-        self.stop()
+            # Short: a process is polled once per start, and most are up within a second.
+            time.sleep(0.02)
+        self._terminate()
         raise RuntimeError(f"{self.name} did not become healthy in {timeout}s:\n{self.log_text()}")
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        """Send `sig` and wait up to `timeout` for the exit (then SIGKILL); the exit code."""
+        return self._terminate(sig, timeout)
+
+    def _terminate(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> int | None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return proc.returncode if proc else None
+        stopping = time.monotonic()
         proc.send_signal(sig)
         try:
             return proc.wait(timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             return proc.wait(timeout)
+        finally:
+            _log_process_event("stop", self.name, time.monotonic() - stopping)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
@@ -119,7 +157,7 @@ class ServiceProcess(abc.ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        self._terminate()
 
 
 class RuntimeProcess(ServiceProcess):
@@ -168,6 +206,49 @@ class RuntimeProcess(ServiceProcess):
 
     def set_faults(self, **faults: float) -> None:
         httpx.post(self.url + "/_control/faults", json=faults).raise_for_status()
+
+
+class SharedProcessError(Exception):
+    """A test tried to stop, kill or restart a process other tests share."""
+
+
+class SharedRuntimeProcess(RuntimeProcess):
+    """A Runtime that many tests use in turn, each under tenants and keys of its own.
+
+    Before each test its faults go back to `defaults` and its counters to zero, so a test sees
+    what a fresh process would show it, bar other tests' executions. Stopping, killing or
+    restarting it would break the tests after, so those raise; a test that needs them is marked
+    `@pytest.mark.own_runtime` and gets a process of its own.
+    """
+
+    def __init__(self, data_dir: Path, *, defaults: Mapping[str, float], **options: Any) -> None:
+        super().__init__(data_dir, **options)
+        self.defaults = {**NO_FAULTS, **defaults}
+
+    def reset(self) -> None:
+        """Faults back to the defaults, counters to zero."""
+        if self._proc is None or self._proc.poll() is not None:
+            # Said once here, rather than as a connection error in every test after.
+            raise RuntimeError(f"the shared {self.name} is not running:\n{self.log_text()}")
+        self.set_faults(**self.defaults)
+        self.reset_stats()
+
+    def _refuse(self, action: str) -> SharedProcessError:
+        return SharedProcessError(
+            f"{action} of a Runtime that other tests share: mark the test "
+            "@pytest.mark.own_runtime to give it a process of its own"
+        )
+
+    def start(self) -> None:
+        if self.pid is not None:
+            raise self._refuse("start")
+        super().start()
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        raise self._refuse("stop")
+
+    def restart(self) -> None:
+        raise self._refuse("restart")
 
 
 class ApiProcess(ServiceProcess):
@@ -235,3 +316,28 @@ class ApiProcess(ServiceProcess):
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/graphql"
+
+
+@contextmanager
+def started_together(*processes: ServiceProcess) -> Iterator[None]:
+    """Start `processes` at once and wait for each to be healthy; stop them all on exit.
+
+    Each is a second or two of interpreter start-up, so starting them side by side rather than
+    one after another shortens every fixture that needs a Runtime and an API. The API does not
+    need its Runtime to be up to start (its `/healthz` is liveness only).
+    """
+    try:
+        for process in processes:
+            process.launch()
+        for process in processes:
+            process.wait_healthy()
+        yield
+    finally:
+        stop_together(*processes)
+
+
+def stop_together(*processes: ServiceProcess) -> None:
+    """SIGTERM every process first, then wait for each, so their shutdowns overlap."""
+    with ThreadPoolExecutor(max_workers=max(len(processes), 1)) as pool:
+        for future in [pool.submit(process._terminate) for process in processes]:
+            future.result()

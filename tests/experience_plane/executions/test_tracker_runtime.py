@@ -141,6 +141,7 @@ async def test_status_read_errors_are_retried_not_reported(
     )
 
 
+@pytest.mark.own_runtime
 async def test_runtime_restart_mid_stream_is_followed_to_the_true_final_status(
     runtime: RuntimeProcess, client: RuntimeClient
 ) -> None:

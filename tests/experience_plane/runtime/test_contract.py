@@ -355,6 +355,7 @@ async def test_a_submit_is_never_retried(runtime: RuntimeProcess) -> None:
     assert runtime.stats()["requests"]["POST /api/intent/submit"] == 1
 
 
+@pytest.mark.own_runtime
 async def test_restart_keeps_completed_and_fails_interrupted(runtime: RuntimeProcess) -> None:
     async with client_for(runtime) as client:
         caller = await caller_of(client)
@@ -374,6 +375,7 @@ async def test_restart_keeps_completed_and_fails_interrupted(runtime: RuntimePro
     assert interrupted.error
 
 
+@pytest.mark.own_runtime
 async def test_a_stopped_runtime_is_unavailable(runtime: RuntimeProcess) -> None:
     async with client_for(runtime, status_retries=1) as client:
         await asyncio.to_thread(runtime.stop)

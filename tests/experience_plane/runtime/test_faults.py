@@ -60,6 +60,7 @@ async def caller_of(client: RuntimeClient) -> RuntimeCaller:
     return RuntimeCaller(tenant_id=TENANT, user_id="user-1", session_id=session)
 
 
+@pytest.mark.own_runtime
 async def test_breaker_opens_on_a_stopped_runtime_and_a_probe_closes_it(
     runtime: RuntimeProcess,
 ) -> None:
@@ -102,6 +103,7 @@ async def test_breaker_opens_on_a_stopped_runtime_and_a_probe_closes_it(
         assert transport.sent == sent + 2  # the failed probe and the one that closed it
 
 
+@pytest.mark.own_runtime
 async def test_a_submit_in_a_half_open_circuit_waits_for_a_health_probe(
     runtime: RuntimeProcess,
 ) -> None:

@@ -11,13 +11,14 @@ import pytest
 import websockets
 
 from tests.reference_runtime.support import CUSTOMERS_CSV, POLICIES_JSON, RuntimeApi
-from tests.support.processes import RuntimeProcess
+from tests.support.processes import RuntimeProcess, SharedRuntimeProcess
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    with RuntimeProcess(tmp_path_factory.mktemp("platform") / "rt", mode="platform") as process:
-        yield process
+@pytest.fixture
+def platform(shared_platform_runtime: SharedRuntimeProcess) -> SharedRuntimeProcess:
+    """The session's platform-mode Runtime, reset; each test speaks for a tenant of its own."""
+    shared_platform_runtime.reset()
+    return shared_platform_runtime
 
 
 @pytest.fixture
