@@ -9,7 +9,7 @@ GRAPHIQL       := web/graphiql
 GRAPHIQL_BUILT := src/experience_plane/graphiql/static/manifest.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install graphiql run test lint typecheck pytest format schema bench soak clean
+.PHONY: help install graphiql run test lint typecheck pytest frontend format schema bench soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,8 +49,11 @@ typecheck: $(STAMP) ## mypy --strict over src/
 
 # Two workers, whole files each, so a module's shared processes start once: most tests wait on
 # real processes rather than compute, so two workers roughly halve the time even on two cores.
-pytest: $(STAMP) $(GRAPHIQL_BUILT) ## The test suite alone
+pytest: $(STAMP) $(GRAPHIQL_BUILT) ## The test suite alone (tests/frontend needs Node.js 20+; says loudly when absent)
 	$(BIN)/pytest -q -n 2 --dist loadfile
+
+frontend: $(STAMP) ## The frontend tests alone: real JavaScript clients and headless Chromium
+	$(BIN)/pytest -q tests/frontend
 
 format: $(STAMP) ## Format and autofix the code
 	$(BIN)/ruff format src tests bench
