@@ -120,3 +120,15 @@ async def test_trusted_documents_refuse_everything_else(settings: Settings, mani
         assert error["extensions"]["code"] == "UNKNOWN_DOCUMENT"
     assert mismatch.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_HASH_MISMATCH"
     assert '"code":"UNKNOWN_DOCUMENT"' in over_sse.text
+
+
+async def test_apq_hit_by_get_runs_as_the_caller(app: RunningApp) -> None:
+    # A GET carrying only the hash is an operation, not the GraphiQL page: it is authenticated
+    # like any other (it once ran with no caller and answered UNAUTHENTICATED).
+    query = 'query Who { executionStatus(executionId: "exec_missing") { id } }'
+    extensions = persisted(sha256_hex(query))
+    await send(app, "POST", {"query": query, "extensions": extensions})
+    hit = await send(app, "GET", {"extensions": extensions})
+    codes = [error["extensions"]["code"] for error in hit.json().get("errors", [])]
+    assert "UNAUTHENTICATED" not in codes, hit.json()
+    assert "data" in hit.json()
