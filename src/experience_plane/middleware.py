@@ -9,10 +9,18 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from functools import partial
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from experience_plane.negotiation import (
+    REQUEST_TOO_LARGE,
+    UPLOAD_TOO_LARGE,
+    graphql_error_response,
+)
+from experience_plane.observability.metrics import record_error
 
 REQUEST_ID_HEADER = "x-request-id"
 # An incoming id is kept only if it is short and plain: it ends up in logs and headers.
@@ -72,6 +80,21 @@ TooLargeResponder = Callable[[str, int, bool], Response]
 whether the body was an upload (multipart): a file too large rather than a request."""
 
 
+def graphql_too_large(
+    message: str, max_bytes: int, upload: bool, accept: str | None = None
+) -> Response:
+    """The 413 in GraphQL's error shape, in the JSON media type `accept` negotiates: the default
+    answer. An upload's code is `UPLOAD_TOO_LARGE` with `maxBytes` (as `UploadTooLargeError`
+    has them), any other body's `REQUEST_TOO_LARGE`."""
+    if not upload:
+        record_error("graphql", REQUEST_TOO_LARGE)
+        return graphql_error_response(413, message, accept=accept, code=REQUEST_TOO_LARGE)
+    record_error("graphql", UPLOAD_TOO_LARGE)
+    return graphql_error_response(
+        413, message, accept=accept, code=UPLOAD_TOO_LARGE, extensions={"maxBytes": max_bytes}
+    )
+
+
 class _BodyTooLarge(Exception):
     """Raised from `receive` when a body without a `Content-Length` grows past the limit."""
 
@@ -84,8 +107,9 @@ class BodySizeLimitMiddleware:
     checked up front; a chunked body is counted as it is read.
 
     The 413 comes from `responders`, keyed by path prefix (`{"/v1": ...}` answers `/v1` and
-    everything under it), so each surface answers in its own error shape and codes; other paths
-    get `default`'s. Each is told whether the body was an upload.
+    everything under it), so each surface answers in its own error shape; other paths get
+    `graphql_too_large`, in the media type the request's `Accept` negotiates. Each is told
+    whether the body was an upload (its code is then `UPLOAD_TOO_LARGE`).
     """
 
     # Room for the multipart envelope (operations, map, part headers) around the file itself.
@@ -97,21 +121,19 @@ class BodySizeLimitMiddleware:
         *,
         max_request_bytes: int,
         max_upload_bytes: int,
-        default: TooLargeResponder,
         responders: Mapping[str, TooLargeResponder] | None = None,
     ) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.max_upload_bytes = max_upload_bytes
-        self.default = default
         self.responders = dict(responders or {})
 
-    def _responder(self, path: str) -> TooLargeResponder:
+    def _responder(self, path: str, accept: str | None) -> TooLargeResponder:
         for prefix, responder in self.responders.items():
             base = prefix.rstrip("/")
             if path == base or path.startswith(base + "/"):
                 return responder
-        return self.default
+        return partial(graphql_too_large, accept=accept)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,7 +152,7 @@ class BodySizeLimitMiddleware:
             if multipart
             else f"The request body is larger than the limit of {self.max_request_bytes} bytes."
         )
-        responder = self._responder(scope["path"])
+        responder = self._responder(scope["path"], headers.get("accept"))
         max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
 
         async def too_large() -> None:

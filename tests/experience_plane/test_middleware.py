@@ -10,7 +10,6 @@ from starlette.responses import PlainTextResponse, Response
 
 from experience_plane.auth import Principal
 from experience_plane.context import get_principal
-from experience_plane.graphql.errors import too_large_response
 from experience_plane.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from experience_plane.settings import Settings
 from tests.experience_plane.support import running_app
@@ -30,7 +29,6 @@ def echo_app(max_request_bytes: int) -> FastAPI:
         BodySizeLimitMiddleware,
         max_request_bytes=max_request_bytes,
         max_upload_bytes=10,
-        default=too_large_response,
     )
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -96,7 +94,6 @@ async def test_a_path_prefix_picks_its_own_413() -> None:
         BodySizeLimitMiddleware,
         max_request_bytes=10,
         max_upload_bytes=10,
-        default=too_large_response,
         responders={"/v1/": plain},
     )
     transport = httpx.ASGITransport(app=app)

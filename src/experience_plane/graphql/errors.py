@@ -13,18 +13,12 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from starlette.responses import JSONResponse, Response
 
 from experience_plane import services
 from experience_plane.graphql.enums import schema_enum
 from experience_plane.observability.metrics import record_error
 from experience_plane.services import ErrorCode
-from experience_plane.services.presentation import (
-    FAILURES,
-    REQUEST_TOO_LARGE_CODE,
-    details_of,
-    failure_of,
-)
+from experience_plane.services.presentation import FAILURES, details_of, failure_of
 
 P = ParamSpec("P")
 ResultT = TypeVar("ResultT")
@@ -208,15 +202,3 @@ IdempotencyKeyArgument = Annotated[
 def public_error(error: services.ServiceError) -> PublicError:
     """A service failure raised as a top-level GraphQL error (queries and subscriptions)."""
     return PublicError(error.message, error.code)
-
-
-def too_large_response(message: str, max_bytes: int, upload: bool) -> Response:
-    """The body size middleware's 413 in GraphQL's error shape: `UPLOAD_TOO_LARGE` with
-    `maxBytes` (as `UploadTooLargeError` has it) for an upload, else `REQUEST_TOO_LARGE`."""
-    extensions: dict[str, object] = {"code": REQUEST_TOO_LARGE_CODE}
-    if upload:
-        extensions = {"code": ErrorCode.UPLOAD_TOO_LARGE.name, "maxBytes": max_bytes}
-    record_error("graphql", str(extensions["code"]))
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": extensions}]}, status_code=413
-    )

@@ -16,7 +16,8 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
-BAD_REQUEST_CODE = "BAD_REQUEST"
+from experience_plane.negotiation import BAD_REQUEST
+
 MAX_FILE_PARTS = 32
 """The most files one multipart request may carry; a `map` may still name each several times."""
 MAX_FIELD_PARTS = 2
@@ -31,7 +32,7 @@ MALFORMED = (
 class MultipartRefused(HTTPException):
     """A multipart request refused with a 400 and a code (`BAD_REQUEST`)."""
 
-    code = BAD_REQUEST_CODE
+    code = BAD_REQUEST
 
     def __init__(self, reason: str) -> None:
         super().__init__(400, reason)

@@ -19,11 +19,11 @@ from starlette.responses import JSONResponse, Response
 from experience_plane import services
 from experience_plane.auth import AuthenticationError, AuthFailure
 from experience_plane.middleware import current_request_id
+from experience_plane.negotiation import REQUEST_TOO_LARGE
 from experience_plane.observability.metrics import record_error
 from experience_plane.services import ErrorCode
 from experience_plane.services.presentation import (
     INTERNAL_ERROR_CODE,
-    REQUEST_TOO_LARGE_CODE,
     STATUS_BY_CODE,
     UNEXPECTED_ERROR_MESSAGE,
     details_of,
@@ -41,7 +41,6 @@ RUNTIME_OUTCOME_UNKNOWN = ErrorCode.RUNTIME_OUTCOME_UNKNOWN.name
 # codes, and the two outside them: a body over the size limit and the masked internal error.
 ERROR_CODES: tuple[str, ...] = (
     *(code.name for code in ErrorCode),
-    REQUEST_TOO_LARGE_CODE,
     INTERNAL_ERROR_CODE,
 )
 
@@ -148,7 +147,7 @@ def internal_error() -> RestError:
 def too_large_response(message: str, max_bytes: int, upload: bool) -> Response:
     """The body size middleware's 413 for `/v1` with `details.max_bytes`: `UPLOAD_TOO_LARGE`
     for an upload (as when the upload service refuses a file), else `REQUEST_TOO_LARGE`."""
-    code = UPLOAD_TOO_LARGE if upload else REQUEST_TOO_LARGE_CODE
+    code = UPLOAD_TOO_LARGE if upload else REQUEST_TOO_LARGE
     return RestError(code, message, details={"max_bytes": max_bytes}).response()
 
 

@@ -12,16 +12,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from experience_plane.auth import AuthFailure
+from experience_plane.negotiation import REQUEST_TOO_LARGE
 from experience_plane.runtime import Artifact, DataMashArtifact, FileArtifact
 from experience_plane.services import errors
 from experience_plane.services.errors import ErrorCode, ServiceError
 
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 """The code of an unexpected failure: masked, outside `ErrorCode` (no client handles it)."""
-REQUEST_TOO_LARGE_CODE = "REQUEST_TOO_LARGE"
-"""The code of a request body over the size limit (413), refused before any service runs; a file
-over the upload limit is `ErrorCode.UPLOAD_TOO_LARGE`, whether the service or the body limit
-refuses it."""
 UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 TOKEN_EXPIRED_MESSAGE = "Your token has expired; reconnect with a fresh one."  # noqa: S105 - a message
 REALM = "experience-plane"
@@ -71,7 +68,7 @@ _BY_ERROR: Mapping[type[ServiceError], Failure] = {row.error: row for row in FAI
 STATUS_BY_CODE: Mapping[str, int] = {
     **{row.code.name: row.status for row in FAILURES},
     ErrorCode.UNAUTHENTICATED.name: 401,
-    REQUEST_TOO_LARGE_CODE: 413,
+    REQUEST_TOO_LARGE: 413,
     INTERNAL_ERROR_CODE: 500,
 }
 """The HTTP status of every public code (a code shared by several rows has one status)."""
