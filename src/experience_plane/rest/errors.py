@@ -41,6 +41,7 @@ RUNTIME_OUTCOME_UNKNOWN = ErrorCode.RUNTIME_OUTCOME_UNKNOWN.name
 # codes, and the two outside them: a body over the size limit and the masked internal error.
 ERROR_CODES: tuple[str, ...] = (
     *(code.name for code in ErrorCode),
+    REQUEST_TOO_LARGE,
     INTERNAL_ERROR_CODE,
 )
 
