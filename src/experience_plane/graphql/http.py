@@ -6,14 +6,15 @@ this adds content negotiation between `application/graphql-response+json` (prefe
 subscription sent as plain HTTP; JSON error bodies for requests that are not GraphQL at all;
 CSRF prevention (Apollo's convention: a GET or a "simple" POST must carry a preflight-forcing
 header); WebSocket handlers that authenticate `connection_init` (`graphql.websockets`); and
-`/graphql/stream`, always an SSE stream, for clients that cannot set headers. Body size limits
-are `middleware.BodySizeLimitMiddleware`'s, for every surface.
+`/graphql/stream`, always an SSE stream, for clients that cannot set headers; SSE streams are
+counted per tenant, hint `retry:` and end without `complete` on shutdown (`graphql.sse`). Body
+size limits are `middleware.BodySizeLimitMiddleware`'s, for every surface.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -38,6 +39,7 @@ from strawberry.types.unset import UNSET
 
 from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.sharing import SharedSubscriptions
+from experience_plane.graphql.sse import held_event_stream
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
 from experience_plane.strawberry_adapter import (
     CannotGetOperationTypeError,
@@ -69,6 +71,10 @@ CSRF_MESSAGE = (
 # Set per request by `run` and read by `create_response` in the same task.
 _response_media_type: ContextVar[str] = ContextVar(
     "graphql_response_media_type", default=GRAPHQL_RESPONSE_JSON
+)
+# Set by `run` for a streamed answer and read by `create_streaming_response` in the same task.
+_stream_context: ContextVar[GraphQLContext | None] = ContextVar(
+    "graphql_stream_context", default=None
 )
 
 
@@ -239,10 +245,13 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             return _error_response(400, CSRF_MESSAGE, APPLICATION_JSON)
         streaming = stream_transport_requested(self, request.headers)
         if streaming or wants_graphql_ide(self, adapter):
+            stream_token = _stream_context.set(context or None)
             try:
                 return await super().run(request, context, root_value)
             except HTTPException as exc:
                 return _error_response(exc.status_code, exc.reason, APPLICATION_JSON)
+            finally:
+                _stream_context.reset(stream_token)
         media_type = negotiate_media_type(request.headers.get("accept"))
         if media_type is None:
             return _error_response(
@@ -261,6 +270,23 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             # Strawberry reads multipart bodies with `request.form()` and never closes the
             # uploaded files' temporary files; the answer is complete here, so close them.
             await request.close()
+
+    async def create_streaming_response(
+        self,
+        request: Request,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        context = _stream_context.get()
+        if headers.get("Content-Type") == EVENT_STREAM and context is not None:
+            stream = held_event_stream(
+                context.services.streams,
+                context.principal.tenant_id,
+                stream,
+                self.encode_json_string,
+            )
+        return await super().create_streaming_response(request, stream, sub_response, headers)
 
     def parse_json(self, data: str | bytes) -> object:
         """Strawberry's JSON parsing, refusing a body that is not a JSON object (or a batch
