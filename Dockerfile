@@ -1,6 +1,16 @@
 # syntax=docker/dockerfile:1
 # The Experience Plane API: multi-stage, slim, non-root.
 
+# GraphiQL's assets, from the npm registry through the committed lockfile (integrity-checked).
+FROM node:20-slim AS graphiql
+WORKDIR /build/web/graphiql
+COPY web/graphiql/package.json web/graphiql/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/graphiql/build.mjs ./
+COPY web/graphiql/src ./src
+# Writes /build/src/experience_plane/graphiql/static, as in a checkout.
+RUN npm run build
+
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -8,6 +18,7 @@ WORKDIR /src
 RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
 COPY src ./src
+COPY --from=graphiql /build/src/experience_plane/graphiql/static ./src/experience_plane/graphiql/static
 RUN /opt/venv/bin/pip install --no-compile .
 
 FROM python:3.11-slim-bookworm AS runtime

@@ -14,9 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.frontend import report_frontend_not_run
 from tests.support.processes import RuntimeProcess, SharedRuntimeProcess
 
 OWN_RUNTIME = "own_runtime"
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    # Here, not in tests/frontend/conftest.py: the xdist controller does not load that one.
+    report_frontend_not_run(terminalreporter, config)
 
 
 @pytest.fixture(scope="session")

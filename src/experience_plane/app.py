@@ -26,8 +26,10 @@ from experience_plane.context import (
     unauthenticated_response,
 )
 from experience_plane.executions import ExecutionTracker
+from experience_plane.graphiql import ASSETS_PATH, GraphiQLAssets, GraphiQLPage, asset_files
 from experience_plane.graphql.context import get_graphql_context
 from experience_plane.graphql.http import PREFLIGHT_HEADERS, GraphQLHTTPRouter
+from experience_plane.graphql.persisted import PersistedQueries, trust_manifest
 from experience_plane.graphql.schema import build_schema
 from experience_plane.graphql.sharing import SharedSubscriptions
 from experience_plane.health import build_health_router
@@ -50,6 +52,21 @@ from experience_plane.services import Services
 from experience_plane.settings import Settings
 
 GRAPHQL_PATH = "/graphql"
+# What a web app on another origin may send and read (CORS): credentials, the idempotency key,
+# its session, tracing and request ids, and the headers that force a preflight (CSRF).
+CORS_ALLOWED_HEADERS = (
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-session-id",
+    REQUEST_ID_HEADER,
+    "traceparent",
+    "tracestate",
+    *PREFLIGHT_HEADERS,
+)
+CORS_EXPOSED_HEADERS = ("location", "retry-after", REQUEST_ID_HEADER)
+# Browsers cap a cached preflight at 2 hours (Chromium) or 24 (Firefox).
+CORS_MAX_AGE_SECONDS = 7200
 INSECURE_DEV_WARNING = (
     "INSECURE DEVELOPMENT MODE: authentication is OFF and every request acts as tenant %r, "
     "user %r. Never expose this server to anyone else."
@@ -135,9 +152,11 @@ def build_lifespan(
     *,
     metrics: Metrics | None,
     tracing: Tracing | None,
+    persisted_queries: PersistedQueries | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
     """The lifespan: open the Runtime client, the cluster and the tracker (closed in reverse),
-    hand the tracker to `lifecycle`, and put the services and authenticator on typed state."""
+    hand the tracker to `lifecycle`, share `persisted_queries` through the cluster's Redis, and
+    put the services and authenticator on typed state."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
@@ -155,6 +174,8 @@ def build_lifespan(
             ) as tracker,
         ):
             lifecycle.tracker = tracker
+            if persisted_queries is not None:
+                persisted_queries.attach(cluster.link if cluster is not None else None)
             if metrics is not None:
                 metrics.watch_state(
                     subscribers=lambda: tracker.active_subscribers,
@@ -166,6 +187,8 @@ def build_lifespan(
             try:
                 yield {"services": services, "authenticator": authenticator}
             finally:
+                if persisted_queries is not None:
+                    persisted_queries.attach(None)
                 await authenticator.aclose()
                 if tracing is not None:
                     tracing.shutdown()
@@ -173,8 +196,11 @@ def build_lifespan(
     return lifespan
 
 
-def mount_graphql(app: FastAPI, settings: Settings) -> None:
-    """Serve the GraphQL schema at `GRAPHQL_PATH` over HTTP, WebSocket and SSE."""
+def build_graphql_router(settings: Settings) -> GraphQLHTTPRouter:
+    """The GraphQL schema served at `GRAPHQL_PATH` over HTTP, WebSocket, SSE and multipart.
+
+    Raises `InvalidManifest` when the trusted documents manifest does not parse or validate.
+    """
     schema = build_schema(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_query_aliases,
@@ -182,6 +208,10 @@ def mount_graphql(app: FastAPI, settings: Settings) -> None:
         introspection=settings.introspection_enabled,
         suggestions=settings.is_development,
     )
+    trusted = None
+    if settings.trusted_documents is not None:
+        assert schema.document_cache is not None
+        trusted = trust_manifest(settings.trusted_documents, schema, schema.document_cache)
     graphql = GraphQLHTTPRouter(
         schema,
         path=GRAPHQL_PATH,
@@ -196,10 +226,16 @@ def mount_graphql(app: FastAPI, settings: Settings) -> None:
         connection_init_wait_timeout=timedelta(seconds=settings.tuning.ws_connection_init_timeout),
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         allowed_origins=settings.ws_allowed_origin_list,
+        allowed_origin_pattern=settings.loopback_origin_pattern,
+        persisted_queries=PersistedQueries(trusted, prefix=settings.redis_key_prefix),
     )
     # graphql-transport-ws subscribers of one operation share its execution (`graphql.sharing`).
     graphql.subscription_hub = SharedSubscriptions()
-    app.include_router(graphql)
+    if settings.graphiql_enabled:
+        graphql.graphiql = GraphiQLPage(
+            GraphiQLAssets.load(), endpoint=GRAPHQL_PATH, headers=settings.graphiql_headers
+        )
+    return graphql
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -208,17 +244,18 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:
-        return unauthenticated_response(exc)
+        return unauthenticated_response(exc, request.headers.get("accept"))
 
     @app.exception_handler(InvalidSessionId)
     async def invalid_session(request: Request, exc: InvalidSessionId) -> Response:
-        return bad_request_response(str(exc))
+        return bad_request_response(str(exc), request.headers.get("accept"))
 
 
 def add_middleware(
     app: FastAPI, settings: Settings, *, metrics: Metrics | None, tracing: Tracing | None
 ) -> None:
-    """Body size limits, CORS (when origins are configured), observability and request ids."""
+    """Body size limits, CORS (when origins are configured, or loopback ones in development),
+    observability and request ids."""
     # Added innermost first: request ids wrap everything, so even a 413 carries one.
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -227,20 +264,16 @@ def add_middleware(
         # REST answers in its own error shape; everything else in GraphQL's.
         responders={"/v1": too_large_response},
     )
-    if settings.cors_origin_list:
+    loopback = settings.loopback_origin_pattern
+    if settings.cors_origin_list or loopback is not None:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origin_list),
+            allow_origin_regex=loopback.pattern if loopback is not None else None,
             allow_methods=["GET", "POST"],
-            allow_headers=[
-                "authorization",
-                "content-type",
-                "x-session-id",
-                REQUEST_ID_HEADER,
-                *PREFLIGHT_HEADERS,
-            ],
-            expose_headers=[REQUEST_ID_HEADER],
-            max_age=600,
+            allow_headers=list(CORS_ALLOWED_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            max_age=CORS_MAX_AGE_SECONDS,
         )
     # Inside the request id (its lines and spans carry it), outside everything else.
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, tracing=tracing)
@@ -258,7 +291,8 @@ def mount_metrics(app: FastAPI, metrics: Metrics) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the Experience Plane application; settings default to the environment's.
 
-    Raises `AuthNotConfigured` when no way to authenticate callers is configured, and
+    Raises `AuthNotConfigured` when no way to authenticate callers is configured,
+    `InvalidManifest` when the trusted documents manifest is unusable, and
     `TracingUnavailable` when tracing is asked for without the `otel` extra installed.
     """
     settings = settings or Settings()
@@ -266,6 +300,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     lifecycle = Lifecycle()
     metrics = Metrics() if settings.metrics_enabled else None
     tracing = Tracing.configure() if tracing_requested(settings.tracing) else None
+    graphql = build_graphql_router(settings)
 
     app = FastAPI(
         title="Experience Plane",
@@ -276,10 +311,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The docs pages follow GraphiQL's switch; `/openapi.json` is served always.
         docs_url="/docs" if settings.graphiql_enabled else None,
         redoc_url="/redoc" if settings.graphiql_enabled else None,
-        lifespan=build_lifespan(settings, lifecycle, metrics=metrics, tracing=tracing),
+        lifespan=build_lifespan(
+            settings,
+            lifecycle,
+            metrics=metrics,
+            tracing=tracing,
+            persisted_queries=graphql.persisted_queries,
+        ),
     )
     app.state.lifecycle = lifecycle
-    mount_graphql(app, settings)
+    app.include_router(graphql)
+    if settings.graphiql_enabled:
+        app.mount(ASSETS_PATH, asset_files(), name="graphiql-assets")
     install_rest_api(app)
     add_error_handlers(app)
     add_middleware(app, settings, metrics=metrics, tracing=tracing)

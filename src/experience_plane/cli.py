@@ -1,7 +1,7 @@
 """`experience-plane`: serve the API (`serve`, refusing to start without authentication unless
 `--insecure-dev`), run the reference Runtime and the API together for development with a fresh
 HS256 secret and a ready token (`dev`), mint an HS256 token (`token`), and write the SDL
-(`export-schema`); each sub-command's `--help` gives its options.
+and Apollo's `possibleTypes` (`export-schema`); each sub-command's `--help` gives its options.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from experience_plane_sdk import cli as client_cli
 # Open subscriptions must not hold a stop for long.
 STARTUP_TIMEOUT_SECONDS = 30.0
 DEFAULT_SCHEMA_PATH = Path("schema/schema.graphql")
+DEFAULT_POSSIBLE_TYPES_PATH = Path("schema/possible-types.json")
 DEFAULT_DEV_DATA_DIR = Path(".data/runtime")
 DEV_TOKEN_TTL = timedelta(hours=12)
 # No permessage-deflate on WebSockets: compressing ~300-byte subscription events costs more CPU
@@ -94,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="seconds the Runtime spends per phase, so changes are watchable (default 0.5)",
     )
+    dev.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help=(
+            "also allow web pages on ORIGIN (e.g. https://app.test:8443) over CORS and "
+            "WebSockets; loopback origins on any port always are (repeatable)"
+        ),
+    )
     dev.add_argument("--tenant", default="dev-tenant", help="the printed token's tenant")
     dev.add_argument("--user", default="dev-user", help="the printed token's user")
 
@@ -114,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         default=str(DEFAULT_SCHEMA_PATH),
         help=f"file to write, or - for stdout (default {DEFAULT_SCHEMA_PATH})",
+    )
+    export.add_argument(
+        "--possible-types",
+        metavar="PATH",
+        help=(
+            "also write every interface and union with its member types, in Apollo Client's "
+            f"`possibleTypes` shape (`make schema` writes {DEFAULT_POSSIBLE_TYPES_PATH})"
+        ),
     )
     return parser
 
@@ -137,12 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             phase_delay=args.phase_delay,
             tenant=args.tenant,
             user=args.user,
+            cors_origins=args.cors_origin,
         )
     if args.command == "token":
         return token(
             tenant=args.tenant, user=args.user, roles=args.roles, ttl=args.ttl, secret=args.secret
         )
-    return export_schema(args.output)
+    return export_schema(args.output, possible_types_output=args.possible_types)
 
 
 def _fail(message: str) -> int:
@@ -256,19 +276,25 @@ def token(*, tenant: str, user: str, roles: str, ttl: timedelta, secret: str | N
     return 0
 
 
-def export_schema(output: str) -> int:
-    """Write the schema's SDL to `output` (`-` for stdout)."""
-    from experience_plane.graphql.schema import schema_sdl
+def export_schema(output: str, *, possible_types_output: str | None = None) -> int:
+    """Write the schema's SDL to `output` (`-` for stdout) and, when asked, Apollo's
+    `possibleTypes` to `possible_types_output`."""
+    from experience_plane.graphql.schema import possible_types_json, schema_sdl
 
-    sdl = schema_sdl()
-    if output == "-":
-        sys.stdout.write(sdl)
-    else:
-        path = Path(output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(sdl, encoding="utf-8")
-        print(f"Schema written to {path}")
+    _write_generated(output, schema_sdl(), "Schema")
+    if possible_types_output is not None:
+        _write_generated(possible_types_output, possible_types_json(), "Possible types")
     return 0
+
+
+def _write_generated(output: str, text: str, what: str) -> None:
+    if output == "-":
+        sys.stdout.write(text)
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"{what} written to {path}")
 
 
 class _Stop(Exception):
@@ -284,13 +310,16 @@ def dev(
     phase_delay: float,
     tenant: str = "dev-tenant",
     user: str = "dev-user",
+    cors_origins: Sequence[str] = (),
 ) -> int:
     """Run the reference Runtime and the API as child processes until interrupted.
 
     The API runs in the development environment (GraphiQL, introspection, hints) with real
     authentication: a secret generated for this run, and a token for `tenant`/`user` printed
-    with the line to paste into GraphiQL's Headers tab (GraphiQL sends those headers on HTTP
-    and as the WebSocket `connection_init` payload, so subscriptions work with it too).
+    and already in GraphiQL's headers (GraphiQL sends them on HTTP and as the WebSocket
+    `connection_init` payload, so subscriptions work with it too).
+    Web pages on loopback origins (a web app's dev server, any port) may call it over CORS and
+    WebSockets, and so may those on `cors_origins`.
     """
     runtime_url = f"http://{host}:{runtime_port}"
     api_url = f"http://{host}:{port}"
@@ -312,15 +341,18 @@ def dev(
         children.append(("reference Runtime", _spawn(runtime_command, runtime_env)))
         _wait_healthy("reference Runtime", runtime_url + "/health", children[-1][1])
         secret = generate_dev_secret()
+        dev_token = mint_token(secret, tenant_id=tenant, user_id=user, ttl=DEV_TOKEN_TTL)
         api_env = {
             "EXPERIENCE_RUNTIME_URL": runtime_url,
             "EXPERIENCE_ENVIRONMENT": "development",
             "EXPERIENCE_AUTH_HS256_SECRET": secret,
             "EXPERIENCE_INSECURE_DEV": "false",
+            # GraphiQL opens with this token in its headers: the first introspection succeeds.
+            "EXPERIENCE_GRAPHIQL_DEV_TOKEN": dev_token,
+            **_with_origins(cors_origins),
         }
         children.append(("Experience Plane API", _spawn(api_command, api_env)))
         _wait_healthy("Experience Plane API", api_url + "/readyz", children[-1][1])
-        dev_token = mint_token(secret, tenant_id=tenant, user_id=user, ttl=DEV_TOKEN_TTL)
         header = json.dumps({"Authorization": f"Bearer {dev_token}"})
         print(f"Reference Runtime ready at {runtime_url} (data in {data_dir})", flush=True)
         print(f"Dev token for tenant {tenant!r}, user {user!r} (valid 12 h):", flush=True)
@@ -348,6 +380,18 @@ def dev(
             _terminate(name, process)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _with_origins(origins: Sequence[str]) -> dict[str, str]:
+    """The origin settings with `origins` added to what the environment already lists."""
+    if not origins:
+        return {}
+    added = ",".join(origin.strip() for origin in origins if origin.strip())
+    env: dict[str, str] = {}
+    for name in ("EXPERIENCE_CORS_ORIGINS", "EXPERIENCE_WS_ALLOWED_ORIGINS"):
+        listed = os.environ.get(name, "").strip().strip(",")
+        env[name] = f"{listed},{added}" if listed else added
+    return env
 
 
 class _StartupFailed(Exception):

@@ -8,13 +8,13 @@ HTTP's) authentication; a WebSocket authenticates on `connection_init` instead, 
 
 from __future__ import annotations
 
-import json
 import re
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from experience_plane.auth import AuthenticationError, Authenticator, AuthFailure, Principal
+from experience_plane.negotiation import graphql_error_response
 from experience_plane.services import Services
 from experience_plane.services.presentation import www_authenticate
 
@@ -77,34 +77,24 @@ def client_session_id(value: object) -> str | None:
     return value
 
 
-def unauthenticated_response(exc: Unauthenticated) -> Response:
-    """The 401 (or 503) answer to a refused caller, shaped like a GraphQL response.
+def unauthenticated_response(exc: Unauthenticated, accept: str | None = None) -> Response:
+    """The 401 (or 503) answer to a refused caller, shaped like a GraphQL response, in the JSON
+    media type `accept` negotiates.
 
     GraphQL clients read `errors` from any JSON body; the `reason` is stable for programs.
     """
     error = exc.error
     unavailable = error.reason is AuthFailure.KEYS_UNAVAILABLE
-    body = {
-        "errors": [
-            {
-                "message": error.message,
-                "extensions": {"code": "UNAUTHENTICATED", "reason": error.reason.value},
-            }
-        ]
-    }
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        status_code=503 if unavailable else 401,
-        media_type="application/json; charset=utf-8",
+    return graphql_error_response(
+        503 if unavailable else 401,
+        error.message,
+        accept=accept,
+        code="UNAUTHENTICATED",
+        extensions={"reason": error.reason.value},
         headers={"WWW-Authenticate": www_authenticate(error.reason)},
     )
 
 
-def bad_request_response(message: str) -> Response:
+def bad_request_response(message: str, accept: str | None = None) -> Response:
     """A 400 with a GraphQL-shaped body, for requests refused before GraphQL runs."""
-    body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        status_code=400,
-        media_type="application/json; charset=utf-8",
-    )
+    return graphql_error_response(400, message, accept=accept)

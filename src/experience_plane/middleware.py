@@ -9,11 +9,13 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from functools import partial
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from experience_plane.negotiation import REQUEST_TOO_LARGE, graphql_error_response
 from experience_plane.observability.metrics import record_error
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -73,13 +75,11 @@ TooLargeResponder = Callable[[str, int], Response]
 """Builds a 413 answer from a message for people and the limit (in bytes) that was exceeded."""
 
 
-def graphql_too_large(message: str, max_bytes: int) -> Response:
-    """The 413 in GraphQL's error shape, code `REQUEST_TOO_LARGE`: the default answer."""
-    record_error("graphql", "REQUEST_TOO_LARGE")
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": "REQUEST_TOO_LARGE"}}]},
-        status_code=413,
-    )
+def graphql_too_large(message: str, max_bytes: int, accept: str | None = None) -> Response:
+    """The 413 in GraphQL's error shape, code `REQUEST_TOO_LARGE`, in the JSON media type
+    `accept` negotiates: the default answer."""
+    record_error("graphql", REQUEST_TOO_LARGE)
+    return graphql_error_response(413, message, accept=accept, code=REQUEST_TOO_LARGE)
 
 
 class _BodyTooLarge(Exception):
@@ -95,7 +95,7 @@ class BodySizeLimitMiddleware:
 
     The 413 comes from `responders`, keyed by path prefix (`{"/v1": ...}` answers `/v1` and
     everything under it), so each surface answers in its own error shape; other paths get
-    `graphql_too_large`.
+    `graphql_too_large`, in the media type the request's `Accept` negotiates.
     """
 
     # Room for the multipart envelope (operations, map, part headers) around the file itself.
@@ -114,12 +114,12 @@ class BodySizeLimitMiddleware:
         self.max_upload_bytes = max_upload_bytes
         self.responders = dict(responders or {})
 
-    def _responder(self, path: str) -> TooLargeResponder:
+    def _responder(self, path: str, accept: str | None) -> TooLargeResponder:
         for prefix, responder in self.responders.items():
             base = prefix.rstrip("/")
             if path == base or path.startswith(base + "/"):
                 return responder
-        return graphql_too_large
+        return partial(graphql_too_large, accept=accept)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,7 +138,7 @@ class BodySizeLimitMiddleware:
             if multipart
             else f"The request body is larger than the limit of {self.max_request_bytes} bytes."
         )
-        responder = self._responder(scope["path"])
+        responder = self._responder(scope["path"], headers.get("accept"))
         max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
 
         async def too_large() -> None:

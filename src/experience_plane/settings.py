@@ -10,6 +10,7 @@ so a bad configuration stops `serve` at start-up with one line (`describe_invali
 from __future__ import annotations
 
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
@@ -28,6 +29,8 @@ from experience_plane.observability.logging import LogFormat
 from experience_plane.runtime.models import RuntimeFlavour
 
 ENV_PREFIX = "EXPERIENCE_"
+# A page served from this machine, on any port: what a web app's dev server is.
+LOOPBACK_ORIGIN = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?")
 NESTED_DELIMITER = "__"
 
 
@@ -180,15 +183,22 @@ class Settings(BaseSettings):
 
     # None: follow the environment (on in development, off in production).
     graphiql: bool | None = None
+    # A token GraphiQL starts with in its headers editor (`experience-plane dev` sets it to the
+    # token it prints); development only, as the page shows it to whoever loads it.
+    graphiql_dev_token: SecretStr | None = None
     introspection: bool | None = None
     csrf_prevention: bool = True
     max_query_depth: int = Field(default=10, ge=1)
     max_query_aliases: int = Field(default=30, ge=0)
     max_query_tokens: int = Field(default=5000, ge=1)
 
-    # Comma-separated origins ("https://app.example.com,https://admin.example.com").
+    # Comma-separated origins ("https://app.example.com,https://admin.example.com"). In
+    # development, pages on loopback origins (any port) are allowed as well.
     ws_allowed_origins: str = ""
     cors_origins: str = ""
+    # A graphql-codegen persisted-documents manifest ({"<hash>": "<document>"}): when set, only
+    # its documents run (checked at start-up).
+    trusted_documents: Path | None = None
     max_subscriptions_per_connection: int = Field(default=100, ge=1)
     # Open subscriptions and event streams per tenant (WebSocket subscriptions, GraphQL SSE,
     # REST events), counted across the replicas when Redis is configured.
@@ -212,6 +222,16 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "experience"
 
     tuning: Tuning = Tuning()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.graphiql_dev_token is not None and not self.is_development:
+            raise ValueError(
+                f"{ENV_PREFIX}GRAPHIQL_DEV_TOKEN is for development only: GraphiQL would show "
+                f"the token to anyone who opens it (unset it, or set {ENV_PREFIX}ENVIRONMENT="
+                "development)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -244,6 +264,13 @@ class Settings(BaseSettings):
         return self.is_development if self.graphiql is None else self.graphiql
 
     @property
+    def graphiql_headers(self) -> dict[str, str] | None:
+        """The headers GraphiQL starts with: the development token's, if one is set."""
+        if self.graphiql_dev_token is None:
+            return None
+        return {"Authorization": f"Bearer {self.graphiql_dev_token.get_secret_value()}"}
+
+    @property
     def introspection_enabled(self) -> bool:
         """Whether `__schema` / `__type` queries are allowed."""
         return self.is_development if self.introspection is None else self.introspection
@@ -252,6 +279,12 @@ class Settings(BaseSettings):
     def ws_allowed_origin_list(self) -> tuple[str, ...]:
         """Cross-origin pages allowed to open a WebSocket (same-origin ones always are)."""
         return _split(self.ws_allowed_origins)
+
+    @property
+    def loopback_origin_pattern(self) -> re.Pattern[str] | None:
+        """Origins allowed for CORS and WebSockets besides the listed ones: loopback pages on any
+        port in development (a web app's dev server), none in production."""
+        return LOOPBACK_ORIGIN if self.is_development else None
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

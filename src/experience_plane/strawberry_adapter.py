@@ -21,6 +21,11 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.extensions import MaskErrors
 from strawberry.extensions.max_aliases import create_validator as _aliases_validator
 from strawberry.extensions.query_depth_limiter import create_validator as _depth_validator
+from strawberry.http.streaming import (
+    HTTPStreamTransport,
+    MultipartSubscriptionTransport,
+    SSETransport,
+)
 from strawberry.http.websocket_origin import (
     is_same_origin,
     normalize_allowed_origins,
@@ -29,6 +34,7 @@ from strawberry.http.websocket_origin import (
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import validate_document
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -39,9 +45,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.types.execution import PreExecutionError
 
 __all__ = [
+    "STREAM_TRANSPORTS",
     "CannotGetOperationTypeError",
     "InvalidOperationTypeError",
     "LeanMaskErrors",
+    "LineFeedSSETransport",
     "Operation",
     "OperationStreamClosed",
     "aliases_rule",
@@ -56,7 +64,6 @@ __all__ = [
     "reject_incremental_delivery",
     "set_sub_response",
     "starlette_websocket",
-    "stream_transport_requested",
     "validate_document",
     "wants_graphql_ide",
 ]
@@ -91,10 +98,23 @@ class LeanMaskErrors(MaskErrors):
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
 
-def stream_transport_requested(view: Any, headers: Mapping[str, str]) -> bool:
-    """Whether the request's `Accept` header chooses one of the view's streaming transports
-    (GraphQL over SSE, multipart subscriptions), as Strawberry decides it."""
-    return view._get_stream_transport_from_headers(headers) is not None
+class LineFeedSSETransport(SSETransport):
+    """Strawberry's GraphQL-over-SSE framing with lines ending in LF, as every other SSE stream
+    of the service (Strawberry ends them with CRLF, which the SSE spec allows but some
+    line-based clients and proxies mishandle)."""
+
+    def encode_event(self, event: str, data: str | None = None) -> str:
+        return super().encode_event(event, data).replace("\r\n", "\n")
+
+    def encode_comment(self, comment: str) -> str:
+        return super().encode_comment(comment).replace("\r\n", "\n")
+
+
+STREAM_TRANSPORTS: Mapping[str, type[HTTPStreamTransport]] = {
+    MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartSubscriptionTransport,
+    GRAPHQL_SSE_PROTOCOL: LineFeedSSETransport,
+}
+"""The HTTP stream transports by protocol, for a view's `stream_transport_classes_by_protocol`."""
 
 
 def wants_graphql_ide(view: Any, request_adapter: Any) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from experience_plane.graphql.schema import schema_sdl
+from experience_plane.graphql.schema import possible_types_json, schema_sdl
 from tests.support.processes import ApiProcess, RuntimeProcess, free_port
 
 
@@ -28,6 +28,23 @@ def test_export_schema_prints_the_sdl() -> None:
         timeout=60,
     )
     assert result.stdout == schema_sdl()
+
+
+def test_export_schema_writes_the_sdl_and_the_possible_types(tmp_path: Path) -> None:
+    sdl, possible = tmp_path / "schema.graphql", tmp_path / "possible-types.json"
+    subprocess.run(
+        [
+            sys.executable, "-m", "experience_plane", "export-schema",
+            "--output", str(sdl), "--possible-types", str(possible),
+        ],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert sdl.read_text(encoding="utf-8") == schema_sdl()
+    assert possible.read_text(encoding="utf-8") == possible_types_json()
+    assert json.loads(possible.read_text(encoding="utf-8"))["Artifact"] == [
+        "ContentFile",
+        "DataMash",
+    ]
 
 
 def _unreachable(url: str) -> bool:
@@ -71,6 +88,8 @@ def test_dev_runs_both_services_and_stops_them(tmp_path: Path, stop_signal: sign
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
         (header_line,) = [line for line in lines if line.startswith("GraphiQL Headers tab:")]
         headers = json.loads(header_line.removeprefix("GraphiQL Headers tab:"))
+        # ... and GraphiQL starts with it, so its first introspection succeeds.
+        assert json.dumps(headers["Authorization"]) in graphiql.text
         query = {"query": "{ __schema { queryType { name } } }"}
         answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json=query, headers=headers)
         assert answer.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}

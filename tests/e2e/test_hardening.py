@@ -72,7 +72,9 @@ async def graphql(api: ApiProcess, query: str, **variables: object) -> httpx.Res
         return await http.post(
             api.graphql_url,
             json={"query": query, "variables": variables},
-            headers=api.headers(tenant()),
+            # Request errors are 400 under this media type (200 under application/json, which
+            # httpx's default `*/*` negotiates).
+            headers={"accept": "application/graphql-response+json", **api.headers(tenant())},
         )
 
 

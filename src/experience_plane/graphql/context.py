@@ -100,8 +100,12 @@ Info: TypeAlias = strawberry.Info[GraphQLContext, None]
 
 def _renders_ide(connection: HTTPConnection) -> bool:
     # The GraphiQL page itself needs no credentials (it sends them with each operation); a GET
-    # without a query executes nothing, so letting it through unauthenticated reveals nothing.
-    return connection.scope.get("method") == "GET" and "query" not in connection.query_params
+    # naming no operation (no query, no persisted query or document id) executes nothing, so
+    # letting it through unauthenticated reveals nothing.
+    params = connection.query_params
+    return connection.scope.get("method") == "GET" and not any(
+        name in params for name in ("query", "extensions", "documentId")
+    )
 
 
 async def get_graphql_context(connection: HTTPConnection) -> GraphQLContext:

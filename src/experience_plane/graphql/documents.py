@@ -7,6 +7,9 @@ request: on `bench/query_overhead.py` that hashing, and the hooks, cost more tha
 they save. `DocumentCache` keys both on the query text (a document is a pure function of its
 text, and validation of the document, given one schema and one set of rules), and one extension,
 `CachedDocuments`, applies the token limit on parsing and the limit rules on validation.
+With trusted documents (`graphql.persisted`) the cache is closed: the manifest's documents are
+pinned (parsed and validated at start-up, never evicted) and any other text is refused with
+`UNKNOWN_DOCUMENT`, whichever transport brought it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,20 @@ from strawberry.extensions import SchemaExtension
 
 from experience_plane.strawberry_adapter import graphql_core_schema, validate_document
 
-__all__ = ["CacheStats", "CachedDocuments", "DocumentCache"]
+__all__ = ["CacheStats", "CachedDocuments", "DocumentCache", "UntrustedDocument"]
+
+UNKNOWN_DOCUMENT = "UNKNOWN_DOCUMENT"
+UNTRUSTED_MESSAGE = (
+    "Only trusted documents run on this server and this one is not in its manifest: send the "
+    "manifest's `documentId` (or `extensions.persistedQuery.sha256Hash`), or its exact text."
+)
+
+
+class UntrustedDocument(GraphQLError):
+    """A query text refused because the cache is closed to texts outside the manifest."""
+
+    def __init__(self) -> None:
+        super().__init__(UNTRUSTED_MESSAGE, extensions={"code": UNKNOWN_DOCUMENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +73,20 @@ class DocumentCache:
         self.max_tokens = max_tokens
         self.maxsize = max(1, maxsize)
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # Trusted documents: validated once, never evicted; `closed` refuses every other text.
+        self._pinned: dict[str, _Entry] = {}
+        self.closed = False
         self._hits = 0
         self._misses = 0
         self._validations = 0
 
     def _entry(self, query: str) -> _Entry:
+        entry = self._pinned.get(query)
+        if entry is not None:
+            self._hits += 1
+            return entry
+        if self.closed:
+            raise UntrustedDocument
         entry = self._entries.get(query)
         if entry is not None:
             self._hits += 1
@@ -81,7 +106,7 @@ class DocumentCache:
     def errors(self, schema: GraphQLSchema, query: str) -> list[GraphQLError]:
         """The document's validation errors (empty when valid), computed once per text."""
         # Parsed just before, so present unless evicted in between by a flood of other texts.
-        entry = self._entries.get(query) or self._entry(query)
+        entry = self._pinned.get(query) or self._entries.get(query) or self._entry(query)
         if entry.errors is None:
             entry.errors = self.validate(schema, entry.document)
         return entry.errors
@@ -91,9 +116,36 @@ class DocumentCache:
         self._validations += 1
         return validate_document(schema, document, self.rules)
 
+    def pin(self, schema: GraphQLSchema, query: str) -> str | None:
+        """Parse and validate a trusted document once and keep it for good; what is wrong with
+        it (None: nothing)."""
+        try:
+            document = parse(query, max_tokens=self.max_tokens)
+        except GraphQLError as exc:
+            return f"does not parse: {_located(exc)}"
+        errors = self.validate(schema, document)
+        if errors:
+            return f"does not validate: {_located(errors[0])}"
+        self._pinned[query] = _Entry(document, errors)
+        return None
+
+    def trusts(self, query: str) -> bool:
+        """Whether `query` may run: always, unless the cache is closed and it is not pinned."""
+        return not self.closed or query in self._pinned
+
+    def close(self) -> None:
+        """Refuse, from now on, every text that is not pinned."""
+        self.closed = True
+
     def stats(self) -> CacheStats:
         """The counters so far."""
         return CacheStats(self._hits, self._misses, self._validations, len(self._entries))
+
+
+def _located(error: GraphQLError) -> str:
+    where = error.locations[0] if error.locations else None
+    suffix = f" (document line {where.line}, column {where.column})" if where else ""
+    return error.message + suffix
 
 
 class CachedDocuments(SchemaExtension):

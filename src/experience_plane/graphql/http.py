@@ -1,9 +1,12 @@
 """Serving the schema: Strawberry's FastAPI router, made to follow GraphQL over HTTP closely.
-On top of what Strawberry serves (POST and GET, multipart uploads, both WebSocket protocols, SSE)
-this adds content negotiation between `application/graphql-response+json` (preferred) and
-`application/json` (406 when neither is acceptable); request errors answered without `data`
-(400, or 200 under `application/json`); 405 for a mutation sent with GET and a clear 400 for a
-subscription sent as plain HTTP; JSON error bodies for requests that are not GraphQL at all;
+On top of what Strawberry serves (POST and GET, multipart uploads, both WebSocket protocols, SSE
+and multipart subscriptions) this adds content negotiation by RFC 9110 (`negotiation`): JSON as
+`application/json` or `application/graphql-response+json`, an event stream only for a
+subscription or when it is strictly preferred, multipart for subscriptions that ask for it, 406
+when nothing fits; request errors answered without `data` (400, or 200 under
+`application/json`); 405 for a mutation sent with GET and a clear 400 for a subscription sent
+as plain HTTP; persisted queries and trusted documents (`graphql.persisted`); refusals of
+requests that are not GraphQL at all in GraphQL's error shape and the negotiated media type;
 CSRF prevention (Apollo's convention: a GET or a "simple" POST must carry a preflight-forcing
 header); WebSocket handlers that authenticate `connection_init` (`graphql.websockets`); and
 `/graphql/stream`, always an SSE stream, for clients that cannot set headers; SSE streams are
@@ -13,48 +16,67 @@ size limits are `middleware.BodySizeLimitMiddleware`'s, for every surface.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from cross_web import HTTPException, StarletteRequestAdapter
 from fastapi import Depends
 from starlette.background import BackgroundTasks
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.exceptions import MissingQueryError
 from strawberry.fastapi import GraphQLRouter
-from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequestProtocol
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
     GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
+from experience_plane.graphiql import GraphiQLPage
 from experience_plane.graphql.context import GraphQLContext
-from experience_plane.graphql.sharing import SharedSubscriptions
+from experience_plane.graphql.documents import UNKNOWN_DOCUMENT, UNTRUSTED_MESSAGE, DocumentCache
+from experience_plane.graphql.persisted import PersistedQueries, PersistedQueryError
+from experience_plane.graphql.sharing import SharedSubscriptions, is_subscription
 from experience_plane.graphql.sse import held_event_stream
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
+from experience_plane.negotiation import (
+    APPLICATION_JSON,
+    EVENT_STREAM,
+    GRAPHQL_RESPONSE_JSON,
+    JSON_OFFERS,
+    MULTIPART_MIXED,
+    Offer,
+    Rank,
+    best_of,
+    graphql_error_response,
+    parse_accept,
+)
 from experience_plane.strawberry_adapter import (
+    STREAM_TRANSPORTS,
     CannotGetOperationTypeError,
     InvalidOperationTypeError,
     set_sub_response,
-    stream_transport_requested,
     wants_graphql_ide,
 )
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-APPLICATION_JSON = "application/json"
-EVENT_STREAM = "text/event-stream"
 SUBSCRIPTION_OVER_HTTP = (
-    "Subscriptions need a WebSocket (graphql-transport-ws or graphql-ws) or Server-Sent Events "
-    "(Accept: text/event-stream, or POST /graphql/stream)."
+    "Subscriptions need a WebSocket (graphql-transport-ws or graphql-ws), Server-Sent Events "
+    "(Accept: text/event-stream, or POST /graphql/stream) or multipart HTTP (Accept: "
+    'multipart/mixed;subscriptionSpec="1.0").'
+)
+NOT_ACCEPTABLE_MESSAGE = (
+    f"Accept {APPLICATION_JSON} or {GRAPHQL_RESPONSE_JSON} (and, for subscriptions, "
+    f'{EVENT_STREAM} or {MULTIPART_MIXED};subscriptionSpec="1.0") to receive a response.'
 )
 # Any of these, non-empty, makes a browser send a CORS preflight before the request.
 PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-apollo-operation-name")
@@ -68,52 +90,63 @@ CSRF_MESSAGE = (
     "'GraphQL-Preflight' header (or 'Apollo-Require-Preflight' or 'X-Apollo-Operation-Name')."
 )
 
-# Set per request by `run` and read by `create_response` in the same task.
-_response_media_type: ContextVar[str] = ContextVar(
-    "graphql_response_media_type", default=GRAPHQL_RESPONSE_JSON
-)
+SSE = Offer(EVENT_STREAM)
+MULTIPART_SUBSCRIPTIONS = Offer(MULTIPART_MIXED, (("subscriptionspec", "1.0"),))
+# Streams in the server's order of preference, with the Strawberry protocol answering each.
+STREAM_OFFERS = (SSE, MULTIPART_SUBSCRIPTIONS)
+_PROTOCOLS: dict[Offer, GraphQLRequestProtocol] = {
+    SSE: "sse",
+    MULTIPART_SUBSCRIPTIONS: "multipart-subscription",
+}
 # Set by `run` for a streamed answer and read by `create_streaming_response` in the same task.
 _stream_context: ContextVar[GraphQLContext | None] = ContextVar(
     "graphql_stream_context", default=None
 )
 
 
-def negotiate_media_type(accept: str | None) -> str | None:
-    """The response media type for an `Accept` header, or None when nothing fits (406).
+@dataclass(frozen=True, slots=True)
+class Negotiation:
+    """What a request's `Accept` header allows: the best JSON media type, the best stream and
+    the event stream, each with the client's rank (None: not acceptable)."""
 
-    The highest `q` wins, ties go to the type listed first; wildcards and a missing header mean
-    `application/graphql-response+json`, as GraphQL over HTTP asks since its 2025 watershed.
-    """
-    if accept is None or not accept.strip():
-        return GRAPHQL_RESPONSE_JSON
-    best: tuple[float, int, str] | None = None
-    for index, part in enumerate(accept.split(",")):
-        media_range, *params = (piece.strip() for piece in part.split(";"))
-        media_range = media_range.lower()
-        if media_range in (GRAPHQL_RESPONSE_JSON, APPLICATION_JSON):
-            candidate = media_range
-        elif media_range in ("*/*", "application/*"):
-            candidate = GRAPHQL_RESPONSE_JSON
-        else:
-            continue
-        quality = _quality(params)
-        if quality <= 0:
-            continue
-        ranked = (quality, -index, candidate)
-        if best is None or ranked[:2] > best[:2]:
-            best = ranked
-    return best[2] if best else None
+    json: tuple[Offer, Rank] | None
+    stream: tuple[Offer, Rank] | None
+    sse: Rank | None
+
+    @classmethod
+    def of(cls, accept: str | None) -> Negotiation:
+        """The negotiation for an `Accept` header (missing: anything is acceptable)."""
+        ranges = parse_accept(accept)
+        return cls(
+            best_of(ranges, JSON_OFFERS),
+            best_of(ranges, STREAM_OFFERS),
+            SSE.rank(ranges, 0),
+        )
+
+    @property
+    def acceptable(self) -> bool:
+        """Whether any answer at all is acceptable."""
+        return self.json is not None or self.stream is not None
+
+    @property
+    def json_media_type(self) -> str | None:
+        """The JSON media type to answer with, if one is acceptable."""
+        return self.json[0].media_type if self.json else None
+
+    def protocol(self, subscription: Callable[[], bool]) -> GraphQLRequestProtocol | None:
+        """How to answer: a stream when the operation is a `subscription`, an event stream also
+        when it is strictly preferred to JSON; None when nothing acceptable fits (406)."""
+        if self.stream is not None and subscription():
+            return _PROTOCOLS[self.stream[0]]
+        if self.sse is not None and (self.json is None or self.sse[:2] > self.json[1][:2]):
+            return "sse"
+        return "http" if self.json is not None else None
 
 
-def _quality(params: list[str]) -> float:
-    for param in params:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return max(0.0, min(1.0, float(value)))
-            except ValueError:
-                return 0.0
-    return 1.0
+# Set per request by `run`, read by `parse_http_body` and `create_response` in the same task.
+# (An immutable default: a missing `Accept` header's negotiation.)
+ACCEPT_ANYTHING = Negotiation.of(None)
+_negotiation: ContextVar[Negotiation] = ContextVar("graphql_negotiation", default=ACCEPT_ANYTHING)
 
 
 def is_csrf_risk(method: str, headers: Mapping[str, str]) -> bool:
@@ -149,8 +182,12 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    stream_transport_classes_by_protocol = STREAM_TRANSPORTS
     # Set by `create_app` when subscriptions are shared (see `graphql.sharing`); None: unshared.
     subscription_hub: SharedSubscriptions | None = None
+    # Set by `create_app` when GraphiQL is on: the page served instead of Strawberry's, which
+    # loads GraphiQL from a CDN (see `experience_plane.graphiql`).
+    graphiql: GraphiQLPage | None = None
 
     def __init__(
         self,
@@ -158,14 +195,23 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         *,
         path: str = "",
         csrf_prevention: bool = True,
+        persisted_queries: PersistedQueries | None = None,
+        allowed_origin_pattern: re.Pattern[str] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault(
             "subscription_protocols",
-            (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
+            (
+                GRAPHQL_TRANSPORT_WS_PROTOCOL,
+                GRAPHQL_WS_PROTOCOL,
+                GRAPHQL_SSE_PROTOCOL,
+                MULTIPART_SUBSCRIPTION_PROTOCOL,
+            ),
         )
         super().__init__(schema, path=path, **kwargs)
         self.csrf_prevention = csrf_prevention
+        self.persisted_queries = persisted_queries or PersistedQueries()
+        self.allowed_origin_pattern = allowed_origin_pattern
 
         async def handle_stream(
             request: Request,
@@ -228,6 +274,12 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         route = self.routes.pop()
         self.routes.insert(0, route)
 
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """The service's own GraphiQL page (Strawberry's documented hook for a custom IDE)."""
+        if self.graphiql is None:
+            raise HTTPException(404, "Not Found")
+        return self.graphiql.response()
+
     async def run(  # type: ignore[override]
         self,
         request: Request | WebSocket,
@@ -237,36 +289,29 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         if isinstance(request, WebSocket):
             return await super().run(request, context, root_value)
         adapter = StarletteRequestAdapter(request)
-        if (
-            self.csrf_prevention
-            and not wants_graphql_ide(self, adapter)
-            and is_csrf_risk(request.method, request.headers)
-        ):
-            return _error_response(400, CSRF_MESSAGE, APPLICATION_JSON)
-        streaming = stream_transport_requested(self, request.headers)
-        if streaming or wants_graphql_ide(self, adapter):
-            stream_token = _stream_context.set(context or None)
-            try:
-                return await super().run(request, context, root_value)
-            except HTTPException as exc:
-                return _error_response(exc.status_code, exc.reason, APPLICATION_JSON)
-            finally:
-                _stream_context.reset(stream_token)
-        media_type = negotiate_media_type(request.headers.get("accept"))
-        if media_type is None:
-            return _error_response(
-                406,
-                f"Accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON} to receive a response.",
-                APPLICATION_JSON,
-            )
-        token = _response_media_type.set(media_type)
+        negotiation = Negotiation.of(request.headers.get("accept"))
+        error_type = negotiation.json_media_type or APPLICATION_JSON
+        ide = wants_graphql_ide(self, adapter)
+        if self.csrf_prevention and not ide and is_csrf_risk(request.method, request.headers):
+            return graphql_error_response(400, CSRF_MESSAGE, media_type=error_type)
+        if not ide and not negotiation.acceptable:
+            return graphql_error_response(406, NOT_ACCEPTABLE_MESSAGE, media_type=error_type)
+        token = _negotiation.set(negotiation)
+        streamed = _stream_context.set(context if isinstance(context, GraphQLContext) else None)
         try:
             return await super().run(request, context, root_value)
         except HTTPException as exc:
             headers = {"Allow": "POST"} if exc.status_code == 405 else None
-            return _error_response(exc.status_code, exc.reason, media_type, headers)
+            return graphql_error_response(
+                exc.status_code, exc.reason, media_type=error_type, headers=headers
+            )
+        except PersistedQueryError as exc:
+            return graphql_error_response(
+                exc.status_code, exc.message, media_type=error_type, code=exc.code
+            )
         finally:
-            _response_media_type.reset(token)
+            _negotiation.reset(token)
+            _stream_context.reset(streamed)
             # Strawberry reads multipart bodies with `request.form()` and never closes the
             # uploaded files' temporary files; the answer is complete here, so close them.
             await request.close()
@@ -288,6 +333,31 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             )
         return await super().create_streaming_response(request, stream, sub_response, headers)
 
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        """Strawberry's rule (same origin, or listed in `allowed_origins`), and any origin
+        matching `allowed_origin_pattern` (`experience-plane dev`: loopback on any port)."""
+        if super().is_websocket_origin_allowed(request, origin):
+            return True
+        pattern = self.allowed_origin_pattern
+        return pattern is not None and pattern.fullmatch(origin) is not None
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """Strawberry's parsing, then the persisted query resolved (`graphql.persisted`) and the
+        transport chosen by content negotiation (`Negotiation.protocol`)."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):  # refused by Strawberry already: batching is off
+            return data
+        query = await self.persisted_queries.resolve(data.query, data.extensions)
+        cache = getattr(self.schema, "document_cache", None)
+        if query is not None and isinstance(cache, DocumentCache) and not cache.trusts(query):
+            raise PersistedQueryError(400, UNTRUSTED_MESSAGE, UNKNOWN_DOCUMENT)
+        protocol = _negotiation.get().protocol(
+            lambda: query is not None and is_subscription(query, data.operation_name)
+        )
+        if protocol is None:
+            raise HTTPException(406, NOT_ACCEPTABLE_MESSAGE)
+        return replace(data, query=query, protocol=protocol)
+
     def parse_json(self, data: str | bytes) -> object:
         """Strawberry's JSON parsing, refusing a body that is not a JSON object (or a batch
         list), or one that is not UTF-8: Strawberry would otherwise call `.get` on a number or
@@ -298,7 +368,16 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             raise HTTPException(400, "The request body is not valid UTF-8 JSON.") from exc
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "The request body must be a JSON object.")
+        if isinstance(parsed, dict):
+            return _document_id_as_persisted_query(parsed)
         return parsed
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        """Strawberry's reading of a GET's parameters, with `documentId` as a persisted query."""
+        parsed = super().parse_query_params(params)
+        if not isinstance(parsed.get("extensions"), dict | None):
+            raise HTTPException(400, "The `extensions` parameter must be a JSON object.")
+        return _document_id_as_persisted_query(parsed)
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
         """Strawberry's multipart parsing, with every malformed body a 400: `operations` or
@@ -367,7 +446,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
-        media_type = _response_media_type.get()
+        media_type = _negotiation.get().json_media_type or APPLICATION_JSON
         status_code = sub_response.status_code or 200
         if (
             media_type == GRAPHQL_RESPONSE_JSON
@@ -391,16 +470,17 @@ def _accepting(request: Request, media_type: str) -> Request:
     return Request({**request.scope, "headers": headers}, request.receive)
 
 
-def _error_response(
-    status_code: int,
-    message: str,
-    media_type: str,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    body = json.dumps({"errors": [{"message": message}]}, separators=(",", ":"))
-    return Response(
-        body,
-        status_code=status_code,
-        media_type=f"{media_type}; charset=utf-8",
-        headers=dict(headers or {}),
-    )
+def _document_id_as_persisted_query(data: dict[str, Any]) -> dict[str, Any]:
+    """GraphQL over HTTP's `documentId` (`sha256:<hex>` or a manifest key) said the way Apollo's
+    persisted queries say it, so that `PersistedQueries` has one form to resolve."""
+    document_id = data.get("documentId")
+    if document_id is None:
+        return data
+    if not isinstance(document_id, str) or not document_id:
+        raise HTTPException(400, "`documentId` must be a non-empty string.")
+    extensions = data.get("extensions")
+    if not isinstance(extensions, dict | None):
+        return data  # Strawberry refuses it with its own message
+    digest = document_id.removeprefix("sha256:")
+    persisted = {"version": 1, "sha256Hash": digest}
+    return {**data, "extensions": {"persistedQuery": persisted, **(extensions or {})}}

@@ -9,6 +9,7 @@ mean ...?" hints, which would otherwise reveal the schema to a client that may n
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import AsyncGenerator
@@ -17,9 +18,12 @@ import strawberry
 from graphql import (
     ASTValidationRule,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLSyntaxError,
+    GraphQLUnionType,
     NoSchemaIntrospectionCustomRule,
 )
+from graphql import build_schema as build_graphql_schema
 from strawberry.exceptions import MissingQueryError
 from strawberry.types import ExecutionContext
 
@@ -237,3 +241,25 @@ def build_schema(
 def schema_sdl() -> str:
     """The schema's SDL as checked in at `schema/schema.graphql`."""
     return build_schema().as_str() + "\n"
+
+
+def possible_types() -> dict[str, list[str]]:
+    """Every interface and union and the object types that can stand for it: what Apollo
+    Client's `possibleTypes` needs to match fragments such as `... on Error` in its cache."""
+    # Read from the SDL with graphql-core's public API, so the file cannot disagree with it.
+    schema = build_graphql_schema(schema_sdl())
+    abstract = (
+        named
+        for named in schema.type_map.values()
+        if isinstance(named, GraphQLInterfaceType | GraphQLUnionType)
+        and not named.name.startswith("__")
+    )
+    return {
+        named.name: sorted(member.name for member in schema.get_possible_types(named))
+        for named in sorted(abstract, key=lambda named: named.name)
+    }
+
+
+def possible_types_json() -> str:
+    """`possible_types()` as checked in at `schema/possible-types.json`."""
+    return json.dumps(possible_types(), indent=2) + "\n"

@@ -50,6 +50,7 @@ from experience_plane.context import (
     get_authenticator,
 )
 from experience_plane.graphql.context import GraphQLContext
+from experience_plane.graphql.documents import DocumentCache, UntrustedDocument
 from experience_plane.graphql.errors import PublicError, public_error
 from experience_plane.graphql.sharing import (
     OperationKey,
@@ -216,6 +217,17 @@ class TransportWSHandler(Restartable, BaseGraphQLTransportWSHandler[GraphQLConte
             await self.send_message({"type": "ping"})
 
     async def run_operation(self, operation: Operation[GraphQLContext, None]) -> None:
+        cache = getattr(self.schema, "document_cache", None)
+        if isinstance(cache, DocumentCache) and not cache.trusts(operation.query):
+            # Trusted documents only: refused as on HTTP, before anything is parsed.
+            error = {
+                "id": operation.id,
+                "type": "error",
+                "payload": [UntrustedDocument().formatted],
+            }
+            await operation.send_operation_message(error)  # type: ignore[arg-type]
+            self.operations.pop(operation.id, None)
+            return
         tenant = counted_tenant(self.context, operation.query, operation.operation_name)
         if tenant is None:
             await self._run_operation(operation)

@@ -3,7 +3,7 @@ Authentication: the handshake's `Authorization: Bearer <token>` header, or, for 
 cannot set headers on a WebSocket), a first message `{"type": "auth", "token": "<token>"}`
 within `ws_connection_init_timeout` seconds. A refused caller is closed with 4403 and a reason
 such as `Forbidden: expired` before anything is sent. Cross-origin pages are refused (4403)
-unless listed in `ws_allowed_origins`, as on `/graphql`.
+unless listed in `ws_allowed_origins` (or loopback in development), as on `/graphql`.
 Messages: `{"type": "status", "execution": {...}}` per change; close 1000 after the terminal
 one. A failure is `{"type": "error", "error": {...}}` (the common error body), then a close:
 4404 not found, 4403 token expired, 1012 the service is shutting down (reconnect), 1013 Runtime
@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from contextlib import aclosing
 
 from fastapi import APIRouter
@@ -60,14 +61,19 @@ class Refused(Exception):
         self.reason = reason
 
 
-def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
-    """Strawberry's rule for `/graphql`: no `Origin` (not a browser), same origin, or listed."""
+def origin_allowed(
+    websocket: WebSocket, allowed: tuple[str, ...], pattern: re.Pattern[str] | None = None
+) -> bool:
+    """The rule of `/graphql`: no `Origin` (not a browser), same origin, listed, or matching
+    `pattern` (loopback pages in development)."""
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
     if websocket.headers.get("sec-fetch-site") == "same-origin" or is_same_origin(
         origin, websocket.headers.get("host")
     ):
+        return True
+    if pattern is not None and pattern.fullmatch(origin):
         return True
     origins = normalize_allowed_origins(allowed)
     return "*" in origins or normalize_origin(origin) in origins
@@ -122,7 +128,9 @@ def add_websocket_route(router: APIRouter) -> None:
         settings = services.settings
         await websocket.accept()
         try:
-            if not origin_allowed(websocket, settings.ws_allowed_origin_list):
+            if not origin_allowed(
+                websocket, settings.ws_allowed_origin_list, settings.loopback_origin_pattern
+            ):
                 raise Refused("origin")
             principal = await authenticate(websocket, settings.tuning.ws_connection_init_timeout)
         except Refused as refused:

@@ -26,12 +26,23 @@ async def post(app: RunningApp, query: str, accept: str | None = None) -> httpx.
     [
         (GQL_JSON, GQL_JSON),
         (JSON, JSON),
-        (None, GQL_JSON),  # no Accept: graphql-response+json since the 2025 watershed
-        ("*/*", GQL_JSON),
+        (None, JSON),  # no Accept, or any: application/json, as the graphql-http audit asks
+        ("*/*", JSON),
         (f"{JSON}, {GQL_JSON}", JSON),  # ties go to the type listed first
         (f"{JSON};q=0.5, {GQL_JSON}", GQL_JSON),
         (f"{GQL_JSON};q=0.1, {JSON};q=0.9", JSON),
-        ("text/html;q=0.9, application/*;q=0.8", GQL_JSON),
+        ("text/html;q=0.9, application/*;q=0.8", JSON),
+        (f"{GQL_JSON};q=0, */*", JSON),  # q=0: not acceptable
+        # urql's default: event streams listed, but a query is answered as JSON.
+        (
+            f"{GQL_JSON}, application/graphql+json, {JSON}, text/event-stream, multipart/mixed",
+            GQL_JSON,
+        ),
+        (f"{JSON};q=1, text/event-stream;q=0.1", JSON),
+        (f"text/event-stream, {JSON}", "text/event-stream"),  # strictly preferred: a stream
+        (f"{JSON}, text/event-stream", JSON),  # a tie goes to the type listed first
+        (f"{JSON};q=0.5, text/event-stream", "text/event-stream"),
+        ('multipart/mixed;subscriptionSpec="1.0", application/json', JSON),  # Apollo, a query
     ],
 )
 async def test_response_media_type_follows_accept(
@@ -39,6 +50,10 @@ async def test_response_media_type_follows_accept(
 ) -> None:
     response = await post(app, "{ __typename }", accept)
     assert response.status_code == 200
+    if media_type == "text/event-stream":
+        assert response.headers["content-type"].startswith(media_type)
+        assert _sse_events(response.text)[0] == ("next", '{"data":{"__typename":"Query"}}')
+        return
     assert response.headers["content-type"] == f"{media_type}; charset=utf-8"
     assert response.json() == {"data": {"__typename": "Query"}}
 
@@ -51,10 +66,21 @@ async def test_a_post_answer_has_one_content_length(app: RunningApp, query: str)
     assert len(response.headers.get_list("x-request-id")) == 1
 
 
-async def test_unacceptable_accept_is_406(app: RunningApp) -> None:
-    response = await post(app, "{ __typename }", "application/xml")
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/xml",
+        f"{JSON};q=0, {GQL_JSON};q=0, text/html",
+        'multipart/mixed;subscriptionSpec="1.0"',
+    ],
+)
+async def test_unacceptable_accept_is_406(app: RunningApp, accept: str) -> None:
+    response = await post(app, "{ __typename }", accept)
     assert response.status_code == 406
-    assert "application/graphql-response+json" in response.json()["errors"][0]["message"]
+    assert response.headers["content-type"] == f"{JSON}; charset=utf-8"
+    (error,) = response.json()["errors"]
+    assert "application/graphql-response+json" in error["message"]
+    assert error["extensions"] == {"code": "NOT_ACCEPTABLE"}
 
 
 @pytest.mark.parametrize(

@@ -72,6 +72,9 @@ async def test_unknown_confidence_level_is_a_request_error(app: RunningApp) -> N
             "query": CREATE_MASH,
             "variables": {"input": {"contentRefs": ["a"], "confidenceLevel": "SURE"}},
         },
+        # 400 is the request error's status under this media type (200 under application/json,
+        # which `*/*`, httpx's default, now negotiates).
+        headers={"accept": "application/graphql-response+json"},
     )
     assert response.status_code == 400
     assert "SURE" in response.json()["errors"][0]["message"]

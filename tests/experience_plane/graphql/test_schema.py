@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,12 @@ from graphql import (
     GraphQLUnionType,
 )
 
-from experience_plane.graphql.schema import build_schema, schema_sdl
+from experience_plane.graphql.schema import build_schema, possible_types_json, schema_sdl
 
-SCHEMA_PATH = Path(__file__).parents[3] / "schema" / "schema.graphql"
-REGENERATE = (
-    ".venv/bin/experience-plane export-schema  (or: python -m experience_plane export-schema)"
-)
+SCHEMA_DIR = Path(__file__).parents[3] / "schema"
+SCHEMA_PATH = SCHEMA_DIR / "schema.graphql"
+POSSIBLE_TYPES_PATH = SCHEMA_DIR / "possible-types.json"
+REGENERATE = "make schema"
 
 
 def test_checked_in_schema_matches_the_code() -> None:
@@ -27,6 +28,31 @@ def test_checked_in_schema_matches_the_code() -> None:
     assert checked_in == schema_sdl(), (
         f"schema/schema.graphql differs from the code; regenerate it with: {REGENERATE}"
     )
+
+
+def test_checked_in_possible_types_match_the_code() -> None:
+    checked_in = (
+        POSSIBLE_TYPES_PATH.read_text(encoding="utf-8") if POSSIBLE_TYPES_PATH.exists() else ""
+    )
+    assert checked_in == possible_types_json(), (
+        f"schema/possible-types.json differs from the code; regenerate it with: {REGENERATE}"
+    )
+
+
+def test_possible_types_list_every_interface_and_union_with_its_members() -> None:
+    possible = json.loads(POSSIBLE_TYPES_PATH.read_text(encoding="utf-8"))
+    assert possible["Artifact"] == ["ContentFile", "DataMash"]
+    # Apollo's cache matches `... on Error { code message }` only for the members listed here.
+    assert "UploadTooLargeError" in possible["Error"]
+    assert "InvalidInputError" in possible["CreateDataMashResult"]
+    assert "ExecutionAccepted" in possible["UploadContentResult"]
+    schema = build_schema()._schema
+    abstract = {
+        name
+        for name, named in schema.type_map.items()
+        if isinstance(named, GraphQLInterfaceType | GraphQLUnionType)
+    }
+    assert set(possible) == abstract
 
 
 def _missing_descriptions() -> list[str]:

@@ -1,0 +1,23 @@
+export {
+  ExperiencePlaneClient,
+  type ActionOptions,
+  type Artifact,
+  type ClientOptions,
+  type ContentFile,
+  type DataMash,
+  type Execution,
+  type MashRecord,
+  type RecordsOptions,
+  type UploadOptions,
+} from "./client.js";
+export {
+  ExperiencePlaneError,
+  RETRYABLE_CODES,
+  type ErrorCode,
+  type ExperiencePlaneErrorCode,
+  type ExperiencePlaneErrorDetails,
+  type TransportErrorCode,
+} from "./errors.js";
+export type { UploadProgress } from "./http.js";
+export type { Transport, WatchOptions } from "./watch.js";
+export type { ConfidenceLevel, CreateDataMashInput, ExecutionState } from "./generated/graphql.js";
