@@ -9,14 +9,15 @@ as plain HTTP; persisted queries and trusted documents (`graphql.persisted`); re
 requests that are not GraphQL at all in GraphQL's error shape and the negotiated media type;
 CSRF prevention (Apollo's convention: a GET or a "simple" POST must carry a preflight-forcing
 header); WebSocket handlers that authenticate `connection_init` (`graphql.websockets`); and
-`/graphql/stream`, always an SSE stream, for clients that cannot set headers. Body size limits
-are `middleware.BodySizeLimitMiddleware`'s, for every surface.
+`/graphql/stream`, always an SSE stream, for clients that cannot set headers; SSE streams are
+counted per tenant, hint `retry:` and end without `complete` on shutdown (`graphql.sse`). Body
+size limits are `middleware.BodySizeLimitMiddleware`'s, for every surface.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -46,6 +47,7 @@ from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.documents import UNKNOWN_DOCUMENT, UNTRUSTED_MESSAGE, DocumentCache
 from experience_plane.graphql.persisted import PersistedQueries, PersistedQueryError
 from experience_plane.graphql.sharing import SharedSubscriptions, is_subscription
+from experience_plane.graphql.sse import held_event_stream
 from experience_plane.graphql.uploads import (
     MultipartRefused,
     is_multipart,
@@ -102,6 +104,10 @@ _PROTOCOLS: dict[Offer, GraphQLRequestProtocol] = {
     SSE: "sse",
     MULTIPART_SUBSCRIPTIONS: "multipart-subscription",
 }
+# Set by `run` for a streamed answer and read by `create_streaming_response` in the same task.
+_stream_context: ContextVar[GraphQLContext | None] = ContextVar(
+    "graphql_stream_context", default=None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +308,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             except MultipartRefused as exc:
                 return graphql_error_response(400, exc.reason, media_type=error_type, code=exc.code)
         token = _negotiation.set(negotiation)
+        streamed = _stream_context.set(context if isinstance(context, GraphQLContext) else None)
         try:
             return await super().run(request, context, root_value)
         except HTTPException as exc:
@@ -315,9 +322,27 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             )
         finally:
             _negotiation.reset(token)
+            _stream_context.reset(streamed)
             # Strawberry reads multipart bodies with `request.form()` and never closes the
             # uploaded files' temporary files; the answer is complete here, so close them.
             await request.close()
+
+    async def create_streaming_response(
+        self,
+        request: Request,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        context = _stream_context.get()
+        if headers.get("Content-Type") == EVENT_STREAM and context is not None:
+            stream = held_event_stream(
+                context.services.streams,
+                context.principal.tenant_id,
+                stream,
+                self.encode_json_string,
+            )
+        return await super().create_streaming_response(request, stream, sub_response, headers)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """Strawberry's rule (same origin, or listed in `allowed_origins`), and any origin

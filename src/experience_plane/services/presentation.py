@@ -69,6 +69,8 @@ STATUS_BY_CODE: Mapping[str, int] = {
     **{row.code.name: row.status for row in FAILURES},
     ErrorCode.UNAUTHENTICATED.name: 401,
     REQUEST_TOO_LARGE: 413,
+    # Refused where a stream opens, never by a mutation: no row (and no schema type) of its own.
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS.name: 429,
     INTERNAL_ERROR_CODE: 500,
 }
 """The HTTP status of every public code (a code shared by several rows has one status)."""
