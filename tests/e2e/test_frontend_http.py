@@ -187,7 +187,9 @@ async def test_sse_lines_end_with_lf(api: ApiProcess) -> None:
         )
     assert response.headers["content-type"].startswith("text/event-stream")
     assert "\r" not in response.text
-    assert response.text.startswith('event: next\ndata: {"data":{"__typename":"Query"}}\n\n')
+    assert response.text.startswith(
+        'retry: 1000\n\nevent: next\ndata: {"data":{"__typename":"Query"}}\n\n'
+    )
     assert response.text.endswith("event: complete\ndata: \n\n")
 
 

@@ -165,7 +165,7 @@ async def test_a_stopped_runtime_is_503_typed_and_streams_say_stale(
     try:
         async with http.stream("GET", url, headers=api.headers("down")) as stream:
             lines = aiter(stream.aiter_lines())
-            assert await anext(lines) == "event: status"
+            assert [await anext(lines) for _ in range(3)] == ["retry: 1000", "", "event: status"]
             runtime.stop()
             async with asyncio.timeout(10):
                 async for line in lines:
@@ -197,7 +197,7 @@ async def test_a_stopped_runtime_is_503_typed_and_streams_say_stale(
         runtime.set_faults(phase_delay=PHASE_DELAY)
 
 
-async def test_open_streams_end_with_shutting_down_when_the_api_stops(
+async def test_open_streams_end_with_restarting_when_the_api_stops(
     http: httpx.AsyncClient,
     runtime: RuntimeProcess,
     tmp_path: Path,
@@ -209,11 +209,13 @@ async def test_open_streams_end_with_shutting_down_when_the_api_stops(
         url = api.url + f"/v1/execution/{execution_id}/events"
         async with http.stream("GET", url, headers=api.headers("bye")) as stream:
             lines = aiter(stream.aiter_lines())
-            assert await anext(lines) == "event: status"
+            assert [await anext(lines) for _ in range(3)] == ["retry: 1000", "", "event: status"]
             stopping = asyncio.create_task(asyncio.to_thread(api.stop))
             rest = [line async for line in lines]
             await stopping
-    assert "event: error" in rest
-    data = rest[rest.index("event: error") + 1]
-    assert '"code":"RUNTIME_UNAVAILABLE"' in data
-    assert '"reason":"shutting_down"' in data
+    # A restart, not the end of the execution: no error, no terminal status; reconnect.
+    assert rest.count("event: restarting") == 1, rest
+    data = rest[rest.index("event: restarting") + 1]
+    assert execution_id in data
+    assert "event: error" not in rest
+    assert '"is_terminal":true' not in "".join(rest)

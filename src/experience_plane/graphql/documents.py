@@ -18,7 +18,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    SelectionSetNode,
+    Visitor,
+    parse,
+    visit,
+)
 from graphql.validation import specified_rules
 from strawberry.extensions import SchemaExtension
 
@@ -114,6 +123,11 @@ class DocumentCache:
     def validate(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
         """Validate a document against these rules, without caching."""
         self._validations += 1
+        empty = _empty_selection_sets(document)
+        if empty:
+            # graphql-core parses `{ }`, which the spec's grammar refuses, and Strawberry's depth
+            # limiter then fails on it with a ValueError: answer it as the invalid document it is.
+            return [GraphQLError("A selection set must select at least one field.", nodes=empty)]
         return validate_document(schema, document, self.rules)
 
     def pin(self, schema: GraphQLSchema, query: str) -> str | None:
@@ -176,3 +190,19 @@ class CachedDocuments(SchemaExtension):
 def cached_documents(cache: DocumentCache) -> Callable[[], SchemaExtension]:
     """The extension factory for `strawberry.Schema(extensions=...)`: one per request."""
     return lambda: CachedDocuments(cache)
+
+
+class _EmptySelectionSets(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[SelectionSetNode] = []
+
+    def enter_selection_set(self, node: SelectionSetNode, *_: object) -> None:
+        if not node.selections:
+            self.found.append(node)
+
+
+def _empty_selection_sets(document: DocumentNode) -> list[SelectionSetNode]:
+    visitor = _EmptySelectionSets()
+    visit(document, visitor)
+    return visitor.found

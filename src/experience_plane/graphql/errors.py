@@ -149,6 +149,8 @@ class ResultUnion:
     ) -> None:
         members: list[type] = [success]
         for row in FAILURES:
+            if row.schema_type is None:
+                continue
             schema_type = _SCHEMA_TYPES[row.schema_type]
             if row.error not in without and schema_type not in members:
                 members.append(schema_type)
@@ -162,8 +164,8 @@ class ResultUnion:
         """The union's error object for an expected service failure."""
         record_error("graphql", error.code.name)
         row = failure_of(error)
-        schema_type = _SCHEMA_TYPES[row.schema_type]
-        if schema_type not in self.members:
+        schema_type = _SCHEMA_TYPES.get(row.schema_type or "")
+        if schema_type is None or schema_type not in self.members:
             return RuntimeUnavailableError(code=error.code, message=error.message)
         return schema_type(code=error.code, message=error.message, **details_of(error))
 

@@ -46,7 +46,7 @@ def held_event_stream(
             yield _event("complete")
             return
         try:
-            yield f"retry: {RETRY_MILLISECONDS}\r\n\r\n"
+            yield f"retry: {RETRY_MILLISECONDS}\n\n"
             async with aclosing(stream()) as chunks:  # type: ignore[type-var]
                 async for chunk in chunks:
                     if streams.restarting:

@@ -33,8 +33,9 @@ class Failure:
     error: type[ServiceError]
     status: int
     """The HTTP status of REST's answer."""
-    schema_type: str
-    """The GraphQL error type (by name) a mutation result carries."""
+    schema_type: str | None
+    """The GraphQL error type (by name) a mutation result carries; None for a failure no
+    mutation meets (it is refused where a stream opens)."""
     details: tuple[str, ...] = ()
     """The error's attributes passed on: GraphQL fields, REST `details` keys."""
 
@@ -61,6 +62,7 @@ FAILURES: tuple[Failure, ...] = (
     Failure(errors.RuntimeProtocolFailure, 502, "RuntimeUnavailableError"),
     Failure(errors.NotFoundError, 404, "RuntimeUnavailableError"),
     Failure(ServiceError, 503, "RuntimeUnavailableError"),
+    Failure(errors.TooManySubscriptionsError, 429, None),
 )
 
 _BY_ERROR: Mapping[type[ServiceError], Failure] = {row.error: row for row in FAILURES}
@@ -69,8 +71,6 @@ STATUS_BY_CODE: Mapping[str, int] = {
     **{row.code.name: row.status for row in FAILURES},
     ErrorCode.UNAUTHENTICATED.name: 401,
     REQUEST_TOO_LARGE: 413,
-    # Refused where a stream opens, never by a mutation: no row (and no schema type) of its own.
-    ErrorCode.TOO_MANY_SUBSCRIPTIONS.name: 429,
     INTERNAL_ERROR_CODE: 500,
 }
 """The HTTP status of every public code (a code shared by several rows has one status)."""

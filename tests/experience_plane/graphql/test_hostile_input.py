@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from experience_plane.settings import Environment, Settings
@@ -55,6 +55,11 @@ async def post(app: RunningApp, **kwargs: Any) -> httpx.Response:
 
 @EXAMPLES
 @given(document=documents(), variables=st.one_of(st.none(), json_values))
+# graphql-core parses an empty selection set, on which Strawberry's depth limiter used to fail.
+@example(
+    document="subscription ($id: ID!) { executionStatus(executionId: $id) { } }", variables=None
+)
+@example(document="{ }", variables=None)
 async def test_arbitrary_documents_are_refused_clearly(
     hostile_app: RunningApp, document: str, variables: Any
 ) -> None:
