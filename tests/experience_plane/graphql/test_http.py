@@ -197,7 +197,7 @@ async def test_sse_streams_next_then_complete(
     response = await app.http.post(path, json={"query": "{ __typename }"}, headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
-    assert response.text.startswith("retry: 1000\r\n\r\n")  # how soon to reconnect
+    assert response.text.startswith("retry: 1000\n\n")  # how soon to reconnect
     events = _sse_events(response.text)
     assert [name for name, _ in events] == ["next", "complete"]
     assert json.loads(events[0][1]) == {"data": {"__typename": "Query"}}
@@ -275,7 +275,7 @@ async def test_sse_over_get_for_event_source_clients(app: RunningApp) -> None:
         "/graphql/stream", params={"query": "{ __typename }"}, headers=PREFLIGHT
     )
     assert response.headers["content-type"].startswith("text/event-stream")
-    assert response.text.startswith("retry: 1000\r\n\r\n")  # how soon to reconnect
+    assert response.text.startswith("retry: 1000\n\n")  # how soon to reconnect
     events = _sse_events(response.text)
     assert [name for name, _ in events] == ["next", "complete"]
     assert json.loads(events[0][1]) == {"data": {"__typename": "Query"}}
