@@ -182,11 +182,10 @@ def build_lifespan(
                     watchers=lambda: tracker.active_watchers,
                     breaker=client.breaker_snapshot,
                 )
+            services = Services.build(settings, client, tracker, cluster)
+            lifecycle.streams = services.streams
             try:
-                yield {
-                    "services": Services.build(settings, client, tracker, cluster),
-                    "authenticator": authenticator,
-                }
+                yield {"services": services, "authenticator": authenticator}
             finally:
                 if persisted_queries is not None:
                     persisted_queries.attach(None)

@@ -196,6 +196,7 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
             INSECURE_DEV_WARNING, settings.dev_tenant_id, settings.dev_user_id
         )
     from experience_plane.app import create_app
+    from experience_plane.http_guard import header_timeout_protocol
     from experience_plane.lifecycle import DrainingServer, Lifecycle
 
     try:
@@ -210,6 +211,11 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
         # In-flight requests get this long once SIGTERM arrives; subscriptions end at once.
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         ws_per_message_deflate=WS_PER_MESSAGE_DEFLATE,
+        # A WebSocket message is capped like a request body (larger ones: close 1009).
+        ws_max_size=settings.max_request_bytes,
+        # Half-open sockets: a request head must arrive in time; idle keep-alives close at 5 s.
+        http=header_timeout_protocol(settings.request_header_timeout_seconds),
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     lifecycle = app.state.lifecycle
     assert isinstance(lifecycle, Lifecycle)
@@ -217,6 +223,9 @@ def serve(*, host: str | None = None, port: int | None = None, insecure_dev: boo
     DrainingServer(config, lifecycle).run()
     return 0
 
+
+# Seconds an idle kept-alive HTTP connection stays open (uvicorn's default, said out loud).
+KEEP_ALIVE_SECONDS = 5
 
 # Allocations of container objects between two youngest-generation collections (CPython: 700).
 GC_YOUNG_THRESHOLD = 50_000

@@ -1,10 +1,13 @@
 """Shutting down gracefully: end open subscriptions first, then let uvicorn drain the rest.
 uvicorn's own shutdown stops accepting, waits for in-flight requests and closes WebSockets with
 1012 (service restart). It cannot end a subscription, though: an SSE response never finishes by
-itself, so uvicorn would wait out its whole grace period, and WebSocket subscriptions would be cut
-without a `complete`. `Lifecycle.drain()` closes the execution tracker first, which ends every
-subscription normally (a `complete` on WebSockets, the end of the SSE stream); `DrainingServer`
-calls it as soon as uvicorn stops accepting. The app keeps its `Lifecycle` on `app.state`.
+itself, so uvicorn would wait out its whole grace period. Shutdown is no completion: a client
+told `complete` for an execution still running would never subscribe again. So
+`Lifecycle.drain()` first tells the open streams the service is restarting (`OpenStreams.restart`:
+GraphQL WebSockets close with 1012 at once), then closes the execution tracker, which ends the
+remaining streams without a completion (an SSE stream without its `complete` event, REST events
+with `event: restarting`); `DrainingServer` calls it as soon as uvicorn stops accepting. The app
+keeps its `Lifecycle` on `app.state`.
 """
 
 from __future__ import annotations
@@ -18,29 +21,36 @@ import socket
 import uvicorn
 
 from experience_plane.executions import ExecutionTracker
+from experience_plane.services.streams import OpenStreams
 
 __all__ = ["DrainingServer", "Lifecycle"]
 
 logger = logging.getLogger(__name__)
 
-# How long subscriptions get to send their `complete` before connections are closed.
+# How long subscriptions get to end before connections are closed.
 SUBSCRIPTION_DRAIN_SECONDS = 2.0
 
 
 class Lifecycle:
     """The application's running parts that shutdown must reach before the lifespan ends.
 
-    The lifespan sets `tracker` when it starts; `drain()` may be called any number of times.
+    The lifespan sets `tracker` and `streams` when it starts; `drain()` may be called any
+    number of times.
     """
 
     def __init__(self) -> None:
         self.tracker: ExecutionTracker | None = None
+        self.streams: OpenStreams | None = None
         self.draining = False
 
     async def drain(self) -> None:
-        """End every open subscription and stop the watchers; wait (up to
+        """End every open subscription as a restart and stop the watchers; wait (up to
         `SUBSCRIPTION_DRAIN_SECONDS`) for the subscriptions to notice."""
         self.draining = True
+        if self.streams is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SUBSCRIPTION_DRAIN_SECONDS):
+                    await self.streams.restart()
         tracker = self.tracker
         if tracker is None:
             return
@@ -52,7 +62,7 @@ class Lifecycle:
                 # The tracker keeps a count, not an event; this short, bounded wait is enough.
                 while tracker.active_subscribers:  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
-        # One more beat so the transports flush the `complete` messages just queued.
+        # One more beat so the transports flush what they just queued.
         await asyncio.sleep(0.05)
 
 

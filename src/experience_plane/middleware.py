@@ -15,7 +15,11 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from experience_plane.negotiation import REQUEST_TOO_LARGE, graphql_error_response
+from experience_plane.negotiation import (
+    REQUEST_TOO_LARGE,
+    UPLOAD_TOO_LARGE,
+    graphql_error_response,
+)
 from experience_plane.observability.metrics import record_error
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -71,15 +75,24 @@ class RequestIdMiddleware:
         _request_id.reset(token)
 
 
-TooLargeResponder = Callable[[str, int], Response]
-"""Builds a 413 answer from a message for people and the limit (in bytes) that was exceeded."""
+TooLargeResponder = Callable[[str, int, bool], Response]
+"""Builds a 413 answer from a message for people, the limit (in bytes) that was exceeded and
+whether the body was an upload (multipart): a file too large rather than a request."""
 
 
-def graphql_too_large(message: str, max_bytes: int, accept: str | None = None) -> Response:
-    """The 413 in GraphQL's error shape, code `REQUEST_TOO_LARGE`, in the JSON media type
-    `accept` negotiates: the default answer."""
-    record_error("graphql", REQUEST_TOO_LARGE)
-    return graphql_error_response(413, message, accept=accept, code=REQUEST_TOO_LARGE)
+def graphql_too_large(
+    message: str, max_bytes: int, upload: bool, accept: str | None = None
+) -> Response:
+    """The 413 in GraphQL's error shape, in the JSON media type `accept` negotiates: the default
+    answer. An upload's code is `UPLOAD_TOO_LARGE` with `maxBytes` (as `UploadTooLargeError`
+    has them), any other body's `REQUEST_TOO_LARGE`."""
+    if not upload:
+        record_error("graphql", REQUEST_TOO_LARGE)
+        return graphql_error_response(413, message, accept=accept, code=REQUEST_TOO_LARGE)
+    record_error("graphql", UPLOAD_TOO_LARGE)
+    return graphql_error_response(
+        413, message, accept=accept, code=UPLOAD_TOO_LARGE, extensions={"maxBytes": max_bytes}
+    )
 
 
 class _BodyTooLarge(Exception):
@@ -95,7 +108,8 @@ class BodySizeLimitMiddleware:
 
     The 413 comes from `responders`, keyed by path prefix (`{"/v1": ...}` answers `/v1` and
     everything under it), so each surface answers in its own error shape; other paths get
-    `graphql_too_large`, in the media type the request's `Accept` negotiates.
+    `graphql_too_large`, in the media type the request's `Accept` negotiates. Each is told
+    whether the body was an upload (its code is then `UPLOAD_TOO_LARGE`).
     """
 
     # Room for the multipart envelope (operations, map, part headers) around the file itself.
@@ -142,7 +156,8 @@ class BodySizeLimitMiddleware:
         max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
 
         async def too_large() -> None:
-            response = responder(message, max_bytes)
+            # Only a file makes a multipart body this large: its other parts are small.
+            response = responder(message, max_bytes, multipart)
             # The rest of the body is never read: the connection cannot be reused.
             response.headers["connection"] = "close"
             await response(scope, receive, send)

@@ -178,6 +178,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     # Every body but a multipart upload (which is bounded by `max_upload_bytes`).
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
+    # A request line and headers must arrive within this long (half-open sockets are closed).
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # None: follow the environment (on in development, off in production).
     graphiql: bool | None = None
@@ -198,6 +200,9 @@ class Settings(BaseSettings):
     # its documents run (checked at start-up).
     trusted_documents: Path | None = None
     max_subscriptions_per_connection: int = Field(default=100, ge=1)
+    # Open subscriptions and event streams per tenant (WebSocket subscriptions, GraphQL SSE,
+    # REST events), counted across the replicas when Redis is configured.
+    max_streams_per_tenant: int = Field(default=200, ge=1)
 
     # Mutations per tenant: `rate_limit_burst` at once, then this many per second (0: off).
     rate_limit_per_second: float = Field(default=10.0, ge=0)

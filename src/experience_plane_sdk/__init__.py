@@ -29,6 +29,7 @@ from experience_plane_sdk.errors import (
     RuntimeRejectedError,
     RuntimeTimeoutError,
     RuntimeUnavailableError,
+    TooManySubscriptions,
     UploadTooLarge,
     WaitTimeout,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "RuntimeUnavailableError",
     "SourceColumn",
     "SyncExperienceClient",
+    "TooManySubscriptions",
     "UploadSource",
     "UploadTooLarge",
     "WaitTimeout",

@@ -2,13 +2,14 @@
 Every error the SDK raises is an `ExperienceError`. Its `code` is the API's `ErrorCode` string
 when the API reported the failure (`INVALID_INPUT`, `UPLOAD_TOO_LARGE`, `RUNTIME_UNAVAILABLE`,
 `RUNTIME_TIMEOUT`, `RUNTIME_REJECTED`, `RUNTIME_PROTOCOL_ERROR`, `NOT_FOUND`, `RATE_LIMITED`,
-`IDEMPOTENCY_CONFLICT`, `RUNTIME_OUTCOME_UNKNOWN`, `UNAUTHENTICATED`), or one of the SDK's own
+`IDEMPOTENCY_CONFLICT`, `RUNTIME_OUTCOME_UNKNOWN`, `TOO_MANY_SUBSCRIPTIONS`, `UNAUTHENTICATED`),
+or one of the SDK's own
 codes otherwise (`API_UNREACHABLE`, `UNAUTHENTICATED`, `API_PROTOCOL_ERROR`,
 `EXECUTION_FAILED`, `WAIT_TIMEOUT`). Errors caused by a lower-level exception are raised `from`
 it, like `httpx`'s.
 The API-reported classes are named after the schema's error types (`RuntimeUnavailableError`
 for `RuntimeUnavailableError`, ...), except `InvalidInput` and `UploadTooLarge`, which read
-better at the call site.
+better at the call site (as do `RateLimited` and `TooManySubscriptions`).
 """
 
 from __future__ import annotations
@@ -104,6 +105,13 @@ class RateLimited(ExperienceError):
         self.retry_after = retry_after
 
 
+class TooManySubscriptions(ExperienceError):
+    """The caller's tenant has as many open subscriptions and event streams as the API allows;
+    one must end before another opens."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"
+
+
 class RuntimeUnavailableError(ExperienceError):
     """The API could not reach the Runtime; the same request may succeed later."""
 
@@ -192,6 +200,7 @@ _BY_CODE: dict[str, type[ExperienceError]] = {
     "RATE_LIMITED": RateLimited,
     "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
     "RUNTIME_OUTCOME_UNKNOWN": RuntimeOutcomeUnknownError,
+    "TOO_MANY_SUBSCRIPTIONS": TooManySubscriptions,
     # Spellings authentication layers commonly put in a GraphQL error's `extensions.code`.
     "UNAUTHENTICATED": AuthenticationFailed,
     "FORBIDDEN": AuthenticationFailed,

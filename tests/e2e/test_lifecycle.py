@@ -1,6 +1,8 @@
-"""Lifecycle through real processes: SIGTERM drains (in-flight requests finish, subscriptions end
-with `complete`, the process exits 0 in its grace period), and a thousand subscribe/leave
-cycles leave no watcher, subscriber or memory behind."""
+"""Lifecycle through real processes: SIGTERM drains (in-flight requests finish, subscriptions of
+unfinished executions end as a restart, never with `complete`: WebSockets close 1012, SSE ends
+without `complete` after a `retry:` hint, REST events send `event: restarting`; the process
+exits 0 in its grace period), and a thousand subscribe/leave cycles leave no watcher, subscriber
+or memory behind."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.client import sse_events
@@ -40,7 +42,67 @@ async def sse_until_end(api: ApiProcess, execution_id: str) -> list[str]:
     return [event async for event, _ in sse_events(api, WATCH, {"id": execution_id})]
 
 
-async def test_sigterm_finishes_in_flight_requests_and_ends_subscriptions(tmp_path: Path) -> None:
+async def raw_lines_until_end(
+    api: ApiProcess, path: str, started: asyncio.Event, **request: Any
+) -> list[str]:
+    """Every line of an event stream until the server ends it; `started` is set once the
+    first event (not the `retry:` hint) has arrived."""
+    lines: list[str] = []
+    async with (
+        httpx.AsyncClient(timeout=30.0) as http,
+        http.stream(
+            request.pop("method", "GET"),
+            api.url + path,
+            headers={"accept": "text/event-stream", **api.headers()},
+            **request,
+        ) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        async for line in response.aiter_lines():
+            lines.append(line)
+            if line.startswith("event:"):
+                started.set()
+    return lines
+
+
+async def legacy_until_closed(api: ApiProcess, execution_id: str, started: asyncio.Event) -> Any:
+    """A legacy graphql-ws subscriber: its messages and the close code."""
+    async with connect(api.ws_url, subprotocols=["graphql-ws"], open_timeout=10) as socket:
+        payload = {"Authorization": f"Bearer {api.token()}"}
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        start = {"query": WATCH, "variables": {"id": execution_id}}
+        await socket.send(json.dumps({"id": "1", "type": "start", "payload": start}))
+        received: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(GRACE_SECONDS + 5):
+                while True:
+                    message = json.loads(await socket.recv())
+                    received.append(message)
+                    if message["type"] == "data":
+                        started.set()
+        except ConnectionClosed as closed:
+            return received, closed.rcvd
+    return received, None
+
+
+async def rest_ws_until_closed(api: ApiProcess, execution_id: str, started: asyncio.Event) -> Any:
+    """A REST events WebSocket: its messages and the close frame."""
+    url = api.ws_url.replace("/graphql", f"/v1/execution/{execution_id}/events")
+    async with connect(url, additional_headers=api.headers(), open_timeout=10) as socket:
+        received: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(GRACE_SECONDS + 5):
+                while True:
+                    received.append(json.loads(await socket.recv()))
+                    started.set()
+        except ConnectionClosed as closed:
+            return received, closed.rcvd
+    return received, None
+
+
+async def test_sigterm_finishes_in_flight_requests_and_ends_subscriptions_as_a_restart(
+    tmp_path: Path,
+) -> None:
     env = {
         "EXPERIENCE_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
         "EXPERIENCE_RATE_LIMIT_PER_SECOND": "0",
@@ -59,26 +121,56 @@ async def test_sigterm_finishes_in_flight_requests_and_ends_subscriptions(tmp_pa
                     first = json.loads(await asyncio.wait_for(socket.recv(), 10))
                     assert first["type"] == "next"
                 closers = [asyncio.create_task(until_closed(socket)) for socket in sockets]
-                sse = asyncio.create_task(sse_until_end(api, execution_id))
+                started = [asyncio.Event() for _ in range(4)]
+                body = {"query": WATCH, "variables": {"id": execution_id}}
+                graphql_sse = asyncio.create_task(
+                    raw_lines_until_end(
+                        api, "/graphql/stream", started[0], method="POST", json=body
+                    )
+                )
+                rest_sse = asyncio.create_task(
+                    raw_lines_until_end(api, f"/v1/execution/{execution_id}/events", started[1])
+                )
+                legacy = asyncio.create_task(legacy_until_closed(api, execution_id, started[2]))
+                rest_ws = asyncio.create_task(rest_ws_until_closed(api, execution_id, started[3]))
+                await asyncio.wait_for(asyncio.gather(*(event.wait() for event in started)), 10)
                 runtime.set_faults(latency=1.5)  # the next upload is in flight at SIGTERM
                 in_flight = asyncio.create_task(upload(http, api, key=str(uuid.uuid4())))
                 await asyncio.sleep(0.5)
-                started = time.monotonic()
+                started_at = time.monotonic()
                 code = await asyncio.to_thread(api.stop, signal.SIGTERM, GRACE_SECONDS + 5)
-                took = time.monotonic() - started
+                took = time.monotonic() - started_at
                 finished = result(await in_flight, "uploadContent")
                 closed = await asyncio.gather(*closers)
-                sse_seen = await asyncio.wait_for(sse, 5)
+                graphql_lines, rest_lines = await asyncio.wait_for(
+                    asyncio.gather(graphql_sse, rest_sse), 5
+                )
+                legacy_seen, legacy_close = await asyncio.wait_for(legacy, 5)
+                rest_ws_seen, rest_ws_close = await asyncio.wait_for(rest_ws, 5)
         finally:
             api.stop(signal.SIGKILL)
     assert code == 0, api.log_text()
     assert took < GRACE_SECONDS, took
     assert finished["__typename"] == "ExecutionAccepted"
     for messages, close_code in closed:
-        # Each subscription ended properly, then the server closed the socket.
-        assert {"id": "1", "type": "complete"} in messages, messages
-        assert close_code in (1000, 1001, 1012), close_code
-    assert sse_seen[-1] == "complete", sse_seen
+        # The execution is still running: no `complete`, a restart the client reconnects after.
+        assert all(message["type"] != "complete" for message in messages), messages
+        assert close_code == 1012, close_code
+    assert legacy_close is not None
+    assert legacy_close.code == 1012, legacy_close
+    assert "reconnect" in legacy_close.reason
+    assert all(message["type"] != "complete" for message in legacy_seen), legacy_seen
+    # SSE: a `retry:` hint first, events, and an end without `complete`.
+    assert graphql_lines[0].startswith("retry:"), graphql_lines
+    assert "event: next" in graphql_lines
+    assert "event: complete" not in graphql_lines, graphql_lines
+    assert rest_lines[0].startswith("retry:"), rest_lines
+    assert "event: status" in rest_lines
+    assert "event: complete" not in rest_lines, rest_lines
+    assert [line for line in rest_lines if line.startswith("event:")][-1] == "event: restarting"
+    assert rest_ws_close is not None
+    assert rest_ws_close.code == 1012, rest_ws_close
+    assert rest_ws_seen[0]["type"] == "status"
     log = api.log_text()
     assert "timeout graceful shutdown exceeded" not in log
     assert "Task was destroyed" not in log

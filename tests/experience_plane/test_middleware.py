@@ -26,7 +26,9 @@ def echo_app(max_request_bytes: int) -> FastAPI:
         return body
 
     app.add_middleware(
-        BodySizeLimitMiddleware, max_request_bytes=max_request_bytes, max_upload_bytes=10
+        BodySizeLimitMiddleware,
+        max_request_bytes=max_request_bytes,
+        max_upload_bytes=10,
     )
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -79,8 +81,8 @@ async def test_get_principal_is_the_rest_surfaces_dependency() -> None:
 
 
 async def test_a_path_prefix_picks_its_own_413() -> None:
-    def plain(message: str, max_bytes: int) -> Response:
-        return PlainTextResponse(f"{max_bytes}: {message}", status_code=413)
+    def plain(message: str, max_bytes: int, upload: bool) -> Response:
+        return PlainTextResponse(f"{max_bytes} {upload}: {message}", status_code=413)
 
     app = FastAPI()
 
@@ -98,7 +100,22 @@ async def test_a_path_prefix_picks_its_own_413() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         prefixed = await http.post("/v1/echo", json={"a": "b" * 20})
         other = await http.post("/v10/echo", json={"a": "b" * 20})
+        upload = await http.post("/v1/echo", files={"file": ("x", b"x" * (2 * 1024 * 1024))})
     assert prefixed.status_code == 413
-    assert prefixed.text == "10: The request body is larger than the limit of 10 bytes."
+    assert prefixed.text == "10 False: The request body is larger than the limit of 10 bytes."
     assert prefixed.headers["connection"] == "close"
     assert other.json()["errors"][0]["extensions"] == {"code": "REQUEST_TOO_LARGE"}
+    assert upload.text.startswith("10 True: The request is larger than the limit of 10 bytes")
+
+
+async def test_an_upload_too_large_says_so_in_graphqls_shape() -> None:
+    transport = httpx.ASGITransport(app=echo_app(max_request_bytes=1000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        refused = await http.post("/echo", files={"file": ("x", b"x" * (2 * 1024 * 1024))})
+    assert refused.status_code == 413
+    (error,) = refused.json()["errors"]
+    assert error["extensions"] == {"code": "UPLOAD_TOO_LARGE", "maxBytes": 10}
+    assert error["message"] == (
+        "The request is larger than the limit of 10 bytes for an upload (plus the multipart "
+        "envelope)."
+    )

@@ -236,6 +236,19 @@ def test_nginx_balances_the_replicas_with_sticky_websockets() -> None:
     assert f"{listen[1]}:{listen[1]}" in compose()["services"]["lb"]["ports"]
 
 
+def test_nginx_puts_limits_in_front_of_the_api() -> None:
+    config = (DEPLOY / "nginx.conf").read_text()
+    header_timeout = re.search(r"client_header_timeout (\d+)s;", config)
+    assert header_timeout is not None
+    assert int(header_timeout[1]) <= 10  # half-open sockets are dropped within seconds
+    assert re.search(r"client_body_timeout \d+s;", config)
+    assert re.search(r"limit_conn_zone \$binary_remote_addr zone=(\w+):", config)
+    assert re.search(r"limit_conn per_client \d+;", config)
+    body = re.search(r"client_max_body_size (\d+)m;", config)
+    assert body is not None
+    assert int(body[1]) * 1024 * 1024 >= Settings().max_upload_bytes
+
+
 def test_nginx_accepts_the_config(tmp_path: Path) -> None:
     nginx = system_binary("nginx", "nginx", "macOS: `brew install nginx`")
     # Compose's DNS is not here: the replicas' name is swapped for loopback.

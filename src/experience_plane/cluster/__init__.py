@@ -1,7 +1,8 @@
 """Scale-out: N stateless replicas coordinated through Redis (`EXPERIENCE_REDIS_URL`).
 `Cluster` is what `create_app` builds when a Redis URL is set: one `RedisLink` (connection and
 health), the `RedisWatchCoordinator` the execution tracker shares watching through, and the
-factories for the shared idempotency store and rate limiter. Every shared part degrades to this
+factories for the shared idempotency store and rate limiter, and the per-tenant count of open
+streams (`RedisStreamCounter`). Every shared part degrades to this
 replica's in-memory behaviour while Redis is unreachable and comes back by itself; `/readyz`
 reports it under `redis` (still ready: a replica alone serves correctly, only less frugally).
 """
@@ -17,6 +18,7 @@ from experience_plane.cluster.codec import decode_status, encode_status
 from experience_plane.cluster.idempotency import RedisIdempotencyStore
 from experience_plane.cluster.link import RedisLink, redact_url
 from experience_plane.cluster.ratelimit import RedisRateLimiter
+from experience_plane.cluster.streams import RedisStreamCounter
 from experience_plane.cluster.watching import RedisWatchCoordinator
 from experience_plane.idempotency import InMemoryIdempotencyStore
 from experience_plane.runtime import ExecutionStatus
@@ -27,6 +29,7 @@ __all__ = [
     "RedisIdempotencyStore",
     "RedisLink",
     "RedisRateLimiter",
+    "RedisStreamCounter",
     "RedisWatchCoordinator",
     "redact_url",
 ]
@@ -48,10 +51,17 @@ class Cluster:
             lease_seconds=settings.tuning.redis_lease_seconds,
             status_ttl_seconds=STATUS_TTL_SECONDS,
         )
+        self.streams = RedisStreamCounter(
+            self.link,
+            replica_id=self.watching.replica_id,
+            prefix=settings.redis_key_prefix,
+            lease_seconds=settings.tuning.redis_lease_seconds,
+        )
 
     async def __aenter__(self) -> Self:
         await self.link.__aenter__()
         await self.watching.__aenter__()
+        await self.streams.__aenter__()
         return self
 
     async def __aexit__(
@@ -60,6 +70,7 @@ class Cluster:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.streams.__aexit__(exc_type, exc, tb)
         await self.watching.__aexit__(exc_type, exc, tb)
         await self.link.__aexit__(exc_type, exc, tb)
 

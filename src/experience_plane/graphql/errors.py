@@ -43,6 +43,10 @@ ErrorCodeEnum = schema_enum(
             "The Runtime's answer was lost: the request may or may not have started an "
             "execution. Repeat it with the same idempotency key to find out safely."
         ),
+        ErrorCode.TOO_MANY_SUBSCRIPTIONS: (
+            "Your tenant has as many open subscriptions and event streams as it may; end one "
+            "before opening another."
+        ),
         ErrorCode.UNAUTHENTICATED: "The credentials are missing, invalid or have expired.",
     },
 )

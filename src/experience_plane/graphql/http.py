@@ -9,14 +9,15 @@ as plain HTTP; persisted queries and trusted documents (`graphql.persisted`); re
 requests that are not GraphQL at all in GraphQL's error shape and the negotiated media type;
 CSRF prevention (Apollo's convention: a GET or a "simple" POST must carry a preflight-forcing
 header); WebSocket handlers that authenticate `connection_init` (`graphql.websockets`); and
-`/graphql/stream`, always an SSE stream, for clients that cannot set headers. Body size limits
-are `middleware.BodySizeLimitMiddleware`'s, for every surface.
+`/graphql/stream`, always an SSE stream, for clients that cannot set headers; SSE streams are
+counted per tenant, hint `retry:` and end without `complete` on shutdown (`graphql.sse`). Body
+size limits are `middleware.BodySizeLimitMiddleware`'s, for every surface.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, cast
@@ -46,6 +47,13 @@ from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.documents import UNKNOWN_DOCUMENT, UNTRUSTED_MESSAGE, DocumentCache
 from experience_plane.graphql.persisted import PersistedQueries, PersistedQueryError
 from experience_plane.graphql.sharing import SharedSubscriptions, is_subscription
+from experience_plane.graphql.sse import held_event_stream
+from experience_plane.graphql.uploads import (
+    MultipartRefused,
+    is_multipart,
+    operations_with_files,
+    read_form,
+)
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
 from experience_plane.negotiation import (
     APPLICATION_JSON,
@@ -96,6 +104,10 @@ _PROTOCOLS: dict[Offer, GraphQLRequestProtocol] = {
     SSE: "sse",
     MULTIPART_SUBSCRIPTIONS: "multipart-subscription",
 }
+# Set by `run` for a streamed answer and read by `create_streaming_response` in the same task.
+_stream_context: ContextVar[GraphQLContext | None] = ContextVar(
+    "graphql_stream_context", default=None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +302,13 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             return graphql_error_response(400, CSRF_MESSAGE, media_type=error_type)
         if not ide and not negotiation.acceptable:
             return graphql_error_response(406, NOT_ACCEPTABLE_MESSAGE, media_type=error_type)
+        if is_multipart(request):
+            try:
+                await read_form(request)  # with limits, before Strawberry reads it without
+            except MultipartRefused as exc:
+                return graphql_error_response(400, exc.reason, media_type=error_type, code=exc.code)
         token = _negotiation.set(negotiation)
+        streamed = _stream_context.set(context if isinstance(context, GraphQLContext) else None)
         try:
             return await super().run(request, context, root_value)
         except HTTPException as exc:
@@ -304,9 +322,27 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             )
         finally:
             _negotiation.reset(token)
+            _stream_context.reset(streamed)
             # Strawberry reads multipart bodies with `request.form()` and never closes the
             # uploaded files' temporary files; the answer is complete here, so close them.
             await request.close()
+
+    async def create_streaming_response(
+        self,
+        request: Request,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        context = _stream_context.get()
+        if headers.get("Content-Type") == EVENT_STREAM and context is not None:
+            stream = held_event_stream(
+                context.services.streams,
+                context.principal.tenant_id,
+                stream,
+                self.encode_json_string,
+            )
+        return await super().create_streaming_response(request, stream, sub_response, headers)
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         """Strawberry's rule (same origin, or listed in `allowed_origins`), and any origin
@@ -355,19 +391,11 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         return _document_id_as_persisted_query(parsed)
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
-        """Strawberry's multipart parsing, with every malformed body a 400: `operations` or
-        `map` of the wrong JSON type, a map naming files that were not sent or paths that do
-        not exist in the variables."""
-        try:
-            return await super().parse_multipart(request)
-        except HTTPException:
-            raise
-        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
-            raise HTTPException(
-                400,
-                "Malformed multipart request: `operations` must be a GraphQL request object and "
-                "`map` an object mapping each sent file to paths of null variables.",
-            ) from exc
+        """The request in a multipart body, read by `graphql.uploads` rather than Strawberry:
+        every malformed body (a repeated part, a path mapped twice or not a null variable, a
+        file not mapped) is a 400 with code `BAD_REQUEST`."""
+        form = (await request.get_form_data()).form  # starlette's, read by `run` with limits
+        return cast(dict[str, str], operations_with_files(form, self.parse_json))
 
     async def execute_single(
         self,

@@ -9,6 +9,11 @@ operation name, tenant and roles) share one execution of it (`graphql.sharing`) 
 has a `subscription_hub` (`create_app` always gives it one), each subscriber's own token
 expiry still ending its subscription; legacy graphql-ws gets the same `connection_init` timeout
 (4408). Queries and mutations over a socket, legacy graphql-ws and SSE are never shared.
+Every subscription holds a place in its tenant's count of open streams (`services.streams`);
+past the ceiling it is refused with an `error` message (`TOO_MANY_SUBSCRIPTIONS`). When the
+service shuts down an acknowledged connection is closed with 1012 (service restart) and a
+reason, and no `complete` is sent for what was still running: standard clients reconnect and
+subscribe again (graphql-ws's does), where a `complete` would have ended their subscriptions.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
 from typing import Any
@@ -45,7 +51,7 @@ from experience_plane.context import (
 )
 from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.documents import DocumentCache, UntrustedDocument
-from experience_plane.graphql.errors import PublicError
+from experience_plane.graphql.errors import PublicError, public_error
 from experience_plane.graphql.sharing import (
     OperationKey,
     SharedSubscriptions,
@@ -53,7 +59,7 @@ from experience_plane.graphql.sharing import (
     operation_key,
     shared_principal,
 )
-from experience_plane.services import ErrorCode
+from experience_plane.services import ErrorCode, TooManySubscriptionsError
 from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
 from experience_plane.strawberry_adapter import (
     Operation,
@@ -69,6 +75,43 @@ logger = logging.getLogger(__name__)
 
 FORBIDDEN = 4403
 INIT_TIMEOUT = 4408
+SERVICE_RESTART = 1012
+RESTART_REASON = "Service restart: reconnect and subscribe again"
+
+
+def counted_tenant(context: GraphQLContext, query: str, operation_name: str | None) -> str | None:
+    """The tenant whose count of open streams `query` takes a place in: the caller's, for a
+    subscription of an authenticated caller; None otherwise (refused or answered elsewhere)."""
+    if not context.authenticated or context.seconds_until_expiry() == 0.0:
+        return None
+    if not isinstance(query, str) or not is_subscription(query, operation_name):
+        return None
+    return context.principal.tenant_id
+
+
+class Restartable:
+    """What both protocol handlers do when the service restarts: close the connection with
+    1012 and send nothing more (no `complete` for what was still running)."""
+
+    restarting = False
+    _unregister: Callable[[], None] | None = None
+
+    def watch_restart(self, context: GraphQLContext, websocket: Any) -> None:
+        """Close `websocket` as a restart when the service shuts down (once acknowledged)."""
+        if self._unregister is not None:
+            return
+
+        async def restart() -> None:
+            self.restarting = True
+            await websocket.close(code=SERVICE_RESTART, reason=RESTART_REASON)
+
+        self._unregister = context.services.streams.on_restart(restart)
+
+    def stop_watching_restart(self) -> None:
+        """The connection has ended: nothing to restart any more."""
+        if self._unregister is not None:
+            self._unregister()
+            self._unregister = None
 
 
 class _Refusal:
@@ -139,8 +182,13 @@ def encode_next(view: Any, result: object) -> str | None:
     return encoded
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
-    """graphql-transport-ws with authentication on `connection_init` and server pings."""
+class TransportWSHandler(Restartable, BaseGraphQLTransportWSHandler[GraphQLContext, None]):
+    """graphql-transport-ws with authentication on `connection_init`, server pings, a ceiling
+    on open subscriptions per tenant, and 1012 on shutdown."""
+
+    async def send_message(self, message: Any) -> None:
+        if not self.restarting:  # closed as a restart: nothing more, `complete` least of all
+            await super().send_message(message)
 
     async def handle_task_exception(self, error: Exception) -> None:
         if not quiet_disconnects(error):
@@ -159,6 +207,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self._keep_alive_task is None:
             self._keep_alive_task = asyncio.create_task(self._ping())
+            self.watch_restart(self.context, self.websocket)
 
     async def _ping(self) -> None:
         # The router's interval, the one legacy graphql-ws uses for its `ka` messages.
@@ -179,6 +228,25 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
             await operation.send_operation_message(error)  # type: ignore[arg-type]
             self.operations.pop(operation.id, None)
             return
+        tenant = counted_tenant(self.context, operation.query, operation.operation_name)
+        if tenant is None:
+            await self._run_operation(operation)
+            return
+        streams = self.context.services.streams
+        try:
+            await streams.open(tenant)
+        except TooManySubscriptionsError as exc:
+            payload = [public_error(exc).formatted]
+            await operation.send_operation_message(
+                {"id": operation.id, "type": "error", "payload": payload}
+            )
+            return
+        try:
+            await self._run_operation(operation)
+        finally:
+            streams.close(tenant)
+
+    async def _run_operation(self, operation: Operation[GraphQLContext, None]) -> None:
         hub = getattr(self.view, "subscription_hub", None)
         key = self._sharing_key(operation) if isinstance(hub, SharedSubscriptions) else None
         if hub is None or key is None:
@@ -266,8 +334,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         await self._send_framed(operation, message)
 
     async def _send_framed(self, operation: Operation[GraphQLContext, None], message: str) -> None:
-        """Send a complete `next` message as text, unless the operation has completed."""
-        if operation.completed:
+        """Send a complete `next` message as text, unless the operation has completed (or the
+        connection was closed as a restart)."""
+        if operation.completed or self.restarting:
             return
         websocket = starlette_websocket(self.websocket)
         if websocket is None:
@@ -279,6 +348,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
             raise WebSocketDisconnected from exc
 
     async def shutdown(self) -> None:
+        self.stop_watching_restart()
         if self._keep_alive_task is not None:
             self._keep_alive_task.cancel()
             with suppress(BaseException):
@@ -286,14 +356,20 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
         await super().shutdown()
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[GraphQLContext, None]):
-    """Legacy graphql-ws with authentication on `connection_init` and an init timeout."""
+class LegacyWSHandler(Restartable, BaseGraphQLWSHandler[GraphQLContext, None]):
+    """Legacy graphql-ws with authentication on `connection_init`, an init timeout, a ceiling
+    on open subscriptions per tenant, and 1012 on shutdown."""
+
+    async def send_message(self, message: Any) -> None:
+        if not self.restarting:  # closed as a restart: nothing more, `complete` least of all
+            await super().send_message(message)
 
     async def handle(self) -> None:
         timer = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
         finally:
+            self.stop_watching_restart()
             timer.cancel()
             with suppress(BaseException):
                 await timer
@@ -314,3 +390,30 @@ class LegacyWSHandler(BaseGraphQLWSHandler[GraphQLContext, None]):
                 await self.websocket.close(code=FORBIDDEN, reason=refusal.close_reason)
                 return
         await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self.watch_restart(self.context, self.websocket)
+
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        tenant = counted_tenant(self.context, query, operation_name)
+        if tenant is None:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+            return
+        streams = self.context.services.streams
+        try:
+            await streams.open(tenant)
+        except TooManySubscriptionsError as exc:
+            # What Strawberry's own path does when it ends: the id no longer counts.
+            self.tasks.pop(operation_id, None)
+            payload = public_error(exc).formatted
+            await self.send_message({"type": "error", "id": operation_id, "payload": payload})
+            return
+        try:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+        finally:
+            streams.close(tenant)

@@ -7,14 +7,15 @@ preflight, so a forged form post arrives unauthenticated.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from starlette.responses import JSONResponse
 
 from experience_plane.auth import Principal
 from experience_plane.context import client_session_id, get_principal, get_services
-from experience_plane.rest.errors import error_responses
+from experience_plane.rest.errors import INVALID_INPUT, RestError, error_responses
 from experience_plane.rest.models import (
     STATUS_PATH,
     CreateDataMashRequest,
@@ -63,8 +64,11 @@ def accepted(execution: Execution) -> JSONResponse:
     tags=["content"],
     summary="Upload a file; returns its execution at once.",
     responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
+    # An upload's parts: one `file`, `filename` and `mime_type`; more is a 400 INVALID_INPUT.
+    form_limits={"max_files": 1, "max_fields": 2},
 )
 async def upload_content(
+    request: Request,
     file: Annotated[UploadFile, File(description="The file's bytes.")],
     principal: Annotated[Principal, Depends(get_principal)],
     services: Annotated[Services, Depends(get_services)],
@@ -81,7 +85,18 @@ async def upload_content(
 
     The file is read in chunks from its spooled part, never whole into memory. The answer
     is the execution (202); follow it at `/v1/execution/{id}/events` or poll `Location`.
+    The name stored is a safe base name; a `mime_type` that is not a media type is stored as
+    `application/octet-stream` (the file's `mime_type` in the status shows it).
     """
+    parts = Counter(name for name, _ in (await request.form()).multi_items())  # already read
+    repeated = sorted(name for name, count in parts.items() if count > 1)
+    if repeated:
+        raise RestError(
+            INVALID_INPUT,
+            f"The multipart body repeats the part(s) {repeated}.",
+            status_code=400,
+            details={"field": repeated[0]},
+        )
     status = await services.content.upload(
         principal,
         file,

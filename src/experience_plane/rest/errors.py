@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from experience_plane import services
 from experience_plane.auth import AuthenticationError, AuthFailure
 from experience_plane.middleware import current_request_id
+from experience_plane.negotiation import REQUEST_TOO_LARGE
 from experience_plane.observability.metrics import record_error
 from experience_plane.services import ErrorCode
 from experience_plane.services.presentation import (
@@ -37,8 +38,12 @@ UPLOAD_TOO_LARGE = ErrorCode.UPLOAD_TOO_LARGE.name
 RUNTIME_OUTCOME_UNKNOWN = ErrorCode.RUNTIME_OUTCOME_UNKNOWN.name
 
 # Every code a REST client can see; documented as the `code` enum in OpenAPI: the service
-# codes, and the masked internal error, the one code outside them.
-ERROR_CODES: tuple[str, ...] = (*(code.name for code in ErrorCode), INTERNAL_ERROR_CODE)
+# codes, and the two outside them: a body over the size limit and the masked internal error.
+ERROR_CODES: tuple[str, ...] = (
+    *(code.name for code in ErrorCode),
+    REQUEST_TOO_LARGE,
+    INTERNAL_ERROR_CODE,
+)
 
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -55,7 +60,7 @@ class ErrorDetail(BaseModel):
         default_factory=dict,
         description=(
             "Context for programs: `field` (and `errors`) for invalid input, `max_bytes` for "
-            "an upload too large, `retry_after_seconds` when rate limited, `reason` when "
+            "an upload or body too large, `retry_after_seconds` when rate limited, `reason` when "
             "unauthenticated."
         ),
     )
@@ -140,10 +145,11 @@ def internal_error() -> RestError:
     return RestError(INTERNAL_ERROR_CODE, message)
 
 
-def too_large_response(message: str, max_bytes: int) -> Response:
-    """The body size middleware's 413 for `/v1`: `UPLOAD_TOO_LARGE` with `details.max_bytes`,
-    as when the upload service refuses a file (the codes have no separate one for a body)."""
-    return RestError(UPLOAD_TOO_LARGE, message, details={"max_bytes": max_bytes}).response()
+def too_large_response(message: str, max_bytes: int, upload: bool) -> Response:
+    """The body size middleware's 413 for `/v1` with `details.max_bytes`: `UPLOAD_TOO_LARGE`
+    for an upload (as when the upload service refuses a file), else `REQUEST_TOO_LARGE`."""
+    code = UPLOAD_TOO_LARGE if upload else REQUEST_TOO_LARGE
+    return RestError(code, message, details={"max_bytes": max_bytes}).response()
 
 
 def not_found(what: str, identifier: str) -> RestError:
@@ -163,7 +169,10 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing, invalid or expired bearer token (`UNAUTHENTICATED`).",
         404: "No such id for your tenant (`NOT_FOUND`).",
         409: "The `Idempotency-Key` was used with different input (`IDEMPOTENCY_CONFLICT`).",
-        413: "The file or body is larger than the limit (`UPLOAD_TOO_LARGE`).",
+        413: (
+            "The file is larger than the upload limit (`UPLOAD_TOO_LARGE`), or the body than "
+            "the request limit (`REQUEST_TOO_LARGE`)."
+        ),
         422: "Invalid input (`INVALID_INPUT`) or refused by the Runtime (`RUNTIME_REJECTED`).",
         429: "Your tenant's rate is exceeded (`RATE_LIMITED`); see `Retry-After`.",
         500: "Unexpected error, masked (`INTERNAL_SERVER_ERROR`); quote the request id.",

@@ -16,7 +16,7 @@ from experience_plane.context import get_principal, get_services
 from experience_plane.rest.errors import RestError, error_responses, not_found
 from experience_plane.rest.models import Execution, RecordsPage, execution_json
 from experience_plane.rest.route import RestRoute
-from experience_plane.rest.streams import KeepAlive, follow_execution
+from experience_plane.rest.streams import SHUTTING_DOWN, KeepAlive, follow_execution
 from experience_plane.services import Services
 from experience_plane.services.presentation import MAX_RECORDS_PAGE
 
@@ -24,6 +24,8 @@ EVENTS_DESCRIPTION = """\
 Server-Sent Events, one per change of the execution:
 
 ```
+retry: 1000
+
 event: status
 data: {"id": "exec_…", "state": "RUNNING", …}      (the Execution JSON, as /status answers it)
 
@@ -31,13 +33,22 @@ event: complete
 data: {"id": "exec_…", "state": "COMPLETED"}
 ```
 
-The first `status` event is the execution as it stands; `complete` follows the terminal one and
-the stream ends. Comment lines (`: keep-alive`) are sent while nothing changes, so idle proxies
-keep the connection open. A failure mid-stream is an `event: error` whose data is the common
-error body (`{"error": {"code": …}}`), and the stream ends; when the service shuts down that is
-`RUNTIME_UNAVAILABLE` with `details.reason` `shutting_down` (reconnect). While the Runtime does
-not answer, the last status is sent again with `stale: true`; the true status follows when it
-is back. Unknown ids answer 404 before any event.
+The `retry:` line tells an `EventSource` how soon to reconnect (milliseconds). The first
+`status` event is the execution as it stands; `complete` follows the terminal one and the stream
+ends. Comment lines (`: keep-alive`) are sent while nothing changes, so idle proxies keep the
+connection open. A failure mid-stream is an `event: error` whose data is the common error body
+(`{"error": {"code": …}}`), and the stream ends; past `EXPERIENCE_MAX_STREAMS_PER_TENANT` open
+streams in the tenant that is `TOO_MANY_SUBSCRIPTIONS`. When the service shuts down before the
+execution finished the stream ends with
+
+```
+event: restarting
+data: {"id": "exec_…", "message": "The service is restarting; reconnect to follow the execution."}
+```
+
+which is no completion: reconnect (another replica answers) and follow on. While the Runtime
+does not answer, the last status is sent again with `stale: true`; the true status follows when
+it is back. Unknown ids answer 404 before any event.
 
 **WebSocket at the same path** (`ws://…/v1/execution/{id}/events`): authenticate with the
 `Authorization: Bearer` header on the handshake, or (browsers cannot set headers) send
@@ -46,9 +57,13 @@ timeout (5 s by default). The server then sends `{"type": "status", "execution":
 change and closes with 1000 after the terminal one. A missing or bad token (or a page from an
 origin that is not allowed) is closed with 4403 before anything is sent; a failure is a
 `{"type": "error", "error": {…}}` message, then close 4404 (`NOT_FOUND`), 4403
-(`UNAUTHENTICATED`: the token expired), 1012 (shutting down), 1013 (the Runtime is unavailable)
-or 1011.
+(`UNAUTHENTICATED`: the token expired), 1012 (shutting down: reconnect), 1013 (the Runtime is
+unavailable, or `TOO_MANY_SUBSCRIPTIONS`) or 1011.
 """
+
+# How long an `EventSource` waits before reconnecting (the `retry:` line every stream starts with).
+RETRY_MILLISECONDS = 1000
+RESTARTING_MESSAGE = "The service is restarting; reconnect to follow the execution."
 
 # Its routes answer failures in the common error shape; `rest` adds authentication's OpenAPI.
 router = APIRouter(route_class=RestRoute)
@@ -104,6 +119,7 @@ async def execution_events(
 
     async def events() -> AsyncIterator[str]:
         # A client going away cancels this generator; `follow_execution` cleans up.
+        yield f"retry: {RETRY_MILLISECONDS}\n\n"
         try:
             async for item in follow_execution(
                 services, principal, execution_id, keep_alive=keep_alive
@@ -115,7 +131,11 @@ async def execution_events(
                 if item.is_terminal:
                     yield sse("complete", {"id": item.id, "state": item.state.value})
         except RestError as exc:
-            yield sse("error", exc.body())
+            if exc.details.get("reason") == SHUTTING_DOWN:
+                # Shutdown is no completion: the client reconnects and follows on.
+                yield sse("restarting", {"id": execution_id, "message": RESTARTING_MESSAGE})
+            else:
+                yield sse("error", exc.body())
 
     return StreamingResponse(
         events(),

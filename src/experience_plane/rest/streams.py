@@ -2,8 +2,10 @@
 `follow_execution` yields the REST `Execution` now and on each change (of status, or of
 freshness: `stale` while the Runtime does not answer), keep-alive ticks in between when asked,
 and ends after the terminal one. It raises `RestError` for a failure: an unknown id, the
+caller's tenant holding as many open streams as it may (`TOO_MANY_SUBSCRIPTIONS`, 429), the
 caller's token expiring mid-stream (`UNAUTHENTICATED`), or the service shutting down before the
-execution finished (`RUNTIME_UNAVAILABLE`, `details.reason` `shutting_down`).
+execution finished (`RUNTIME_UNAVAILABLE`, `details.reason` `shutting_down`: the transports
+present it as a restart, never as the end of the execution).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from experience_plane.executions import Snapshot
 from experience_plane.rest.errors import UNAUTHENTICATED, RestError
 from experience_plane.rest.models import Execution, snapshot_json
 from experience_plane.rest.route import to_rest_error
-from experience_plane.services import ErrorCode, Services
+from experience_plane.services import ErrorCode, Services, TooManySubscriptionsError
 from experience_plane.services.executions import SHUTTING_DOWN_MESSAGE
 from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
 
@@ -43,8 +45,23 @@ async def follow_execution(
 ) -> AsyncGenerator[Execution | KeepAlive, None]:
     """The execution now and once per change, until (and including) a terminal status.
 
-    Closing the generator (the client went away) stops the tracker's stream at once.
+    Closing the generator (the client went away) stops the tracker's stream at once. The
+    stream holds a place in the tenant's count of open streams while it runs.
     """
+    try:
+        await services.streams.open(principal.tenant_id)
+    except TooManySubscriptionsError as exc:
+        raise RestError(exc.code.name, exc.message, details={"limit": exc.limit}) from exc
+    try:
+        async for item in _follow(services, principal, execution_id, keep_alive):
+            yield item
+    finally:
+        services.streams.close(principal.tenant_id)
+
+
+async def _follow(
+    services: Services, principal: Principal, execution_id: str, keep_alive: float | None
+) -> AsyncGenerator[Execution | KeepAlive, None]:
     queue: asyncio.Queue[_Item] = asyncio.Queue()
 
     async def pump() -> None:

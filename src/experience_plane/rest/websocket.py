@@ -7,7 +7,7 @@ unless listed in `ws_allowed_origins` (or loopback in development), as on `/grap
 Messages: `{"type": "status", "execution": {...}}` per change; close 1000 after the terminal
 one. A failure is `{"type": "error", "error": {...}}` (the common error body), then a close:
 4404 not found, 4403 token expired, 1012 the service is shutting down (reconnect), 1013 Runtime
-unavailable (try again later), 1011 otherwise.
+unavailable or too many open streams in the tenant (try again later), 1011 otherwise.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ _RETRYABLE = frozenset(
         ErrorCode.RUNTIME_UNAVAILABLE.name,
         ErrorCode.RUNTIME_TIMEOUT.name,
         ErrorCode.RUNTIME_PROTOCOL_ERROR.name,
+        # Another stream of the tenant's may end meanwhile.
+        ErrorCode.TOO_MANY_SUBSCRIPTIONS.name,
     }
 )
 

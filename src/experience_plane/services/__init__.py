@@ -22,11 +22,13 @@ from experience_plane.services.errors import (
     RuntimeTimeoutError,
     RuntimeUnavailableError,
     ServiceError,
+    TooManySubscriptionsError,
     UploadTooLargeError,
 )
 from experience_plane.services.executions import ExecutionService
 from experience_plane.services.idempotent import IdempotentSubmits, releases_key
 from experience_plane.services.sessions import RuntimeSessions
+from experience_plane.services.streams import OpenStreams
 from experience_plane.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class Services:
     content: ContentService
     data_mash: DataMashService
     idempotent: IdempotentSubmits
+    streams: OpenStreams
     cluster: Cluster | None = None
 
     @classmethod
@@ -58,7 +61,8 @@ class Services:
         cluster: Cluster | None = None,
     ) -> Services:
         """Wire the services over one Runtime client and one tracker; with a `cluster`
-        (Redis), rate limits and idempotency keys are shared with the other replicas."""
+        (Redis), rate limits, idempotency keys and the count of open streams are shared with the
+        other replicas."""
         sessions = RuntimeSessions(client)
         executions = ExecutionService(client, tracker)
         limiter: RateLimiter | None = None
@@ -91,6 +95,10 @@ class Services:
                 client, sessions, executions, limiter=limiter, idempotent=idempotent
             ),
             idempotent=idempotent,
+            streams=OpenStreams(
+                settings.max_streams_per_tenant,
+                cluster.streams if cluster is not None else None,
+            ),
             cluster=cluster,
         )
 
@@ -105,6 +113,7 @@ __all__ = [
     "IdempotentSubmits",
     "InvalidInputError",
     "NotFoundError",
+    "OpenStreams",
     "RateLimitedError",
     "RuntimeOutcomeUnknownError",
     "RuntimeProtocolFailure",
@@ -114,5 +123,6 @@ __all__ = [
     "RuntimeUnavailableError",
     "ServiceError",
     "Services",
+    "TooManySubscriptionsError",
     "UploadTooLargeError",
 ]

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import mimetypes
+import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
 from experience_plane.auth import Principal, RateLimiter
 from experience_plane.runtime import ExecutionStatus, RuntimeCaller, RuntimeClient, SubmitResult
-from experience_plane.services.errors import InvalidInputError, UploadTooLargeError
+from experience_plane.services.errors import UploadTooLargeError
 from experience_plane.services.executions import ExecutionService
 from experience_plane.services.idempotent import IdempotentSubmits
 from experience_plane.services.sessions import RuntimeSessions
 from experience_plane.services.submitting import Submitter
+from experience_plane.services.upload_metadata import upload_metadata
 
 UPLOAD_INTENT = "content.upload"
-DEFAULT_MIME_TYPE = "application/octet-stream"
-MAX_FILENAME_LENGTH = 255
-# Browsers and curl send these for a part when they do not know the type; the name knows better.
-_UNKNOWN_MIME_TYPES = frozenset({"", DEFAULT_MIME_TYPE})
+
+logger = logging.getLogger(__name__)
 
 
 class ByteSource(Protocol):
@@ -72,29 +71,19 @@ class ContentService:
         a key, a repeat of the same upload (same name, type and bytes) from the same tenant
         returns the first one's execution and submits nothing; other input under that key
         raises `IdempotencyConflictError`. The key also travels to the Runtime.
-        The media type is `mime_type` (what the caller asked for), else `sent_mime_type` (the
-        part's `Content-Type` as the client sent it) unless that says nothing, else a guess
-        from the name.
+        The name and media type are cleaned by `upload_metadata` first: the name stored (and
+        read back) is a safe base name, and a media type that is not one is stored as
+        `application/octet-stream`.
         Raises `RateLimitedError` before anything else when the tenant is over its rate
         (repeats count too: a client retrying in a loop is slowed down like any other).
         """
         key = await self._submitter.admit(principal, idempotency_key, idempotency_header)
-        name = (filename or "").strip()
-        if not name:
-            raise InvalidInputError("The file needs a name.", field="filename")
-        if len(name) > MAX_FILENAME_LENGTH:
-            raise InvalidInputError(
-                f"The file name is longer than {MAX_FILENAME_LENGTH} characters.",
-                field="filename",
-            )
         if size is not None and size > self.max_upload_bytes:
             raise self._too_large()
-        sent_type = (sent_mime_type or "").split(";", 1)[0].strip().lower()
-        media_type = (
-            (mime_type or "").strip()
-            or (sent_type if sent_type not in _UNKNOWN_MIME_TYPES else "")
-            or _guess_mime_type(name)
-        )
+        metadata = upload_metadata(filename, mime_type, sent_mime_type)
+        name, media_type = metadata.filename, metadata.mime_type
+        if metadata.mime_type_replaced:
+            logger.info("upload media type is not one; stored as %s", media_type)
 
         async def send(caller: RuntimeCaller) -> SubmitResult:
             return await self._client.upload_content(
@@ -157,8 +146,3 @@ async def _content_identity(source: ByteSource) -> dict[str, object]:
         size += len(chunk)
     await seek(0)
     return {"size": size, "sha256": digest.hexdigest()}
-
-
-def _guess_mime_type(filename: str) -> str:
-    guessed, _ = mimetypes.guess_type(filename, strict=False)
-    return guessed or DEFAULT_MIME_TYPE

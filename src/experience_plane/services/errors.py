@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     RUNTIME_OUTCOME_UNKNOWN = "RUNTIME_OUTCOME_UNKNOWN"
+    TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
     # Raised by authentication, before any service runs; a public code all the same.
     UNAUTHENTICATED = "UNAUTHENTICATED"
 
@@ -68,6 +69,20 @@ class UploadTooLargeError(ServiceError):
     def __init__(self, message: str, *, max_bytes: int) -> None:
         super().__init__(message)
         self.max_bytes = max_bytes
+
+
+class TooManySubscriptionsError(ServiceError):
+    """The caller's tenant has as many open subscriptions and event streams as it may
+    (`EXPERIENCE_MAX_STREAMS_PER_TENANT`); one must end before another opens."""
+
+    code = ErrorCode.TOO_MANY_SUBSCRIPTIONS
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Your tenant has {limit} open subscriptions and event streams, the most it may "
+            "have; end one before opening another."
+        )
+        self.limit = limit
 
 
 class RuntimeUnavailableError(ServiceError):

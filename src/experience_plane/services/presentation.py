@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from experience_plane.auth import AuthFailure
+from experience_plane.negotiation import REQUEST_TOO_LARGE
 from experience_plane.runtime import Artifact, DataMashArtifact, FileArtifact
 from experience_plane.services import errors
 from experience_plane.services.errors import ErrorCode, ServiceError
@@ -67,6 +68,9 @@ _BY_ERROR: Mapping[type[ServiceError], Failure] = {row.error: row for row in FAI
 STATUS_BY_CODE: Mapping[str, int] = {
     **{row.code.name: row.status for row in FAILURES},
     ErrorCode.UNAUTHENTICATED.name: 401,
+    REQUEST_TOO_LARGE: 413,
+    # Refused where a stream opens, never by a mutation: no row (and no schema type) of its own.
+    ErrorCode.TOO_MANY_SUBSCRIPTIONS.name: 429,
     INTERNAL_ERROR_CODE: 500,
 }
 """The HTTP status of every public code (a code shared by several rows has one status)."""

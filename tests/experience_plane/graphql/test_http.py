@@ -179,7 +179,8 @@ def _sse_events(text: str) -> list[tuple[str, str]]:
         fields = dict(
             line.split(": ", 1) if ": " in line else (line.rstrip(":"), "") for line in lines
         )
-        events.append((fields["event"], fields.get("data", "")))
+        if "event" in fields:  # a block with only `retry:` dispatches no event (the SSE spec)
+            events.append((fields["event"], fields.get("data", "")))
     return events
 
 
@@ -196,9 +197,26 @@ async def test_sse_streams_next_then_complete(
     response = await app.http.post(path, json={"query": "{ __typename }"}, headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.text.startswith("retry: 1000\r\n\r\n")  # how soon to reconnect
     events = _sse_events(response.text)
     assert [name for name, _ in events] == ["next", "complete"]
     assert json.loads(events[0][1]) == {"data": {"__typename": "Query"}}
+
+
+async def test_an_sse_stream_past_the_tenants_ceiling_is_refused(settings: Settings) -> None:
+    settings.max_streams_per_tenant = 1
+    async with running_app(settings) as app:
+        streams = app.services.streams
+        await streams.open(settings.dev_tenant_id)  # the tenant's one place, taken
+        response = await app.http.post("/graphql/stream", json={"query": "{ __typename }"})
+        streams.close(settings.dev_tenant_id)
+        again = await app.http.post("/graphql/stream", json={"query": "{ __typename }"})
+    events = _sse_events(response.text)
+    assert [name for name, _ in events] == ["next", "complete"]
+    (error,) = json.loads(events[0][1])["errors"]
+    assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+    assert [name for name, _ in _sse_events(again.text)] == ["next", "complete"]
+    assert "errors" not in json.loads(_sse_events(again.text)[0][1])
 
 
 async def test_subscription_with_the_runtime_down_is_a_clear_error(app: RunningApp) -> None:
@@ -257,6 +275,7 @@ async def test_sse_over_get_for_event_source_clients(app: RunningApp) -> None:
         "/graphql/stream", params={"query": "{ __typename }"}, headers=PREFLIGHT
     )
     assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.text.startswith("retry: 1000\r\n\r\n")  # how soon to reconnect
     events = _sse_events(response.text)
     assert [name for name, _ in events] == ["next", "complete"]
     assert json.loads(events[0][1]) == {"data": {"__typename": "Query"}}

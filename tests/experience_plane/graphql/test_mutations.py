@@ -112,15 +112,6 @@ async def test_upload_too_large_is_refused_before_the_runtime(
     }
 
 
-async def test_upload_needs_a_file_name(app: RunningApp) -> None:
-    response = await app.http.post(
-        "/graphql", **multipart(UPLOAD, {"filename": "   "}, b"a\n", "  ")
-    )
-    result = response.json()["data"]["uploadContent"]
-    assert result["__typename"] == "InvalidInputError"
-    assert result["field"] == "filename"
-
-
 async def test_upload_without_multipart_is_invalid_input(app: RunningApp) -> None:
     body = await graphql(app, UPLOAD, {"file": "not a file"})
     result = body["data"]["uploadContent"]

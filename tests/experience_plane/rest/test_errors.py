@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from experience_plane import services
+from experience_plane.negotiation import UPLOAD_TOO_LARGE as BODY_LIMITS_UPLOAD_CODE
 from experience_plane.rest.errors import (
     ERROR_CODES,
     STATUS_BY_CODE,
@@ -95,3 +96,10 @@ def test_a_lost_answer_names_the_key_to_repeat_with() -> None:
     assert from_service_error(error).details == {"idempotency_key": "k1"}
     without = services.RuntimeOutcomeUnknownError("lost", idempotency_key=None)
     assert from_service_error(without).details == {}
+
+
+def test_the_body_limits_upload_code_is_the_services() -> None:
+    # `negotiation` sits below the services and spells the code out; the two must agree.
+    assert services.ErrorCode.UPLOAD_TOO_LARGE.name == BODY_LIMITS_UPLOAD_CODE
+    assert STATUS_BY_CODE["REQUEST_TOO_LARGE"] == 413
+    assert "REQUEST_TOO_LARGE" in ERROR_CODES

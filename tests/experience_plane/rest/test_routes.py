@@ -273,7 +273,7 @@ async def test_a_body_over_the_limit_is_413_in_the_common_shape() -> None:
         graphql = await app.http.post("/graphql", json={"query": "{ __typename }", "x": refs})
     assert rest.status_code == 413
     error = error_of(rest)
-    assert error["code"] == "UPLOAD_TOO_LARGE"
+    assert error["code"] == "REQUEST_TOO_LARGE"  # a body, not a file
     assert error["details"] == {"max_bytes": 200}
     assert "limit of 200 bytes" in error["message"]
     assert error["request_id"]

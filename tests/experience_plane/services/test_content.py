@@ -140,3 +140,29 @@ async def test_the_media_type_falls_back_from_asked_to_sent_to_guessed(
     parameters = submitted["parameters"]
     assert isinstance(parameters, dict)
     assert parameters["mime_type"] == expected
+
+
+@pytest.mark.parametrize(
+    ("filename", "mime_type", "stored_name", "stored_type"),
+    [
+        ("../../x.csv", None, "x.csv", "text/csv"),
+        ("   ", None, "upload.csv", "text/csv"),  # no name: one from the part's type
+        ("C:\\x\\y.csv", "text/csv\r\nX-Injected: 1", "y.csv", "application/octet-stream"),
+    ],
+)
+async def test_the_runtime_gets_the_cleaned_name_and_type(
+    filename: str, mime_type: str | None, stored_name: str, stored_type: str
+) -> None:
+    runtime = FakeRuntime()
+    async with services_over(runtime) as services:
+        await services.content.upload(
+            ALICE,
+            ChunkedSource(b"a,b\n1,2\n"),
+            filename=filename,
+            mime_type=mime_type,
+            sent_mime_type="text/csv",
+        )
+    (submitted,) = runtime.submitted
+    parameters = submitted["parameters"]
+    assert isinstance(parameters, dict)
+    assert (parameters["filename"], parameters["mime_type"]) == (stored_name, stored_type)
