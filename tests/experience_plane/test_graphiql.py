@@ -1,5 +1,5 @@
 """GraphiQL is served by the API itself: its page, and every file the page loads, come from this
-origin (tests/frontend/graphiql runs it in a real browser with the internet blocked)."""
+origin (tests/frontend/browser runs it in a real browser with the internet blocked)."""
 
 from __future__ import annotations
 

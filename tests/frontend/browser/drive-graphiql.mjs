@@ -1,20 +1,15 @@
 // Drives GraphiQL in Debian's headless Chromium as a person would, on a machine "without
-// internet": every request to a host other than loopback is aborted and counted, and a dead
-// proxy catches anything the routes could miss. Once GraphiQL has loaded it prints
-// {"event": "loaded"} and reads an execution id from stdin (the test starts the execution
-// then, so that the subscription sees it run); it runs a query and a subscription typed into
-// the editor, saves screenshots, and prints one JSON line of what happened for
-// test_graphiql.py to judge. Usage: node drive-graphiql.mjs '{"url": ..., "artifacts": ...,
+// internet" (offline-chromium.mjs: every request to a host other than loopback is aborted and
+// counted). Once GraphiQL has loaded it prints {"event": "loaded"} and reads an execution id
+// from stdin (the test starts the execution then, so that the subscription sees it run); it
+// runs a query and a subscription typed into the editor, saves screenshots, and prints one
+// JSON line of what happened for test_graphiql.py to judge. Usage: node drive-graphiql.mjs '{"url": ..., "artifacts": ...,
 // "chromium": ...}'
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import { chromium } from 'playwright-core';
+import { launchOffline, probeTheGuard, screenshot as save } from './offline-chromium.mjs';
 
 const options = JSON.parse(process.argv[2]);
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const TIMEOUT = 30_000;
 
 const report = {
@@ -34,17 +29,7 @@ const report = {
   error: null,
 };
 
-function isLoopback(url) {
-  const { protocol, hostname } = new URL(url);
-  if (['data:', 'blob:', 'about:'].includes(protocol)) return true;
-  return LOOPBACK.has(hostname);
-}
-
-async function screenshot(page, name) {
-  const path = join(options.artifacts, `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
-  report.screenshots.push(path);
-}
+const screenshot = (page, name) => save(page, options.artifacts, name, report);
 
 // The operation editor is Monaco: focus it, select everything and insert the text as typed
 // input, on one line (insertText sends no key events, so no bracket is auto-closed and no
@@ -82,55 +67,9 @@ async function waitForResponse(page, predicate, what, seen = () => {}) {
   throw new Error(`${what}: the response pane shows ${JSON.stringify(text)}`);
 }
 
-const profile = await mkdtemp(join(tmpdir(), 'graphiql-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: options.chromium,
-  headless: true,
-  viewport: { width: 1400, height: 900 },
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    // Anything not answered by a route below goes to a proxy that is not there; loopback
-    // bypasses proxies by default.
-    '--proxy-server=http://127.0.0.1:9',
-  ],
-});
+const { context, close } = await launchOffline(options.chromium, report);
 try {
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (isLoopback(url)) return route.continue();
-    report.blocked.push(url);
-    return route.abort('blockedbyclient');
-  });
-  await context.routeWebSocket(
-    (url) => !isLoopback(url.href.replace(/^ws/, 'http')),
-    (ws) => {
-      report.blocked.push(ws.url());
-      ws.close();
-    },
-  );
-  context.on('requestfailed', (request) => {
-    report.failed.push(`${request.url()}: ${request.failure()?.errorText}`);
-  });
-  context.on('request', (request) => {
-    if (!isLoopback(request.url()) && !report.blocked.includes(request.url())) {
-      report.blocked.push(request.url());
-    }
-  });
-
   const page = await context.newPage();
-  page.on('pageerror', (error) => report.pageErrors.push(String(error)));
-  page.on('console', (message) => {
-    if (message.type() === 'error') report.consoleErrors.push(message.text());
-  });
-  page.on('websocket', (ws) => {
-    if (!isLoopback(ws.url().replace(/^ws/, 'http'))) report.blocked.push(ws.url());
-  });
   const introspected = page.waitForResponse(
     (response) =>
       response.request().method() === 'POST' &&
@@ -187,25 +126,15 @@ try {
   );
   await screenshot(page, '3-subscription');
 
-  // The guard itself: a CDN request must be blocked and counted. (GraphiQL's page could not
-  // even try: its Content-Security-Policy allows its own origin only; a fresh tab has none.)
-  const before = report.blocked.length;
-  const probe = 'https://unpkg.com/graphiql/graphiql.min.js';
-  const probePage = await context.newPage();
-  report.probeAnswered = await probePage.goto(probe).then(
-    () => true,
-    () => false,
-  );
-  await probePage.close();
-  report.probeCounted = report.blocked.slice(before).includes(probe);
-  report.blocked = report.blocked.slice(0, before);
+  // The guard itself. (GraphiQL's page could not even try: its Content-Security-Policy allows
+  // its own origin only; a fresh tab has none.)
+  await probeTheGuard(context, report);
 } catch (error) {
   report.error = String(error?.stack ?? error);
-  const [page] = context.pages();
+  const page = context.pages().at(-1);
   if (page) await screenshot(page, 'failure').catch(() => {});
 } finally {
-  await context.close();
+  await close();
   process.stdin.destroy();
-  await rm(profile, { recursive: true, force: true });
 }
 console.log(JSON.stringify(report));
