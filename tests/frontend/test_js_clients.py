@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.frontend import NodeTools, npm_ci
+from tests.support.frontend import NodeTools
+from tests.support.node import npm_project
 from tests.support.processes import ApiProcess, RuntimeProcess
 
 CLIENTS = Path(__file__).parent / "clients"
@@ -28,7 +29,7 @@ PHASE_DELAY = 0.1
 @pytest.fixture(scope="module")
 def clients_installed(node_tools: NodeTools) -> NodeTools:
     """tests/frontend/clients' locked dependencies, installed by `npm ci` when out of date."""
-    npm_ci(node_tools, CLIENTS)
+    npm_project(CLIENTS)
     return node_tools
 
 

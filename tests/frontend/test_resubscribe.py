@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import shutil
 import signal
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,8 @@ import httpx
 import pytest
 
 from tests.e2e.raw import result, upload
+from tests.support.frontend import NodeTools
+from tests.support.node import npm_project
 from tests.support.processes import ApiProcess, RuntimeProcess, started_together
 from tests.support.redis import RedisServer
 
@@ -29,29 +29,11 @@ PACKAGE = Path(__file__).parent / "resubscribe"
 PHASE_DELAY = 1.5  # the execution runs for several seconds: long enough to restart A mid-way
 
 
-def node_binary() -> str:
-    """Node, which these tests need: a missing Node is a failure, never a skip."""
-    node = shutil.which("node")
-    if node is None or shutil.which("npm") is None:
-        pytest.fail(
-            "Node.js 20+ and npm are needed to run graphql-ws's and graphql-sse's own clients "
-            "(tests/frontend/resubscribe); install them (CI images must have them)."
-        )
-    return node
-
-
 @pytest.fixture(scope="module")
-def node() -> str:
-    binary = node_binary()
-    if not (PACKAGE / "node_modules").is_dir():
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=PACKAGE,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return binary
+def node(node_tools: NodeTools) -> str:
+    """Node, with the clients' packages installed from their lockfile."""
+    npm_project(PACKAGE)
+    return node_tools.node
 
 
 @pytest.fixture(scope="module")

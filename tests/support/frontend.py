@@ -1,4 +1,4 @@
-"""Node.js for the frontend tests: finding it, and installing an npm package's locked deps.
+"""Node.js for the frontend tests: finding it (npm projects are installed by `tests.support.node`).
 
 The frontend tests run real JavaScript clients and a real browser, so they need Node.js 20+ and
 npm. In CI (`CI=true`) a missing Node is a failure; on a developer's machine the tests are left
@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 MIN_NODE_MAJOR = 20
-NPM_CI_TIMEOUT = 600.0
 FRONTEND_TESTS = Path(__file__).resolve().parents[1] / "frontend"
 
 
@@ -52,26 +51,6 @@ def find_node() -> NodeTools | str:
     if not major.isdigit() or int(major) < MIN_NODE_MAJOR:
         return f"{node} is Node.js {version or '(unknown)'}; the tests need {MIN_NODE_MAJOR}+"
     return NodeTools(node=node, npm=npm)
-
-
-def npm_ci(tools: NodeTools, package: Path) -> None:
-    """`npm ci` in `package` unless its node_modules is at least as new as its lockfile.
-
-    `npm ci` installs exactly the committed lockfile (integrity hashes checked) and writes
-    `node_modules/.package-lock.json`, whose age tells a stale install from a current one.
-    """
-    lockfile = package / "package-lock.json"
-    installed = package / "node_modules" / ".package-lock.json"
-    if installed.exists() and installed.stat().st_mtime >= lockfile.stat().st_mtime:
-        return
-    result = subprocess.run(
-        [tools.npm, "ci", "--no-audit", "--no-fund"],
-        cwd=package, capture_output=True, text=True, check=False, timeout=NPM_CI_TIMEOUT,
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"`npm ci` in {package} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
-        )
 
 
 def report_frontend_not_run(reporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from tests.support.frontend import NodeTools, find_node
 
 # Written into node_modules after `npm ci`: the lockfile they were installed from.
 _STAMP = ".installed-from-lockfile-sha256"
@@ -35,14 +36,10 @@ class NodeMissing(RuntimeError):
 
 def node_binary() -> str:
     """The path of `node`, or `NodeMissing` saying what to install."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        raise NodeMissing(
-            "Node.js 20+ with npm is needed by the frontend tests (GraphiQL in Chromium, the "
-            "JavaScript clients) and is not installed: install it (https://nodejs.org, or "
-            "Debian's `nodejs` and `npm`), then run the tests again."
-        )
-    return node
+    found = find_node()
+    if not isinstance(found, NodeTools):
+        raise NodeMissing(f"The frontend tests need Node.js: {found}")
+    return found.node
 
 
 @contextlib.contextmanager
@@ -60,9 +57,9 @@ def _project_lock(project: Path) -> Iterator[None]:
 
 def _npm() -> str:
     node_binary()
-    npm = shutil.which("npm")
-    assert npm is not None
-    return npm
+    found = find_node()
+    assert isinstance(found, NodeTools)
+    return found.npm
 
 
 def _install(project: Path) -> None:
