@@ -333,7 +333,12 @@ def rss_mib(pid: int) -> float:
 async def soak(args: argparse.Namespace) -> int:
     figures = Figures()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        runtime = RuntimeProcess(Path(tmp) / "runtime", require_session=True)
+        # Keep-alives inside the stale promise (2 s), so that a quiet stream is not stale.
+        runtime = RuntimeProcess(
+            Path(tmp) / "runtime",
+            require_session=True,
+            env={"REFERENCE_RUNTIME_STREAM_PING_INTERVAL": "0.5"},
+        )
         runtime.start()
         api = ApiProcess(runtime.url, Path(tmp) / "api", auth=True, env=API_ENV)
         api.start()

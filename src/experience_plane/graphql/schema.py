@@ -77,8 +77,10 @@ class Query:
     execution_status: Execution | None = strawberry.field(
         resolver=execution_status,
         description=(
-            "An execution's current status; null only when it is unknown to your tenant. When "
-            "the Runtime cannot be asked, the field is null *with* an error whose "
+            "An execution's current status; null only when it is unknown to your tenant. While "
+            "the execution is followed and the Runtime has not been heard from for longer than "
+            "the stale promise, the last status known with `stale: true`. When the Runtime "
+            "cannot be asked otherwise, the field is null *with* an error whose "
             "`extensions.code` is RUNTIME_UNAVAILABLE, RUNTIME_TIMEOUT or "
             "RUNTIME_PROTOCOL_ERROR: retry later, the execution is not gone."
         ),
@@ -105,9 +107,11 @@ class Subscription:
 
     @described_subscription(
         "The execution's status now, then once per change; completes after a terminal "
-        "status. An unknown id is an error. Runtime outages are ridden out: after a while "
-        "the last status is sent again with `stale: true`, and the true status follows when "
-        "the Runtime is back. On server shutdown the subscription completes; subscribe again."
+        "status. An unknown id is an error. Runtime outages are ridden out: no later than "
+        "the stale promise after the Runtime was last heard from (refusing, failing, frozen "
+        "or slow), the last status is sent again with `stale: true`, and the true status "
+        "follows when the Runtime is back. On server shutdown the subscription completes; "
+        "subscribe again."
     )
     async def execution_status(
         self, info: Info, execution_id: ExecutionIdArgument
