@@ -3,12 +3,13 @@ and keep-alives on top. The caller is authenticated from the `connection_init` p
 (`Authorization: Bearer <t>` or `authToken`, else the handshake's header) before the connection
 is acknowledged, so nothing runs for a refused caller, who gets close code 4403 with the reason
 (e.g. `Forbidden: expired`; legacy graphql-ws sends a `connection_error` first); the payload may
-carry the client's `sessionId`. On graphql-transport-ws the server pings every
-`keep_alive_interval` seconds, and subscribers of the same operation (document, variables,
-operation name, tenant and roles) share one execution of it (`graphql.sharing`) when the router
-has a `subscription_hub` (`create_app` always gives it one), each subscriber's own token
-expiry still ending its subscription; legacy graphql-ws gets the same `connection_init` timeout
-(4408). Queries and mutations over a socket, legacy graphql-ws and SSE are never shared.
+carry the client's `sessionId`. A message beyond `json_input`'s limits (nested too deep, a lone
+surrogate) closes either protocol with 4400 and the reason. On graphql-transport-ws the server
+pings every `keep_alive_interval` seconds, and subscribers of the same operation (document,
+variables, operation name, tenant and roles) share one execution of it (`graphql.sharing`) when
+the router has a `subscription_hub` (`create_app` always gives it one), each subscriber's own
+token expiry still ending its subscription; legacy graphql-ws gets the same `connection_init`
+timeout (4408). Queries and mutations over a socket, legacy graphql-ws and SSE are never shared.
 Every subscription holds a place in its tenant's count of open streams (`services.streams`);
 past the ceiling it is refused with an `error` message (`TOO_MANY_SUBSCRIPTIONS`). When the
 service shuts down an acknowledged connection is closed with 1012 (service restart) and a
@@ -59,6 +60,7 @@ from experience_plane.graphql.sharing import (
     operation_key,
     shared_principal,
 )
+from experience_plane.json_input import JsonInputError
 from experience_plane.services import ErrorCode, TooManySubscriptionsError
 from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
 from experience_plane.strawberry_adapter import (
@@ -73,10 +75,20 @@ from experience_plane.strawberry_adapter import (
 
 logger = logging.getLogger(__name__)
 
+# graphql-transport-ws's close code for a bad message; legacy graphql-ws gets it too.
+INVALID_MESSAGE = 4400
 FORBIDDEN = 4403
 INIT_TIMEOUT = 4408
 SERVICE_RESTART = 1012
 RESTART_REASON = "Service restart: reconnect and subscribe again"
+
+
+async def close_for_input(websocket: Any, error: JsonInputError) -> None:
+    """Close a connection whose message `json_input` refused (nested too deep, a lone
+    surrogate...) with 4400 and the reason, as graphql-transport-ws closes any bad message."""
+    with suppress(Exception):  # it may be closing already (a restart, the client)
+        # The messages are short: within the 123 bytes a close reason may have.
+        await websocket.close(code=INVALID_MESSAGE, reason=f"Invalid input: {error.message}")
 
 
 def counted_tenant(context: GraphQLContext, query: str, operation_name: str | None) -> str | None:
@@ -189,6 +201,12 @@ class TransportWSHandler(Restartable, BaseGraphQLTransportWSHandler[GraphQLConte
     async def send_message(self, message: Any) -> None:
         if not self.restarting:  # closed as a restart: nothing more, `complete` least of all
             await super().send_message(message)
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        except JsonInputError as exc:
+            await close_for_input(self.websocket, exc)
 
     async def handle_task_exception(self, error: Exception) -> None:
         if not quiet_disconnects(error):
@@ -368,6 +386,8 @@ class LegacyWSHandler(Restartable, BaseGraphQLWSHandler[GraphQLContext, None]):
         timer = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
+        except JsonInputError as exc:
+            await close_for_input(self.websocket, exc)
         finally:
             self.stop_watching_restart()
             timer.cancel()
