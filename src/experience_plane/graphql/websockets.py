@@ -4,7 +4,8 @@ and keep-alives on top. The caller is authenticated from the `connection_init` p
 is acknowledged, so nothing runs for a refused caller, who gets close code 4403 with the reason
 (e.g. `Forbidden: expired`; legacy graphql-ws sends a `connection_error` first); the payload may
 carry the client's `sessionId`. A message beyond `json_input`'s limits (nested too deep, a lone
-surrogate) closes either protocol with 4400 and the reason. On graphql-transport-ws the server
+surrogate), or JSON that is no message of the protocol, closes either protocol with 4400 and
+the reason. On graphql-transport-ws the server
 pings every `keep_alive_interval` seconds, and subscribers of the same operation (document,
 variables, operation name, tenant and roles) share one execution of it (`graphql.sharing`) when
 the router has a `subscription_hub` (`create_app` always gives it one), each subscriber's own
@@ -83,12 +84,48 @@ SERVICE_RESTART = 1012
 RESTART_REASON = "Service restart: reconnect and subscribe again"
 
 
-async def close_for_input(websocket: Any, error: JsonInputError) -> None:
+class InvalidMessage(Exception):
+    """A JSON message that is no message of the protocol (not an object, no string `type`, an
+    `id` or `payload` of the wrong kind), which Strawberry's handlers would fail on."""
+
+
+def check_message(message: object, *, start: str, with_id: frozenset[str]) -> None:
+    """Raise `InvalidMessage` unless `message` is shaped as the handlers read it: an object
+    with a string `type`; a string `id` for the types in `with_id`; for `start` (the message
+    that runs an operation) a `payload` with a string `query`, and `variables` and
+    `extensions` objects and `operationName` a string when present."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise InvalidMessage("a message must be a JSON object with a string `type`")
+    kind = message["type"]
+    if kind in with_id and not isinstance(message.get("id"), str):
+        raise InvalidMessage(f"a `{kind}` message needs a string `id`")
+    if kind != start:
+        return
+    payload = message.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        raise InvalidMessage(f"a `{kind}` payload needs a string `query`")
+    for name, kinds in _PAYLOAD_FIELDS.items():
+        if not isinstance(payload.get(name), kinds):
+            raise InvalidMessage(f"`payload.{name}` is of the wrong kind")
+
+
+_PAYLOAD_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "variables": (dict, type(None)),
+    "extensions": (dict, type(None)),
+    "operationName": (str, type(None)),
+}
+_TRANSPORT_IDS = frozenset({"subscribe", "complete"})
+_LEGACY_IDS = frozenset({"start", "stop"})
+
+
+async def close_for_input(websocket: Any, error: JsonInputError | InvalidMessage) -> None:
     """Close a connection whose message `json_input` refused (nested too deep, a lone
-    surrogate...) with 4400 and the reason, as graphql-transport-ws closes any bad message."""
+    surrogate...) or that is no protocol message, with 4400 and the reason, as
+    graphql-transport-ws closes any bad message."""
+    what = "input" if isinstance(error, JsonInputError) else "message"
     with suppress(Exception):  # it may be closing already (a restart, the client)
         # The messages are short: within the 123 bytes a close reason may have.
-        await websocket.close(code=INVALID_MESSAGE, reason=f"Invalid input: {error.message}")
+        await websocket.close(code=INVALID_MESSAGE, reason=f"Invalid {what}: {error}")
 
 
 def counted_tenant(context: GraphQLContext, query: str, operation_name: str | None) -> str | None:
@@ -205,8 +242,12 @@ class TransportWSHandler(Restartable, BaseGraphQLTransportWSHandler[GraphQLConte
     async def handle(self) -> None:
         try:
             await super().handle()
-        except JsonInputError as exc:
+        except (JsonInputError, InvalidMessage) as exc:
             await close_for_input(self.websocket, exc)
+
+    async def handle_message(self, message: Any) -> None:
+        check_message(message, start="subscribe", with_id=_TRANSPORT_IDS)
+        await super().handle_message(message)
 
     async def handle_task_exception(self, error: Exception) -> None:
         if not quiet_disconnects(error):
@@ -386,13 +427,17 @@ class LegacyWSHandler(Restartable, BaseGraphQLWSHandler[GraphQLContext, None]):
         timer = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
-        except JsonInputError as exc:
+        except (JsonInputError, InvalidMessage) as exc:
             await close_for_input(self.websocket, exc)
         finally:
             self.stop_watching_restart()
             timer.cancel()
             with suppress(BaseException):
                 await timer
+
+    async def handle_message(self, message: Any) -> None:
+        check_message(message, start="start", with_id=_LEGACY_IDS)
+        await super().handle_message(message)
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
