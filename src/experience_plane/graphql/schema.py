@@ -48,6 +48,7 @@ from experience_plane.observability.graphql import (
     VALIDATION_FAILED_CODE,
     OperationMetrics,
 )
+from experience_plane.services import ErrorCode
 from experience_plane.services.presentation import INTERNAL_ERROR_CODE, UNEXPECTED_ERROR_MESSAGE
 from experience_plane.strawberry_adapter import (
     CannotGetOperationTypeError,
@@ -186,6 +187,10 @@ class ExperienceSchema(strawberry.Schema):
                     error.extensions = {**extensions, "code": PARSE_FAILED_CODE}
                 elif error.original_error is None:
                     error.extensions = {**extensions, "code": VALIDATION_FAILED_CODE}
+                elif isinstance(error.original_error, GraphQLError):
+                    # A variable's value refused by its type (graphql-core's coercion wraps
+                    # the reason): the caller's input is wrong, as REST says it.
+                    error.extensions = {**extensions, "code": ErrorCode.INVALID_INPUT.name}
             if is_unexpected(error):
                 logger.error(
                     "Unexpected error (request id %s) at %s: %s",

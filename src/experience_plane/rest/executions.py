@@ -67,6 +67,32 @@ unavailable, or `TOO_MANY_SUBSCRIPTIONS`) or 1011.
 RETRY_MILLISECONDS = 1000
 RESTARTING_MESSAGE = "The service is restarting; reconnect to follow the execution."
 
+# One event of the stream (OpenAPI 3.1 reads an event stream's schema as each event's, its
+# fields as the SSE spec names them); `data` is JSON, as `contentSchema` says for each event.
+SSE_EVENT_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "event": {"enum": ["status", "complete", "error", "restarting"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": "integer", "description": "Milliseconds to wait before reconnecting."},
+        "id": {"type": "string"},
+    },
+    "oneOf": [
+        {"required": ["retry"], "not": {"required": ["event"]}},
+        {
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"const": "status"},
+                "data": {"contentSchema": {"$ref": "#/components/schemas/Execution"}},
+            },
+        },
+        {
+            "required": ["event", "data"],
+            "properties": {"event": {"enum": ["complete", "error", "restarting"]}},
+        },
+    ],
+}
+
 # Its routes answer failures in the common error shape; `rest` adds authentication's OpenAPI.
 router = APIRouter(route_class=RestRoute)
 
@@ -106,7 +132,7 @@ async def execution_status(
     responses={
         200: {
             "description": "An event stream.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         },
         **error_responses(404, 422, 502, 503, 504),
     },

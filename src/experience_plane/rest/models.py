@@ -18,7 +18,16 @@ from experience_plane import runtime
 from experience_plane.auth import Principal
 from experience_plane.executions import Snapshot
 from experience_plane.services import ExecutionService
+from experience_plane.services.data_mash import MAX_CONTENT_REFS, MAX_NAME_LENGTH
 from experience_plane.services.presentation import complete_artifact, stale_reason
+
+# What `str.strip()` removes, as a character class JSON Schema (ECMA) and Python regexes both
+# read the same way: their `\s` differ, and the service strips what Python calls whitespace.
+_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
+NOT_BLANK_PATTERN = f"[^{_WHITESPACE}]"
+"""A string with something besides whitespace (JSON Schema patterns match anywhere)."""
+TRIMMED_TEXT_PATTERN = f"^[^{_WHITESPACE}]([\\s\\S]*[^{_WHITESPACE}])?$"
+"""A non-blank string without surrounding whitespace."""
 
 RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
 STATUS_PATH = "/v1/execution/{execution_id}/status"
@@ -123,17 +132,36 @@ class CreateDataMashRequest(BaseModel):
 
     model_config = {"extra": "forbid"}
 
+    # The limits below are the service's (`services.data_mash`), which answers them with its
+    # own messages; `json_schema_extra` documents them without a second check here.
     content_refs: list[str] = Field(
-        description="File ids of uploaded files (at least one, no duplicates).",
+        description=(
+            f"File ids of uploaded files: 1 to {MAX_CONTENT_REFS}, none blank, no duplicates "
+            "(surrounding whitespace is ignored)."
+        ),
         examples=[["file_0123", "file_4567"]],
+        json_schema_extra={
+            "minItems": 1,
+            "maxItems": MAX_CONTENT_REFS,
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": TRIMMED_TEXT_PATTERN},
+        },
     )
     target_domain: str = Field(
-        default="general", description="Vocabulary for matching fields, e.g. `insurance`."
+        default="general",
+        description="Vocabulary for matching fields, e.g. `insurance`; not blank.",
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
     )
     confidence_level: Literal["low", "medium", "high"] = Field(
         default="medium", description="The least confidence at which a column is mapped."
     )
-    name: str | None = Field(default=None, description="A name for the mash.")
+    name: str | None = Field(
+        default=None,
+        description=f"A name for the mash, up to {MAX_NAME_LENGTH} characters.",
+        json_schema_extra={
+            "anyOf": [{"type": "string", "maxLength": MAX_NAME_LENGTH}, {"type": "null"}]
+        },
+    )
 
 
 class RecordsPage(BaseModel):
