@@ -3,12 +3,14 @@ transport says normalised into a few events, for tests and the soak that treat e
 alike: graphql-transport-ws and legacy graphql-ws (`/graphql`), GraphQL over SSE
 (`/graphql/stream`), and REST events over SSE and WebSocket (`/v1/execution/{id}/events`).
 
-`follow(url, token, transport, execution_id)` yields a `Status` per event of the execution;
-after a terminal one it ends. A stream that ends otherwise yields one last `Error` (the typed
-error the server sent: a refusal such as `TOO_MANY_SUBSCRIPTIONS`, `NOT_FOUND`...) or `Ended`
-(`restart` when the server said it is restarting: WebSocket close 1012, GraphQL SSE ending without
-`complete`, REST `event: restarting`). A handshake the server refuses raises `HandshakeRefused`
-with the HTTP status; a connection that cannot be made raises `OSError`.
+`follow(url, token, transport, execution_id)` yields a `Status` per event of the execution
+until the transport's own end of the stream (`complete`, close 1000), so a duplicate after the
+terminal status is seen too. A stream that ends before a terminal status yields one last `Error`
+(the typed error the server sent: a refusal such as `TOO_MANY_SUBSCRIPTIONS`, `NOT_FOUND`...)
+or `Ended` (`restart` when the server said it is restarting: WebSocket close 1012, GraphQL SSE
+ending without `complete`, REST `event: restarting`). A handshake the server refuses raises
+`HandshakeRefused` with the HTTP status; a connection that cannot be made raises `OSError`
+(`ConnectionError`, `TimeoutError`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 __all__ = [
     "TRANSPORTS",
@@ -117,6 +120,8 @@ async def follow(url: str, token: str, transport: str, execution_id: str) -> Asy
             yield event
     except InvalidStatus as exc:
         raise HandshakeRefused(exc.response.status_code, exc.response.body.decode()) from exc
+    except InvalidHandshake as exc:
+        raise ConnectionError(f"the WebSocket handshake failed: {exc!r}") from exc
     finally:
         await stream.aclose()
 
@@ -136,6 +141,7 @@ async def _transport_ws(url: str, token: str, execution_id: str) -> AsyncIterato
                 if message["type"] == "ping":
                     await socket.send(json.dumps({"type": "pong"}))
             await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+            terminal = False
             while True:
                 message = json.loads(await socket.recv())
                 kind = message["type"]
@@ -144,16 +150,19 @@ async def _transport_ws(url: str, token: str, execution_id: str) -> AsyncIterato
                 elif kind == "next":
                     event = _graphql_status(message["payload"])
                     yield event
-                    if isinstance(event, Error) or event.terminal:
+                    if isinstance(event, Error):
                         return
+                    terminal = terminal or event.terminal
                 elif kind == "error":
                     yield _graphql_status({"errors": message["payload"]})
                     return
                 elif kind == "complete":
-                    yield Ended(False, "complete before a terminal status")
+                    if not terminal:
+                        yield Ended(False, "complete before a terminal status")
                     return
         except ConnectionClosed as closed:
-            yield _closed(closed)
+            if not terminal:
+                yield _closed(closed)
 
 
 async def _legacy_ws(url: str, token: str, execution_id: str) -> AsyncIterator[Event]:
@@ -168,22 +177,26 @@ async def _legacy_ws(url: str, token: str, execution_id: str) -> AsyncIterator[E
                     yield _graphql_status({"errors": [message["payload"]]})
                     return
             await socket.send(json.dumps({"id": "1", "type": "start", "payload": start}))
+            terminal = False
             while True:
                 message = json.loads(await socket.recv())
                 kind = message["type"]
                 if kind == "data":
                     event = _graphql_status(message["payload"])
                     yield event
-                    if isinstance(event, Error) or event.terminal:
+                    if isinstance(event, Error):
                         return
+                    terminal = terminal or event.terminal
                 elif kind == "error":
                     yield _graphql_status({"errors": [message["payload"]]})
                     return
                 elif kind == "complete":
-                    yield Ended(False, "complete before a terminal status")
+                    if not terminal:
+                        yield Ended(False, "complete before a terminal status")
                     return
         except ConnectionClosed as closed:
-            yield _closed(closed)
+            if not terminal:
+                yield _closed(closed)
 
 
 async def _sse_events(
@@ -192,10 +205,13 @@ async def _sse_events(
     """The (event, data) pairs of an event stream, as they arrive."""
     headers = {"accept": "text/event-stream", "Authorization": f"Bearer {token}"}
     timeout = httpx.Timeout(OPEN_TIMEOUT, read=None)
-    async with (
-        httpx.AsyncClient(timeout=timeout) as http,
-        http.stream(method, url + path, json=body, headers=headers) as response,
-    ):
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout))
+        request = http.stream(method, url + path, json=body, headers=headers)
+        try:
+            response = await stack.enter_async_context(request)
+        except httpx.TransportError as exc:
+            raise ConnectionError(f"the stream could not be opened: {exc!r}") from exc
         if response.status_code != 200:
             raise HandshakeRefused(response.status_code, (await response.aread()).decode())
         event: str | None = None
@@ -212,33 +228,40 @@ async def _sse_events(
 
 async def _graphql_sse(url: str, token: str, execution_id: str) -> AsyncIterator[Event]:
     body = {"query": WATCH, "variables": {"id": execution_id}}
+    terminal = False
     try:
         async for name, data in _sse_events(url, token, "POST", "/graphql/stream", body):
             if name == "next":
                 event = _graphql_status(json.loads(data))
                 yield event
-                if isinstance(event, Error) or event.terminal:
+                if isinstance(event, Error):
                     return
+                terminal = terminal or event.terminal
             elif name == "complete":
-                yield Ended(False, "complete before a terminal status")
+                if not terminal:
+                    yield Ended(False, "complete before a terminal status")
                 return
     except (httpx.RemoteProtocolError, httpx.ReadError):
-        yield Ended(False, "connection lost mid-stream")
+        if not terminal:
+            yield Ended(False, "connection lost mid-stream")
         return
-    # An event stream that ends without `complete` is the server restarting (a `retry:` hint led).
-    yield Ended(True, "ended without complete")
+    if not terminal:
+        # An event stream ending without `complete` is the server restarting (`retry:` led).
+        yield Ended(True, "ended without complete")
 
 
 async def _rest_sse(url: str, token: str, execution_id: str) -> AsyncIterator[Event]:
     path = f"/v1/execution/{execution_id}/events"
+    terminal = False
     try:
         async for name, data in _sse_events(url, token, "GET", path):
             if name == "status":
                 body = json.loads(data)
                 event = Status(body["state"], bool(body["stale"]), bool(body["is_terminal"]))
                 yield event
-                if event.terminal:
-                    return
+                terminal = terminal or event.terminal
+            elif name == "complete":
+                return
             elif name == "error":
                 yield Error(json.loads(data)["error"]["code"])
                 return
@@ -246,9 +269,11 @@ async def _rest_sse(url: str, token: str, execution_id: str) -> AsyncIterator[Ev
                 yield Ended(True, "event: restarting")
                 return
     except (httpx.RemoteProtocolError, httpx.ReadError):
-        yield Ended(False, "connection lost mid-stream")
+        if not terminal:
+            yield Ended(False, "connection lost mid-stream")
         return
-    yield Ended(False, "ended without complete")
+    if not terminal:
+        yield Ended(False, "ended without complete")
 
 
 async def _rest_ws(url: str, token: str, execution_id: str) -> AsyncIterator[Event]:
@@ -257,6 +282,7 @@ async def _rest_ws(url: str, token: str, execution_id: str) -> AsyncIterator[Eve
     socket = await _connect(_ws_url(url, path), additional_headers=headers)
     async with socket:
         error: str | None = None
+        terminal = False
         try:
             while True:
                 message = json.loads(await socket.recv())
@@ -264,15 +290,14 @@ async def _rest_ws(url: str, token: str, execution_id: str) -> AsyncIterator[Eve
                     body = message["execution"]
                     event = Status(body["state"], bool(body["stale"]), bool(body["is_terminal"]))
                     yield event
-                    if event.terminal:
-                        return
+                    terminal = terminal or event.terminal
                 elif message["type"] == "error":
                     error = message["error"]["code"]
         except ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd is not None else None
             if error is not None and code != SERVICE_RESTART:
                 yield Error(error, code)
-            else:
+            elif not terminal:
                 yield _closed(closed)
 
 
