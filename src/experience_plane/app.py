@@ -141,6 +141,7 @@ def build_runtime_client(
         breaker_failure_threshold=settings.tuning.runtime_breaker_failure_threshold,
         breaker_reset_seconds=settings.tuning.runtime_breaker_reset_seconds,
         breaker_max_reset_seconds=settings.tuning.runtime_breaker_max_reset_seconds,
+        stream_idle_timeout=settings.tuning.runtime_stream_idle_seconds,
         instrument=observe_runtime_calls,
         stream_headers=outgoing_headers,
     )
@@ -328,5 +329,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_middleware(app, settings, metrics=metrics, tracing=tracing)
     if metrics is not None:
         mount_metrics(app, metrics)
-    app.include_router(build_health_router(lifecycle, settings.runtime_url))
+    app.include_router(build_health_router(lifecycle))
     return app

@@ -61,6 +61,9 @@ class Tuning(BaseModel):
     poll_interval_max: float = Field(default=2.0, gt=0)
     # Follow executions through the Runtime's WebSocket stream when it has one (false: poll).
     use_runtime_stream: bool = True
+    # A Runtime stream silent this long (the Runtime sends keep-alives every few seconds) is
+    # given up as broken: the watcher reads the status instead.
+    runtime_stream_idle_seconds: float = Field(default=10.0, gt=0)
     # Status reads are retried this many times (backoff with jitter) before a query fails.
     runtime_status_retries: int = Field(default=3, ge=0)
     # The Runtime client's circuit breaker: this many failed calls in a row open it; it lets one
@@ -68,8 +71,10 @@ class Tuning(BaseModel):
     runtime_breaker_failure_threshold: int = Field(default=5, ge=1)
     runtime_breaker_reset_seconds: float = Field(default=5.0, gt=0)
     runtime_breaker_max_reset_seconds: float = Field(default=60.0, gt=0)
-    # A subscription whose status reads have failed this long gets an event with
-    # `stale: true` (the last known status, flagged); the true status follows on recovery.
+    # The stale promise: once the Runtime has not been heard from this long (reads failing,
+    # hanging or slow, a silent stream), subscribers get the last known status flagged
+    # `stale: true`, and queries say so too; the true status follows on recovery. Polling
+    # reads at least twice this often. Keep it above the Runtime's keep-alive interval.
     subscription_stale_after_seconds: float = Field(default=5.0, gt=0)
     # WebSockets: how long a client may take to send `connection_init`, and how often the
     # server pings (keep it below any proxy's idle timeout: deploy/nginx.conf).

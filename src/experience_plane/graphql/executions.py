@@ -18,7 +18,7 @@ from experience_plane.graphql.enums import schema_enum
 from experience_plane.graphql.errors import PublicError, public_error
 from experience_plane.graphql.fields import described_field
 from experience_plane.services import ErrorCode
-from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
+from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE, stale_reason
 
 ExecutionState = schema_enum(
     runtime.ExecutionState,
@@ -68,29 +68,34 @@ class Execution:
     stale: bool = strawberry.field(
         default=False,
         description=(
-            "True when the Runtime has not answered for a while (it is down or restarting): the "
-            "other fields are the last status known and may be out of date. Only subscription "
-            "events are ever stale; the execution has NOT failed. A later event with `stale: "
-            "false` brings the true status once the Runtime answers again."
+            "True when the Runtime has not been heard from for longer than the service's stale "
+            "promise (it is down, frozen, slow or restarting): the other fields are the last "
+            "status known and may be out of date; the execution has NOT failed. A subscription "
+            "sends the next event with `stale: false` and the true status once the Runtime "
+            "answers again; a query answered from the last status known says so the same way."
         ),
     )
     stale_reason: str | None = strawberry.field(
         default=None,
-        description="Why the status could not be refreshed, while `stale` is true.",
+        description=(
+            "Why the status could not be refreshed, while `stale` is true: one fixed sentence "
+            "per cause (the Runtime not answering, unavailable, or its answers unreadable)."
+        ),
     )
     stale_since: datetime | None = strawberry.field(
         default=None,
-        description="When the Runtime stopped answering, while `stale` is true.",
+        description="When the Runtime was last heard from, while `stale` is true.",
     )
     status: strawberry.Private[runtime.ExecutionStatus]
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> Execution:
-        """The schema object for a subscription event (a status, maybe flagged stale)."""
+        """The schema object for a tracked status (an event, a query's answer), maybe
+        flagged stale."""
         execution = cls.from_status(snapshot.status)
         if snapshot.stale:
             execution.stale = True
-            execution.stale_reason = snapshot.last_error
+            execution.stale_reason = stale_reason(snapshot)
             execution.stale_since = snapshot.stale_since
         return execution
 
@@ -141,13 +146,15 @@ ExecutionIdArgument = Annotated[
 
 
 async def execution_status(info: Info, execution_id: ExecutionIdArgument) -> Execution | None:
-    """The execution's current status; null when it is unknown to the caller's tenant."""
+    """The execution's current status; null when it is unknown to the caller's tenant. While
+    the execution is followed and the Runtime has not been heard from for longer than
+    `subscription_stale_after_seconds`, the last status known, flagged `stale: true`."""
     principal = info.context.principal
     try:
-        status = await info.context.services.executions.get(principal, str(execution_id))
+        snapshot = await info.context.services.executions.get(principal, str(execution_id))
     except services.ServiceError as exc:
         raise public_error(exc) from exc
-    return Execution.from_status(status) if status is not None else None
+    return Execution.from_snapshot(snapshot) if snapshot is not None else None
 
 
 async def watch_execution_status(
@@ -156,8 +163,9 @@ async def watch_execution_status(
     """The current status at once, then one event per change; completes after a terminal one.
 
     An id unknown to the caller's tenant is an error ("Execution ... not found") and no events.
-    While the Runtime does not answer, the watcher retries with backoff and, past
-    `subscription_stale_after_seconds`, sends the last status again flagged `stale: true`; the
+    While the Runtime does not answer, the watcher retries with backoff and, no later than
+    `subscription_stale_after_seconds` after the Runtime was last heard from (whether it
+    refuses, fails, hangs or is slow), sends the last status again flagged `stale: true`; the
     true status follows when the Runtime is back. It never reports a failure it did not read.
     When the caller's token expires the subscription ends with an UNAUTHENTICATED error
     (reason `expired`), on every transport.

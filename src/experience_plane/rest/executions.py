@@ -14,7 +14,7 @@ from starlette.responses import StreamingResponse
 from experience_plane.auth import Principal
 from experience_plane.context import get_principal, get_services
 from experience_plane.rest.errors import RestError, error_responses, not_found
-from experience_plane.rest.models import Execution, RecordsPage, execution_json
+from experience_plane.rest.models import Execution, RecordsPage, snapshot_json
 from experience_plane.rest.route import RestRoute
 from experience_plane.rest.streams import SHUTTING_DOWN, KeepAlive, follow_execution
 from experience_plane.services import Services
@@ -46,9 +46,11 @@ event: restarting
 data: {"id": "exec_…", "message": "The service is restarting; reconnect to follow the execution."}
 ```
 
-which is no completion: reconnect (another replica answers) and follow on. While the Runtime
-does not answer, the last status is sent again with `stale: true`; the true status follows when
-it is back. Unknown ids answer 404 before any event.
+which is no completion: reconnect (another replica answers) and follow on. No later than
+`EXPERIENCE_TUNING__SUBSCRIPTION_STALE_AFTER_SECONDS` after the Runtime was last heard from
+(refusing, failing, frozen or slow), the last status is sent again with `stale: true` and a
+`stale_reason`; the true status follows when it is back. Unknown ids answer 404 before any
+event.
 
 **WebSocket at the same path** (`ws://…/v1/execution/{id}/events`): authenticate with the
 `Authorization: Bearer` header on the handshake, or (browsers cannot set headers) send
@@ -86,11 +88,13 @@ async def execution_status(
     principal: Annotated[Principal, Depends(get_principal)],
     services: Annotated[Services, Depends(get_services)],
 ) -> Execution:
-    """The execution as it stands, artifacts with all their details once completed."""
-    status = await services.executions.get(principal, execution_id)
-    if status is None:
+    """The execution as it stands, artifacts with all their details once completed; flagged
+    `stale` when it is the last status known and the Runtime has not been heard from for
+    longer than the stale promise."""
+    snapshot = await services.executions.get(principal, execution_id)
+    if snapshot is None:
         raise not_found("Execution", execution_id)
-    return await execution_json(services.executions, principal, status)
+    return await snapshot_json(services.executions, principal, snapshot)
 
 
 @router.get(

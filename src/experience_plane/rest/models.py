@@ -18,7 +18,7 @@ from experience_plane import runtime
 from experience_plane.auth import Principal
 from experience_plane.executions import Snapshot
 from experience_plane.services import ExecutionService
-from experience_plane.services.presentation import complete_artifact
+from experience_plane.services.presentation import complete_artifact, stale_reason
 
 RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
 STATUS_PATH = "/v1/execution/{execution_id}/status"
@@ -100,16 +100,20 @@ class Execution(BaseModel):
     stale: bool = Field(
         default=False,
         description=(
-            "Events only: true while the Runtime has not answered for a while; the other "
-            "fields are then the last status known (the execution has NOT failed). A later "
-            "event with `stale: false` brings the true status."
+            "True once the Runtime has not been heard from for longer than the service's stale "
+            "promise; the other fields are then the last status known (the execution has NOT "
+            "failed). A later event with `stale: false` brings the true status; a status read "
+            "answered from the last status known says so the same way."
         ),
     )
     stale_reason: str | None = Field(
-        default=None, description="Why the status could not be refreshed, while stale."
+        default=None,
+        description=(
+            "Why the status could not be refreshed, while stale: one fixed sentence per cause."
+        ),
     )
     stale_since: datetime | None = Field(
-        default=None, description="When the Runtime stopped answering, while stale."
+        default=None, description="When the Runtime was last heard from, while stale."
     )
     artifacts: list[ArtifactOut] = Field(description="What it produced, once completed.")
 
@@ -169,11 +173,12 @@ async def execution_json(
 async def snapshot_json(
     executions: ExecutionService, principal: Principal, snapshot: Snapshot
 ) -> Execution:
-    """The REST `Execution` of an event: a status, flagged when it is stale."""
+    """The REST `Execution` of a tracked status (an event, a status read), flagged when it is
+    stale."""
     execution = await execution_json(executions, principal, snapshot.status)
     if snapshot.stale:
         execution.stale = True
-        execution.stale_reason = snapshot.last_error
+        execution.stale_reason = stale_reason(snapshot)
         execution.stale_since = snapshot.stale_since
     return execution
 

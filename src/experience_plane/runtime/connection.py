@@ -51,9 +51,10 @@ class RuntimeConnection:
     `breaker_*` arguments configure the circuit breaker (see `CircuitBreaker`); `breaker` replaces
     it whole (tests pass one with a fake clock).
     `submit_outcome_retries` is how many times a submit carrying an idempotency key is repeated
-    when its answer is lost (0: never). `stream_headers` gives the headers to open an execution
-    stream with (the trace context); `instrument` wraps whatever carries the requests
-    (observability adds headers, metrics and spans that way).
+    when its answer is lost (0: never). An execution stream silent for `stream_idle_timeout`
+    seconds (the Runtime sends keep-alives) is given up as failed. `stream_headers` gives the
+    headers to open an execution stream with (the trace context); `instrument` wraps whatever
+    carries the requests (observability adds headers, metrics and spans that way).
     """
 
     def __init__(
@@ -74,6 +75,7 @@ class RuntimeConnection:
         breaker_max_reset_seconds: float = 60.0,
         breaker: CircuitBreaker | None = None,
         submit_outcome_retries: int = 1,
+        stream_idle_timeout: float = 10.0,
         stream_headers: Callable[[], Mapping[str, str]] | None = None,
         instrument: Callable[[Carrier], Carrier] | None = None,
     ) -> None:
@@ -84,6 +86,7 @@ class RuntimeConnection:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.submit_outcome_retries = max(0, submit_outcome_retries)
+        self.stream_idle_timeout = stream_idle_timeout
         self._stream_headers = stream_headers
         self._breaker = breaker or CircuitBreaker(
             failure_threshold=breaker_failure_threshold,

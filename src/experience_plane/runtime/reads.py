@@ -8,7 +8,7 @@ breaker (it stops retrying once the circuit opens).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from experience_plane.runtime.answers import checked, parse_body
@@ -84,19 +84,29 @@ class RuntimeReads(RuntimeConnection):
         end = None if limit is None else offset + limit
         return MashRecordsPage(records=records[offset:end], total=len(records), offset=offset)
 
-    def stream_execution(self, tenant_id: str, execution_id: str) -> AsyncIterator[ExecutionStatus]:
+    def stream_execution(
+        self, tenant_id: str, execution_id: str, *, heard: Callable[[], None] | None = None
+    ) -> AsyncIterator[ExecutionStatus]:
         """Follow an execution over the Runtime's WebSocket stream: yields each new status and
-        ends after a terminal one (or when the Runtime closes the stream).
+        ends after a terminal one (or when the Runtime closes the stream); `heard` is called at
+        every message the Runtime sends, keep-alives included.
 
         Raises `StreamUnavailable` when the Runtime has no stream endpoint (handshake refused
-        with 403/404): poll `get_execution` instead. A lost connection is `RuntimeUnavailable`.
+        with 403/404): poll `get_execution` instead. A lost connection is `RuntimeUnavailable`;
+        a stream silent for longer than `stream_idle_timeout` is `RuntimeTimeout`.
         """
         ws_base = "ws" + self.base_url.removeprefix("http")
         query = urlencode({"tenant_id": tenant_id})
         url = f"{ws_base}/api/execution/{quote(execution_id, safe='')}/stream?{query}"
         headers = self._stream_headers() if self._stream_headers is not None else None
         return self._guard.stream(
-            lambda: stream_statuses(url, open_timeout=self._timeout.connect, headers=headers)
+            lambda: stream_statuses(
+                url,
+                open_timeout=self._timeout.connect,
+                idle_timeout=self.stream_idle_timeout,
+                headers=headers,
+                heard=heard,
+            )
         )
 
     # -- plumbing ---------------------------------------------------------------------------

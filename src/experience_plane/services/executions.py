@@ -20,8 +20,8 @@ from experience_plane.services.errors import (
     NotFoundError,
     RuntimeRejectedError,
     RuntimeUnavailableError,
-    runtime_errors,
 )
+from experience_plane.services.presentation import runtime_errors
 
 SHUTTING_DOWN_MESSAGE = "The service is shutting down; reconnect and subscribe again."
 
@@ -37,8 +37,10 @@ class ExecutionService:
         self._client = client
         self._tracker = tracker
 
-    async def get(self, principal: Principal, execution_id: str) -> ExecutionStatus | None:
-        """The execution's current status, or None when this tenant has no such execution."""
+    async def get(self, principal: Principal, execution_id: str) -> Snapshot | None:
+        """The execution's current status, or None when this tenant has no such execution;
+        flagged stale when it is the last one known and the Runtime has not been heard from
+        for longer than the stale promise."""
         if not execution_id:
             return None
         try:

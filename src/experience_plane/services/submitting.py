@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from experience_plane.auth import Principal, RateLimiter
 from experience_plane.runtime import ExecutionStatus, RuntimeCaller, SubmitResult
-from experience_plane.services.errors import InvalidInputError, RateLimitedError, runtime_errors
+from experience_plane.services.errors import InvalidInputError, RateLimitedError
 from experience_plane.services.executions import ExecutionService
 from experience_plane.services.idempotent import IdempotentSubmits, checked_key
+from experience_plane.services.presentation import runtime_errors
 from experience_plane.services.sessions import RuntimeSessions
 
 __all__ = ["Submitter", "idempotency_key_of"]
