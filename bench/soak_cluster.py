@@ -65,11 +65,15 @@ class Cluster:
 
     def __enter__(self) -> Self:
         self.redis.start()
-        # Launched side by side, then waited for: each is a second or two of start-up.
-        for process in (self.runtime, *self.apis):
-            process.launch()
-        for process in (self.runtime, *self.apis):
-            process.wait_healthy()
+        try:
+            # Launched side by side, then waited for: each is a second or two of start-up.
+            for process in (self.runtime, *self.apis):
+                process.launch()
+            for process in (self.runtime, *self.apis):
+                process.wait_healthy()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
 
     def __exit__(
