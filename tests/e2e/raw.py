@@ -27,7 +27,9 @@ MASH = f"""mutation ($refs: [ID!]!, $name: String, $key: String) {{
 }}"""
 STATUS = "query ($id: ID!) { executionStatus(executionId: $id) { id state error isTerminal } }"
 WATCH = """subscription ($id: ID!) {
-  executionStatus(executionId: $id) { id state error isTerminal stale staleReason staleSince }
+  executionStatus(executionId: $id) {
+    id state failure { code message } isTerminal stale staleReason staleSince
+  }
 }"""
 CSV = b"id,name,amount\n1,Ada,10\n2,Bob,20\n3,Cy,30\n"
 
