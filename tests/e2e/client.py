@@ -57,7 +57,7 @@ query Execution($id: ID!) {{ executionStatus(executionId: $id) {{ {EXECUTION_FIE
 WATCH = """
 subscription Watch($id: ID!) {
   executionStatus(executionId: $id) {
-    id executionId state rawStatus failure { code message } isTerminal
+    id executionId state rawStatus failure { code message } isTerminal createdAt updatedAt
     progress { phase percent }
   }
 }
