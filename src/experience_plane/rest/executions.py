@@ -152,7 +152,21 @@ async def execution_events(
     response_model=RecordsPage,
     tags=["data mash"],
     summary="A page of a data mash's joined records.",
-    responses=error_responses(404, 422, 502, 503, 504),
+    responses={
+        200: {
+            "description": "A page of records.",
+            "headers": {
+                "Link": {
+                    "description": (
+                        'The pages around this one (RFC 8288): `<…>; rel="next"` and '
+                        '`<…>; rel="prev"`, each when there is such a page.'
+                    ),
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **error_responses(404, 422, 502, 503, 504),
+    },
 )
 async def mash_records(
     request: Request,

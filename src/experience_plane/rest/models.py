@@ -47,8 +47,8 @@ else:
     )
     FailureCode = _spelt_by_name(
         DomainFailureCode,
-        "Why an execution did not complete (GraphQL's `FailureCode` values): "
-        + "; ".join(f"`{kind.code.name}`: {kind.description}" for kind in FAILURE_KINDS),
+        "Why an execution did not complete (GraphQL's `FailureCode` values):\n\n"
+        + "\n".join(f"- `{kind.code.name}`: {kind.description}" for kind in FAILURE_KINDS),
     )
 
 Timestamp = Annotated[
