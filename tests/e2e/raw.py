@@ -16,7 +16,7 @@ from tests.support.processes import ApiProcess
 
 PREFLIGHT = {"GraphQL-Preflight": "1"}
 RESULT = """__typename
-    ... on ExecutionAccepted { execution { id state isTerminal } }
+    ... on ExecutionAccepted { execution { id executionId state isTerminal } }
     ... on Error { code message }
     ... on RuntimeOutcomeUnknownError { idempotencyKey }"""
 UPLOAD = f"""mutation ($file: Upload!, $key: String) {{
