@@ -171,7 +171,8 @@ class ExecutionFailed(ExperienceError):
     code = "EXECUTION_FAILED"
 
     def __init__(self, execution: Execution) -> None:
-        reason = f": {execution.error}" if execution.error else ""
+        failure = execution.failure
+        reason = f": {failure.code.value}: {failure.message}" if failure is not None else ""
         super().__init__(f"Execution {execution.id} ended {execution.state.value}{reason}")
         self.execution = execution
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -17,7 +17,14 @@ from experience_plane.graphql.context import Info
 from experience_plane.graphql.enums import schema_enum
 from experience_plane.graphql.errors import PublicError, public_error
 from experience_plane.graphql.fields import described_field
-from experience_plane.services import ErrorCode
+from experience_plane.graphql.global_ids import Node, global_id, own_execution_id
+from experience_plane.graphql.objects import schema_type
+from experience_plane.services import ErrorCode, execution_failures
+from experience_plane.services.execution_failures import (
+    FAILURE_KINDS,
+    FailureCode,
+    execution_failure,
+)
 from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE, stale_reason
 
 ExecutionState = schema_enum(
@@ -36,6 +43,26 @@ ExecutionState = schema_enum(
 )
 
 
+FailureCodeEnum = schema_enum(
+    FailureCode,
+    description="Stable codes of why an execution did not complete.",
+    values={kind.code: kind.description for kind in FAILURE_KINDS},
+)
+
+if TYPE_CHECKING:
+    # To mypy the derived type is the domain class whose values its resolver returns.
+    from experience_plane.services.execution_failures import ExecutionFailure
+else:
+    ExecutionFailure = schema_type(
+        execution_failures.ExecutionFailure,
+        types={"code": FailureCodeEnum},
+        descriptions={
+            "code": "Why it did not complete, for programs to switch on.",
+            "message": "What happened, in the Runtime's words, for people to read.",
+        },
+    )
+
+
 @strawberry.type(description="How far a running execution has got.")
 class Progress:
     """The Runtime's current phase and a percentage."""
@@ -45,10 +72,12 @@ class Progress:
 
 
 @strawberry.type(description="An execution of an intent (an upload, a data mash) by the Runtime.")
-class Execution:
+class Execution(Node):
     """A snapshot of the execution's status; artifacts appear once it has completed."""
 
-    id: strawberry.ID = strawberry.field(description="The execution's id.")
+    execution_id: strawberry.ID = strawberry.field(
+        description="The execution's own id, as `executionId` arguments and REST paths take it."
+    )
     intent_type: str | None = strawberry.field(
         description="The intent executed, e.g. `content.upload` or `data_mash.create`."
     )
@@ -59,7 +88,16 @@ class Execution:
     progress: Progress | None = strawberry.field(
         description="How far it has got, when the Runtime reports it."
     )
-    error: str | None = strawberry.field(description="Why it failed, for a failed execution.")
+    error: str | None = strawberry.field(
+        description="Why it failed, for a failed execution.",
+        deprecation_reason="Use failure.",
+    )
+    failure: ExecutionFailure | None = strawberry.field(
+        description=(
+            "Why it did not complete: set when it failed, was cancelled or was lost by the "
+            "Runtime; null otherwise."
+        )
+    )
     created_at: datetime | None = strawberry.field(description="When it was submitted.")
     updated_at: datetime | None = strawberry.field(description="When its status last changed.")
     is_terminal: bool = strawberry.field(
@@ -104,12 +142,14 @@ class Execution:
         """The schema object for a status read from the Runtime (through the tracker)."""
         progress = status.progress
         return cls(
-            id=strawberry.ID(status.execution_id),
+            id=global_id("Execution", status.execution_id),
+            execution_id=strawberry.ID(status.execution_id),
             intent_type=status.intent_type,
             state=status.state,
             raw_status=status.raw_status,
             progress=Progress(phase=progress.phase, percent=progress.percent) if progress else None,
             error=status.error,
+            failure=execution_failure(status),
             created_at=status.created_at,
             updated_at=status.updated_at,
             is_terminal=status.state.is_terminal,
@@ -141,7 +181,10 @@ class ExecutionAccepted:
 
 
 ExecutionIdArgument = Annotated[
-    strawberry.ID, strawberry.argument(description="The execution's id.")
+    strawberry.ID,
+    strawberry.argument(
+        description="The execution's `executionId` (its global `id` is accepted as well)."
+    ),
 ]
 
 
@@ -151,7 +194,9 @@ async def execution_status(info: Info, execution_id: ExecutionIdArgument) -> Exe
     `subscription_stale_after_seconds`, the last status known, flagged `stale: true`."""
     principal = info.context.principal
     try:
-        snapshot = await info.context.services.executions.get(principal, str(execution_id))
+        snapshot = await info.context.services.executions.get(
+            principal, own_execution_id(execution_id)
+        )
     except services.ServiceError as exc:
         raise public_error(exc) from exc
     return Execution.from_snapshot(snapshot) if snapshot is not None else None
@@ -171,7 +216,7 @@ async def watch_execution_status(
     (reason `expired`), on every transport.
     """
     context = info.context
-    statuses = context.services.executions.follow(context.principal, str(execution_id))
+    statuses = context.services.executions.follow(context.principal, own_execution_id(execution_id))
     try:
         # aclosing: a client going away closes the tracker's stream now, not at collection.
         async with aclosing(statuses):

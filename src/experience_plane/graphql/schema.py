@@ -25,6 +25,7 @@ from graphql import (
 )
 from graphql import build_schema as build_graphql_schema
 from strawberry.exceptions import MissingQueryError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from experience_plane.graphql.content import ContentFile, UploadContentResult, upload_content
@@ -42,6 +43,9 @@ from experience_plane.graphql.executions import (
     watch_execution_status,
 )
 from experience_plane.graphql.fields import described_subscription
+from experience_plane.graphql.global_ids import Node
+from experience_plane.graphql.nodes import MAX_NODES, node, nodes
+from experience_plane.graphql.scalars import SCALAR_MAP
 from experience_plane.middleware import current_request_id
 from experience_plane.observability.graphql import (
     PARSE_FAILED_CODE,
@@ -84,6 +88,21 @@ class Query:
             "cannot be asked otherwise, the field is null *with* an error whose "
             "`extensions.code` is RUNTIME_UNAVAILABLE, RUNTIME_TIMEOUT or "
             "RUNTIME_PROTOCOL_ERROR: retry later, the execution is not gone."
+        ),
+    )
+    node: Node | None = strawberry.field(
+        resolver=node,
+        description=(
+            "The object with this global `id` (an execution, a file, a data mash); null when "
+            "your tenant has no such object. An id this API did not make is INVALID_INPUT."
+        ),
+    )
+    nodes: list[Node | None] = strawberry.field(
+        resolver=nodes,
+        description=(
+            f"The objects with these global ids, in their order (at most {MAX_NODES}): null "
+            "for each your tenant has no such object, an INVALID_INPUT error at the place of "
+            "each id this API did not make."
         ),
     )
 
@@ -235,6 +254,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[ContentFile, DataMash],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[
             # First, so that it sees the result last: masked, with every error's code.
             OperationMetrics,

@@ -5,10 +5,11 @@ The WebSocket at `/v1/execution/{id}/events` is `rest.websocket`'s.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from experience_plane.auth import Principal
@@ -17,8 +18,9 @@ from experience_plane.rest.errors import RestError, error_responses, not_found
 from experience_plane.rest.models import Execution, RecordsPage, snapshot_json
 from experience_plane.rest.route import RestRoute
 from experience_plane.rest.streams import SHUTTING_DOWN, KeepAlive, follow_execution
-from experience_plane.services import Services
-from experience_plane.services.presentation import MAX_RECORDS_PAGE
+from experience_plane.services import InvalidInputError, Services
+from experience_plane.services.pagination import Page, PageRequest, encode_cursor, read_page
+from experience_plane.services.presentation import DEFAULT_RECORDS_PAGE, MAX_RECORDS_PAGE
 
 EVENTS_DESCRIPTION = """\
 Server-Sent Events, one per change of the execution:
@@ -180,24 +182,112 @@ async def execution_events(
     response_model=RecordsPage,
     tags=["data mash"],
     summary="A page of a data mash's joined records.",
-    responses=error_responses(404, 422, 502, 503, 504),
+    responses={
+        200: {
+            "description": "A page of records.",
+            "headers": {
+                "Link": {
+                    "description": (
+                        'The pages around this one (RFC 8288): `<…>; rel="next"` and '
+                        '`<…>; rel="prev"`, each when there is such a page.'
+                    ),
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **error_responses(404, 422, 502, 503, 504),
+    },
 )
 async def mash_records(
+    request: Request,
+    response: Response,
     mash_id: Annotated[str, Path(description="The mash's id (`mash_id` of its artifact).")],
     principal: Annotated[Principal, Depends(get_principal)],
     services: Annotated[Services, Depends(get_services)],
-    offset: Annotated[int, Query(ge=0, description="Records to skip.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_RECORDS_PAGE, description="Page size.")] = 50,
+    offset: Annotated[
+        int | None, Query(ge=0, description="Records to skip (not with `after`/`before`).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_RECORDS_PAGE,
+            description=f"Page size: the first records (default {DEFAULT_RECORDS_PAGE}).",
+        ),
+    ] = None,
+    after: Annotated[
+        str | None, Query(description="Read the records after this cursor (`end_cursor`).")
+    ] = None,
+    before: Annotated[
+        str | None, Query(description="Read the records before this cursor (`start_cursor`).")
+    ] = None,
+    last: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_RECORDS_PAGE,
+            description="Page size, read backwards: the last records before `before` (or of "
+            "the mash); not with `limit`.",
+        ),
+    ] = None,
 ) -> RecordsPage:
-    """Records in the order the Runtime joined them; follow `next_offset` to the end."""
-    page = await services.executions.mash_records(principal, mash_id, offset=offset, limit=limit)
-    records = [dict(record) for record in page.records]
+    """Records in the order the Runtime joined them. Page forwards with `offset`/`limit` (follow
+    `next_offset`) or with cursors: `after=<end_cursor>` with `limit`, and backwards with
+    `before=<start_cursor>` with `last`. Cursors are opaque and stay valid; one this API did not
+    make is a 422 INVALID_INPUT. The `Link` header has the next and previous pages' URLs."""
+    if offset is not None and (after is not None or before is not None):
+        raise InvalidInputError(
+            "Pass `offset` or the cursors `after`/`before`, not both.", field="offset"
+        )
+    if offset:
+        after = encode_cursor(offset - 1)
+    page_request = PageRequest(
+        first=limit,
+        after=after,
+        last=last,
+        before=before,
+        default_size=DEFAULT_RECORDS_PAGE,
+        max_size=MAX_RECORDS_PAGE,
+        names=("limit", "after", "last", "before"),
+    )
+    size = page_request.size
+
+    async def read(start: int, count: int) -> Page[Mapping[str, object]]:
+        page = await services.executions.mash_records(principal, mash_id, offset=start, limit=count)
+        return Page(offset=page.offset, items=page.records, total=page.total)
+
+    page = await read_page(page_request, read)
+    records = [dict(record) for record in page.items]
     end = page.offset + len(records)
+    links = []
+    if page.has_next_page:
+        links.append(_link(request, "next", after=_cursor_before(end), limit=size))
+    if page.has_previous_page:
+        start = min(page.offset, page.total)
+        links.append(_link(request, "prev", before=encode_cursor(start), last=size))
+    if links:
+        response.headers["Link"] = ", ".join(links)
     return RecordsPage(
         mash_id=mash_id,
         offset=page.offset,
-        limit=limit,
+        limit=size,
         total=page.total,
         records=records,
         next_offset=end if records and end < page.total else None,
+        prev_offset=max(0, page.offset - size) if page.has_previous_page else None,
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        start_cursor=page.start_cursor,
+        end_cursor=page.end_cursor,
     )
+
+
+def _cursor_before(position: int) -> str | None:
+    """The `after` cursor from which a page starts at `position` (None: the start)."""
+    return encode_cursor(position - 1) if position > 0 else None
+
+
+def _link(request: Request, rel: str, **params: str | int | None) -> str:
+    """One `Link` header value (RFC 8288): this path with `params`, relative like `Location`."""
+    query = urlencode({name: value for name, value in params.items() if value is not None})
+    return f'<{request.url.path}?{query}>; rel="{rel}"'

@@ -50,7 +50,9 @@ UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 TOKEN_EXPIRED_MESSAGE = "Your token has expired; reconnect with a fresh one."  # noqa: S105 - a message
 REALM = "experience-plane"
 MAX_RECORDS_PAGE = 500
-"""The most records one page may ask for (GraphQL's `first`, REST's `limit`)."""
+"""The most records one page may ask for (GraphQL's `first`/`last`, REST's `limit`/`last`)."""
+DEFAULT_RECORDS_PAGE = 50
+"""The records of a page that asks for no size."""
 
 RUNTIME_UNAVAILABLE_MESSAGE = "The Runtime is unavailable; try again later."
 CIRCUIT_OPEN_MESSAGE = "The Runtime is unavailable; nothing was started, try again later."

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from experience_plane.services.execution_failures import FailureCode
 from experience_plane.settings import Environment, Settings
 from tests.experience_plane.rest.conftest import SECRET, bearer
 from tests.experience_plane.support import RunningApp, running_app
@@ -321,3 +322,41 @@ async def test_a_body_over_the_limit_is_413_in_the_common_shape() -> None:
         "code": "REQUEST_TOO_LARGE",
         "requestId": graphql.headers["x-request-id"],
     }
+
+
+async def test_openapi_deprecates_error_for_failure_and_documents_times_and_links(
+    app: RunningApp,
+) -> None:
+    spec = (await app.http.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    execution = schemas["Execution"]["properties"]
+    assert execution["error"]["deprecated"] is True
+    assert "failure" in execution["error"]["description"]
+    assert schemas["FailureCode"]["enum"] == [code.name for code in FailureCode]
+    for name in ("created_at", "updated_at", "stale_since"):
+        (timestamp, _) = execution[name]["anyOf"]
+        assert timestamp["format"] == "date-time", name
+        assert "`Z`" in timestamp["description"], name
+    records = spec["paths"]["/v1/data-mash/{mash_id}/records"]["get"]
+    assert "Link" in records["responses"]["200"]["headers"]
+    assert {"offset", "limit", "after", "before", "last"} <= {
+        parameter["name"] for parameter in records["parameters"]
+    }
+
+
+async def test_records_bad_cursors_are_refused_before_the_runtime_is_asked(
+    app: RunningApp,
+) -> None:
+    # This app's Runtime is unreachable: a 422 (not a 503) means nothing was asked.
+    for params, field in (
+        ({"after": "bogus"}, "after"),
+        ({"before": "bogus", "last": "2"}, "before"),
+        ({"limit": "2", "last": "2"}, "last"),
+        ({"offset": "1", "before": "cmVjb3JkOjE="}, "offset"),
+    ):
+        response = await app.http.get(
+            "/v1/data-mash/mash_1/records", params=params, headers=bearer()
+        )
+        assert response.status_code == 422, (params, response.text)
+        assert error_of(response)["code"] == "INVALID_INPUT"
+        assert error_of(response)["details"]["field"] == field
