@@ -35,6 +35,7 @@ NO_FAULTS: dict[str, float] = {
     "phase_delay": 0.0,
     "error_rate": 0.0,
     "drop_after_handling_rate": 0.0,
+    "step_delay": 0.0,
 }
 # Set to a file path, every start and stop of a test process is appended to it with the test that
 # caused it and how long it took: `EXPERIENCE_TEST_PROCESS_LOG=/tmp/starts.log pytest ...`.
