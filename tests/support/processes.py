@@ -275,6 +275,8 @@ class ApiProcess(ServiceProcess):
         super().__init__(log_dir, env)
         self.auth = auth
         self.env.setdefault("EXPERIENCE_RUNTIME_URL", runtime_url)
+        # Its execution index of its own, kept across its restarts.
+        self.env.setdefault("EXPERIENCE_DATA_DIR", str(log_dir / f"{self.name}-data"))
         self.env.setdefault("EXPERIENCE_RUNTIME_FLAVOUR", flavour)
         if auth:
             self.env.setdefault("EXPERIENCE_AUTH_HS256_SECRET", secrets.token_urlsafe(32))
