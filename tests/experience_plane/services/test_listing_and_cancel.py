@@ -207,14 +207,15 @@ async def test_cancel_stops_the_execution_and_its_subscribers_complete(
         started = await upload(services, ann, "slow.csv")
         execution_id = started.execution_id
         seen: list[ExecutionState] = []
+        subscribed = asyncio.Event()
 
         async def subscribe() -> None:
             async for snapshot in services.executions.follow(ann, execution_id):
                 seen.append(snapshot.status.state)
+                subscribed.set()
 
         subscriber = asyncio.create_task(subscribe())
-        while not seen:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(subscribed.wait(), 10)
 
         cancelled = await services.executions.cancel_execution(ann, execution_id, "key-1")
 
@@ -223,7 +224,8 @@ async def test_cancel_stops_the_execution_and_its_subscribers_complete(
         await asyncio.wait_for(subscriber, 10)  # the subscription completes
         assert seen[-1] is ExecutionState.CANCELLED
         status = await services.executions.get(ann, execution_id)
-        assert status is not None and status.state is ExecutionState.CANCELLED
+        assert status is not None
+        assert status.state is ExecutionState.CANCELLED
         # The same key again: the first answer, and no second cancel reaches the Runtime.
         repeat = await services.executions.cancel_execution(ann, execution_id, "key-1")
         assert repeat == cancelled
