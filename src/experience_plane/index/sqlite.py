@@ -29,7 +29,7 @@ from experience_plane.index.model import (
 )
 from experience_plane.runtime import ExecutionStatus
 
-__all__ = ["DATABASE_NAME", "SqliteExecutionIndex"]
+__all__ = ["DATABASE_NAME", "SqliteExecutionIndex", "window_sql"]
 
 DATABASE_NAME = "executions.sqlite3"
 # Another process writing the same file (a second replica on the same disk) holds the lock
@@ -147,7 +147,7 @@ class SqliteExecutionIndex:
 
     def query_plan(self, scope: Scope, filter: ExecutionFilter, limit: int) -> list[str]:
         """How SQLite reads a first page (EXPLAIN QUERY PLAN), for the benchmark."""
-        sql, params = _window_sql(scope, filter, None, None, limit, newest_first=True)
+        sql, params = window_sql(scope, filter, None, None, limit, newest_first=True)
         with self._lock:
             rows = self._conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
         return [str(row[-1]) for row in rows]
@@ -164,7 +164,7 @@ class SqliteExecutionIndex:
     ) -> list[Listed]:
         if limit <= 0:
             return []
-        sql, params = _window_sql(scope, filter, after, before, limit, newest_first=newest_first)
+        sql, params = window_sql(scope, filter, after, before, limit, newest_first=newest_first)
 
         def read() -> list[tuple[str, str, int, str]]:
             return list(self._conn.execute(sql, params).fetchall())
@@ -226,7 +226,7 @@ def _conditions(
     return " AND ".join(where), tuple(params)
 
 
-def _window_sql(
+def window_sql(
     scope: Scope,
     filter: ExecutionFilter,
     after: Position | None,
@@ -235,6 +235,8 @@ def _window_sql(
     *,
     newest_first: bool,
 ) -> tuple[str, tuple[object, ...]]:
+    """The query (and its parameters) reading a window: what `head` and `tail` run, and what
+    `query_plan` and the benchmark look at."""
     where, params = _conditions(scope, filter, after, before)
     order = "DESC" if newest_first else "ASC"
     sql = (

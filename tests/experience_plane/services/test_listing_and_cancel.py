@@ -16,7 +16,7 @@ import pytest
 
 from experience_plane.auth import Principal
 from experience_plane.executions import ExecutionTracker
-from experience_plane.index import ExecutionFilter
+from experience_plane.index import ExecutionFilter, SqliteExecutionIndex
 from experience_plane.runtime import (
     ExecutionState,
     ExecutionStatus,
@@ -302,3 +302,41 @@ async def test_a_runtime_without_cancel_is_cancel_unsupported() -> None:
             await services.executions.cancel_execution(principal("t", "ann"), "exec-1")
         with pytest.raises(NotFoundError):
             await services.executions.cancel_execution(principal("t", "ann"), "exec-2")
+
+
+async def test_unfinished_executions_of_an_index_page_are_read_again(tmp_path: Path) -> None:
+    """Against a Runtime without a list, the index answers; an execution it last knew running
+    is read again (once: the index keeps the end it read)."""
+    reads: list[str] = []
+    finished = {
+        "execution_id": "exec-1",
+        "status": "completed",
+        "intent_type": "content.upload",
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/execution/exec-1/status":
+            reads.append(request.url.path)
+            return httpx.Response(200, json=finished)
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    ann = principal("t", "ann")
+    running = ExecutionStatus(
+        "exec-1", ExecutionState.RUNNING, "executing", None, "content.upload", None, None,
+        None, None, (), (),
+    )  # fmt: skip
+    client = RuntimeClient("http://runtime.test", transport=httpx.MockTransport(answer))
+    index = SqliteExecutionIndex(tmp_path / "executions.sqlite3")
+    async with client, ExecutionTracker(client, use_stream=False) as tracker:
+        services = Services.build(Settings(insecure_dev=True), client, tracker, index=index)
+        await services.executions.record_started(ann, running)
+        for _ in range(2):
+            page = await services.executions.list_executions(ann)
+            (edge,) = page.edges
+            assert edge.execution.state is ExecutionState.COMPLETED
+            assert edge.user_id == "ann"
+        assert len(reads) == 1
+        completed = ExecutionFilter(states=frozenset({ExecutionState.COMPLETED}))
+        assert await (await services.executions.list_executions(ann, completed)).total_count() == 1
+    await index.aclose()
