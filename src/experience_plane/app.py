@@ -34,6 +34,7 @@ from experience_plane.graphql.persisted import PersistedQueries, trust_manifest
 from experience_plane.graphql.schema import build_schema
 from experience_plane.graphql.sharing import SharedSubscriptions
 from experience_plane.health import build_health_router
+from experience_plane.index import open_execution_index
 from experience_plane.lifecycle import Lifecycle
 from experience_plane.middleware import (
     REQUEST_ID_HEADER,
@@ -162,9 +163,9 @@ def build_lifespan(
     tracing: Tracing | None,
     persisted_queries: PersistedQueries | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
-    """The lifespan: open the Runtime client, the cluster and the tracker (closed in reverse),
-    hand the tracker to `lifecycle`, share `persisted_queries` through the cluster's Redis, and
-    put the services and authenticator on typed state."""
+    """The lifespan: open the Runtime client, the cluster, the execution index and the tracker
+    (closed in reverse), hand the tracker to `lifecycle`, share `persisted_queries` through the
+    cluster's Redis, and put the services and authenticator on typed state."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
@@ -172,6 +173,7 @@ def build_lifespan(
         async with (
             build_runtime_client(settings, metrics=metrics, tracing=tracing) as client,
             open_cluster(settings) as cluster,
+            open_execution_index(settings, cluster) as index,
             ExecutionTracker(
                 client,
                 poll_interval_min=settings.tuning.poll_interval_min,
@@ -190,7 +192,7 @@ def build_lifespan(
                     watchers=lambda: tracker.active_watchers,
                     breaker=client.breaker_snapshot,
                 )
-            services = Services.build(settings, client, tracker, cluster)
+            services = Services.build(settings, client, tracker, cluster, index)
             lifecycle.streams = services.streams
             try:
                 yield {"services": services, "authenticator": authenticator}

@@ -41,6 +41,13 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
 
 
+def default_data_dir() -> Path:
+    """The per-user data directory, following the XDG base directory convention:
+    `$XDG_DATA_HOME/experience-plane`, else `~/.local/share/experience-plane`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "experience-plane"
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -225,6 +232,10 @@ class Settings(BaseSettings):
     # limits through Redis, and fall back to per-replica behaviour while it is unreachable.
     redis_url: str | None = None
     redis_key_prefix: str = "experience"
+    # Where the index of the executions this service started is kept when Redis is not
+    # configured (a SQLite file, `executions.sqlite3`): the list a Runtime without a list
+    # endpoint cannot give survives a restart.
+    data_dir: Path = Field(default_factory=default_data_dir)
 
     tuning: Tuning = Tuning()
 

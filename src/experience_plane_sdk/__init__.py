@@ -15,9 +15,11 @@ The command line (`python -m experience_plane_sdk`) is in `experience_plane_sdk.
 
 from experience_plane_sdk.client import DEFAULT_WAIT_TIMEOUT, ExperienceClient, UploadSource
 from experience_plane_sdk.errors import (
+    AlreadyFinishedError,
     ApiProtocolError,
     ApiUnreachable,
     AuthenticationFailed,
+    CancelUnsupportedError,
     ExecutionFailed,
     ExecutionNotFoundError,
     ExperienceError,
@@ -54,10 +56,12 @@ from experience_plane_sdk.sync import SyncExperienceClient
 
 __all__ = [
     "DEFAULT_WAIT_TIMEOUT",
+    "AlreadyFinishedError",
     "ApiProtocolError",
     "ApiUnreachable",
     "Artifact",
     "AuthenticationFailed",
+    "CancelUnsupportedError",
     "CanonicalField",
     "ColumnProfile",
     "ContentFile",

@@ -38,6 +38,9 @@ class LiveControls:
     phase_delay: float = 0.0
     error_rate: float = 0.0
     drop_after_handling_rate: float = 0.0
+    # Seconds every safe point of a realm's work waits (cut short by a cancellation): makes an
+    # upload or a mash slow enough to be cancelled in the middle.
+    step_delay: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings) -> LiveControls:
@@ -58,6 +61,7 @@ class LiveControls:
             "phase_delay": self.phase_delay,
             "error_rate": self.error_rate,
             "drop_after_handling_rate": self.drop_after_handling_rate,
+            "step_delay": self.step_delay,
         }
 
 

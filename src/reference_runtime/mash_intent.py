@@ -48,6 +48,7 @@ def _load_sources(ctx: IntentContext, refs: list[str]) -> list[MashSource]:
     sources = []
     for ref, record in records.items():
         assert record is not None  # unknown refs were rejected above
+        ctx.cancel.checkpoint()
         if record.artifact_type != "file":
             raise IntentFailed(
                 f"Content ref {ref} is a {record.artifact_type}, not an uploaded file; "
@@ -73,16 +74,19 @@ def _load_sources(ctx: IntentContext, refs: list[str]) -> list[MashSource]:
 
 
 def _mash(ctx: IntentContext, refs: list[str], options: MashOptions) -> ArtifactRecord:
-    """Load, compose and store the mash (blocking: run it on a worker thread)."""
+    """Load and compose the mash, store its records' blob; return the artifact's record, which
+    the executor stores with the status (blocking: run it on a worker thread). Cancelled, it
+    stops at the next source or stage, before anything is written."""
     sources = _load_sources(ctx, refs)
     mash_id = new_id("mash")
     try:
-        outcome = build_mash(mash_id, sources, options)
+        outcome = build_mash(mash_id, sources, options, ctx.cancel.checkpoint)
     except MashError as exc:
         raise IntentFailed(str(exc)) from exc
     body = json.dumps(outcome.records, separators=(",", ":")).encode()
+    ctx.cancel.commit()
     digest = ctx.blobs.put(body)
-    record = ArtifactRecord(
+    return ArtifactRecord(
         artifact_id=mash_id,
         tenant_id=ctx.execution.tenant_id,
         artifact_type="data_mash",
@@ -94,8 +98,6 @@ def _mash(ctx: IntentContext, refs: list[str], options: MashOptions) -> Artifact
         payload=outcome.payload,
         created_at=utc_now(),
     )
-    ctx.store.insert_artifact(record)
-    return record
 
 
 async def data_mash_create(ctx: IntentContext, params: dict[str, Any]) -> IntentResult:
@@ -114,4 +116,5 @@ async def data_mash_create(ctx: IntentContext, params: dict[str, Any]) -> Intent
                 "semantic_payload": {"mash_id": record.artifact_id},
             }
         },
+        records=(record,),
     )

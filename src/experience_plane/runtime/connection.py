@@ -25,6 +25,7 @@ from experience_plane.runtime.errors import (
 )
 from experience_plane.runtime.guarded import GuardedCalls
 from experience_plane.runtime.models import RuntimeFlavour
+from experience_plane.runtime.optional import OptionalEndpoints
 from experience_plane.runtime.transport import (
     TRANSPORT_ERRORS,
     Answer,
@@ -105,6 +106,8 @@ class RuntimeConnection:
         )
         self._http = instrument(carrier) if instrument is not None else carrier
         self._random = random.Random()  # noqa: S311 - jitter, not cryptography
+        # The optional endpoints (list, cancel) the Runtime was found without.
+        self.optional_endpoints = OptionalEndpoints()
 
     async def __aenter__(self) -> Self:
         return self

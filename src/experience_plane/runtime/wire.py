@@ -27,10 +27,12 @@ from experience_plane.runtime.models import (
     CanonicalField,
     ColumnProfile,
     DataMashArtifact,
+    ExecutionList,
     ExecutionState,
     ExecutionStatus,
     FileArtifact,
     JoinKey,
+    ListedExecution,
     Progress,
     QualityReport,
     SourceColumn,
@@ -39,12 +41,14 @@ from experience_plane.runtime.models import (
 
 __all__ = [
     "WireArtifactDetail",
+    "WireExecutionList",
     "WireHealth",
     "WireSession",
     "WireStatus",
     "WireSubmit",
     "artifact_from_detail",
     "artifacts_from_wire",
+    "execution_list_from_wire",
     "status_from_wire",
     "submit_from_wire",
 ]
@@ -128,6 +132,19 @@ class WireArtifactDetail(_Wire):
     semantic_payload: dict[str, Any] | None = None
     records: list[dict[str, Any]] | None = None
     records_total: int | None = None
+
+
+class WireListedStatus(WireStatus):
+    """One execution of `GET /api/executions`: a status record with its user."""
+
+    user_id: OptionalStr = None
+
+
+class WireExecutionList(_Wire):
+    """`GET /api/executions` 200."""
+
+    executions: list[WireListedStatus]
+    next_cursor: OptionalStr = None
 
 
 class WireSession(_Wire):
@@ -351,3 +368,14 @@ def artifact_from_detail(wire: WireArtifactDetail) -> Artifact | None:
         missing = {k: v for k, v in fallbacks.items() if getattr(file, k) is None}
         return _file_artifact(file.model_copy(update=missing), file_id=file_id, complete=True)
     return None
+
+
+def execution_list_from_wire(wire: WireExecutionList) -> ExecutionList:
+    """Turn a parsed page of the Runtime's list into an `ExecutionList`."""
+    return ExecutionList(
+        executions=tuple(
+            ListedExecution(status=status_from_wire(item), user_id=item.user_id)
+            for item in wire.executions
+        ),
+        next_cursor=wire.next_cursor,
+    )

@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     RUNTIME_OUTCOME_UNKNOWN = "RUNTIME_OUTCOME_UNKNOWN"
     TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+    ALREADY_FINISHED = "ALREADY_FINISHED"
+    CANCEL_UNSUPPORTED = "CANCEL_UNSUPPORTED"
     # Raised by authentication, before any service runs; a public code all the same.
     UNAUTHENTICATED = "UNAUTHENTICATED"
 
@@ -103,6 +105,19 @@ class NotFoundError(ServiceError):
     """The execution or artifact does not exist for this tenant."""
 
     code = ErrorCode.NOT_FOUND
+
+
+class AlreadyFinishedError(ServiceError):
+    """The execution cannot be cancelled: it has finished (completed, failed or cancelled)."""
+
+    code = ErrorCode.ALREADY_FINISHED
+
+
+class CancelUnsupportedError(ServiceError):
+    """The Runtime behind this service cannot cancel executions (its contract's cancel endpoint
+    is optional); nothing was changed."""
+
+    code = ErrorCode.CANCEL_UNSUPPORTED
 
 
 class RateLimitedError(ServiceError):

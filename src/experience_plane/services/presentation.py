@@ -124,7 +124,8 @@ class Failure:
     """The HTTP status of REST's answer."""
     schema_type: str | None
     """The GraphQL error type (by name) a mutation result carries; None for a failure no
-    mutation meets (it is refused where a stream opens)."""
+    mutation meets (it is refused where a stream opens) or whose type the schema does not
+    have yet."""
     details: tuple[str, ...] = ()
     """The error's attributes passed on: GraphQL fields, REST `details` keys."""
 
@@ -152,6 +153,10 @@ FAILURES: tuple[Failure, ...] = (
     Failure(errors.NotFoundError, 404, "RuntimeUnavailableError"),
     Failure(ServiceError, 503, "RuntimeUnavailableError"),
     Failure(errors.TooManySubscriptionsError, 429, None),
+    # cancelExecution's: its result union names them `AlreadyFinishedError` and
+    # `CancelUnsupportedError` once the schema has them.
+    Failure(errors.AlreadyFinishedError, 409, None),
+    Failure(errors.CancelUnsupportedError, 501, None),
 )
 
 _BY_ERROR: Mapping[type[ServiceError], Failure] = {row.error: row for row in FAILURES}

@@ -1,8 +1,13 @@
-"""Execution status: `GET /api/execution/{id}/status` and the `WS .../stream` push channel."""
+"""Executions: `GET /api/execution/{id}/status`; and, in asynchronous mode only (the platform's
+current Runtime has none of them), the `WS .../stream` push channel, `POST .../cancel` and the
+list, `GET /api/executions`."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
 import random
 from typing import Any
 
@@ -10,11 +15,17 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconn
 
 from reference_runtime.api.presenters import status_json
 from reference_runtime.services import Services
+from reference_runtime.store import ListPosition
 
 router = APIRouter(prefix="/api/execution")
 stream_router = APIRouter(prefix="/api/execution")
+cancel_router = APIRouter(prefix="/api/execution")
+list_router = APIRouter(prefix="/api/executions")
 
 NOT_FOUND = "Execution not found"
+DEFAULT_LIST_LIMIT = 50
+MAX_LIST_LIMIT = 200
+INVALID_CURSOR = "Invalid cursor: pass a next_cursor this endpoint returned"
 
 
 @router.get("/{execution_id}/status")
@@ -80,3 +91,68 @@ async def execution_stream(websocket: WebSocket, execution_id: str, services: Se
             await websocket.close(code=1000)
         except WebSocketDisconnect:
             return
+
+
+@cancel_router.post("/{execution_id}/cancel")
+async def cancel_execution(
+    execution_id: str, services: Services, tenant_id: str = Query(min_length=1)
+) -> dict[str, Any]:
+    """Stop a running execution at its next safe point and answer its status: `cancelled`, or
+    still running when the work has not reached a safe point in time. 409 when it has finished
+    (before the cancellation, or because its work was already past its last safe point); 404
+    for an unknown id or another tenant's execution."""
+    record = await asyncio.to_thread(services.store.get_execution, execution_id, tenant_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=NOT_FOUND)
+    if not record.is_terminal:
+        record = await services.executor.cancel(record)
+        if record.status == "cancelled":
+            return status_json(record, services.mode)
+    if record.is_terminal:
+        raise HTTPException(status_code=409, detail=f"Execution already finished: {record.status}")
+    return status_json(record, services.mode)
+
+
+def _encode_cursor(position: ListPosition) -> str:
+    raw = json.dumps([position.created_at, position.seq], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> ListPosition:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, seq = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise HTTPException(status_code=422, detail=INVALID_CURSOR) from exc
+    if not isinstance(created_at, str) or isinstance(seq, bool) or not isinstance(seq, int):
+        raise HTTPException(status_code=422, detail=INVALID_CURSOR)
+    return ListPosition(created_at, seq)
+
+
+@list_router.get("")
+async def list_executions(
+    services: Services,
+    tenant_id: str = Query(min_length=1),
+    user_id: str | None = Query(default=None, min_length=1),
+    limit: int = Query(default=DEFAULT_LIST_LIMIT, ge=1, le=MAX_LIST_LIMIT),
+    cursor: str | None = Query(default=None, min_length=1),
+) -> dict[str, Any]:
+    """The tenant's executions (one user's with `user_id`), newest first, `limit` at a time:
+    each status record with its `user_id`; `next_cursor` continues after the last (null at
+    the end). The cursor is a position, so executions created meanwhile never shift a page."""
+    older_than = _decode_cursor(cursor) if cursor is not None else None
+    # One more than asked: whether there is a next page, without a second read.
+    rows = await asyncio.to_thread(
+        services.store.list_executions,
+        tenant_id,
+        user_id=user_id,
+        limit=limit + 1,
+        older_than=older_than,
+    )
+    page = rows[:limit]
+    return {
+        "executions": [
+            {**status_json(record, services.mode), "user_id": record.user_id} for _, record in page
+        ],
+        "next_cursor": _encode_cursor(page[-1][0]) if len(rows) > limit else None,
+    }

@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ STREAM_ABOVE_BYTES = 32 * 1024 * 1024
 # How much of a streamed file decides its format (whole lines of it).
 _HEAD_BYTES = 1024 * 1024
 _READ_BYTES = 1024 * 1024
+# A streamed CSV file reaches a safe point (where a cancelled execution stops) every this many rows.
+CHECKPOINT_ROWS = 10_000
+
+
+def _no_checkpoint() -> None:
+    return None
 
 
 class ContentError(ValueError):
@@ -172,14 +179,22 @@ class FileProfile:
 
 
 def profile_file(
-    path: Path, filename: str = "", mime_type: str = "", *, stream_above: int = STREAM_ABOVE_BYTES
+    path: Path,
+    filename: str = "",
+    mime_type: str = "",
+    *,
+    stream_above: int = STREAM_ABOVE_BYTES,
+    checkpoint: Callable[[], None] = _no_checkpoint,
 ) -> FileProfile:
     """Profile a file on disk, deciding its format as `parse_content` does.
 
     Up to `stream_above` bytes it is read whole. Above, its first whole lines decide: JSON-like
     content is read whole after all; CSV (sniffed, or declared by name or type) is streamed row
     by row into column profilers; anything else is `text` if the whole file is UTF-8, else
-    `binary`. Raises `ContentError` for a file declared CSV that is not readable as CSV."""
+    `binary`. Raises `ContentError` for a file declared CSV that is not readable as CSV.
+    `checkpoint` runs at the safe points: before reading, and every `CHECKPOINT_ROWS` rows of a
+    streamed CSV file (it raises to stop the work)."""
+    checkpoint()
     if path.stat().st_size <= stream_above:
         return FileProfile.of(parse_content(path.read_bytes(), filename, mime_type))
     with path.open("rb") as handle:
@@ -201,7 +216,7 @@ def profile_file(
         delimiter = "\t" if lower_name.endswith(".tsv") else _best_delimiter(head)
     if delimiter is not None:
         try:
-            return _profile_csv_file(path, delimiter)
+            return _profile_csv_file(path, delimiter, checkpoint)
         except UnicodeDecodeError:
             return FileProfile("binary")
         except csv.Error as exc:
@@ -212,7 +227,7 @@ def profile_file(
     return FileProfile("text" if _is_utf8(path) else "binary")
 
 
-def _profile_csv_file(path: Path, delimiter: str) -> FileProfile:
+def _profile_csv_file(path: Path, delimiter: str, checkpoint: Callable[[], None]) -> FileProfile:
     """Stream a CSV file into column profilers (as `parse_csv` reads it: blank rows skipped,
     short rows padded with nulls, long ones cut)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -226,6 +241,8 @@ def _profile_csv_file(path: Path, delimiter: str) -> FileProfile:
                 profilers = [ColumnProfiler(name) for name in unique_names(row)]
                 continue
             rows += 1
+            if rows % CHECKPOINT_ROWS == 0:
+                checkpoint()
             width = len(row)
             for index, profiler in enumerate(profilers):
                 profiler.add(row[index] if index < width else None)

@@ -13,6 +13,7 @@ sources of one record disagreeing on a field are issues.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -134,14 +135,30 @@ def _quality(sources: list[MashSource], alignment: Alignment, joined: JoinResult
     }
 
 
-def build_mash(mash_id: str, sources: list[MashSource], options: MashOptions) -> MashOutcome:
-    """Compose `sources` (at least one) into a data mash, or raise `MashError` saying why not."""
+def _no_checkpoint() -> None:
+    return None
+
+
+def build_mash(
+    mash_id: str,
+    sources: list[MashSource],
+    options: MashOptions,
+    checkpoint: Callable[[], None] = _no_checkpoint,
+) -> MashOutcome:
+    """Compose `sources` (at least one) into a data mash, or raise `MashError` saying why not.
+
+    `checkpoint` runs between the stages (aligning, planning the joins, joining, reporting):
+    the safe points where a cancelled execution stops (it raises)."""
     if not sources:
         raise MashError("A data mash needs at least one content ref")
     vocabulary = get_vocabulary(options.target_domain)
+    checkpoint()
     alignment = align(sources, vocabulary, options.confidence_level)
+    checkpoint()
     plan = plan_joins(sources, alignment)
+    checkpoint()
     joined = join_records(sources, alignment, plan)
+    checkpoint()
     names = [f.name for f in alignment.fields]
     records = [{name: record.get(name) for name in names} for record in joined.records]
     file_of = [source.file_id for source in sources]
