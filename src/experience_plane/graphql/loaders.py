@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from strawberry.dataloader import DataLoader
 
 from experience_plane.auth import Principal
-from experience_plane.runtime import Artifact, ExecutionStatus, MashRecordsPage
+from experience_plane.executions import Snapshot
+from experience_plane.runtime import Artifact, MashRecordsPage
 from experience_plane.services import ExecutionService
 
 RecordsKey = tuple[str, int, int]
@@ -29,11 +30,11 @@ class Loaders:
         self.mash_records: DataLoader[RecordsKey, MashRecordsPage] = DataLoader(
             load_fn=self._load_mash_records
         )
-        self.executions: DataLoader[str, ExecutionStatus | None] = DataLoader(
+        self.executions: DataLoader[str, Snapshot | None] = DataLoader(
             load_fn=self._load_executions, cache=False
         )
 
-    async def execution(self, execution_id: str) -> ExecutionStatus | None:
+    async def execution(self, execution_id: str) -> Snapshot | None:
         """An execution's current status (None: unknown to the principal's tenant); the ids
         asked for in one tick are read together, each once."""
         return await self.executions.load(execution_id)
@@ -65,7 +66,7 @@ class Loaders:
 
     async def _load_executions(
         self, ids: list[str]
-    ) -> Sequence[ExecutionStatus | BaseException | None]:
+    ) -> Sequence[Snapshot | BaseException | None]:
         # Without a cache the same id can come twice in one batch: read each once.
         distinct = list(dict.fromkeys(ids))
         read = await asyncio.gather(

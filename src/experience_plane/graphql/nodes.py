@@ -29,8 +29,8 @@ async def _load(info: Info, value: str) -> Node | None:
     type_name, own_id = parse_global_id(value)
     loaders = info.context.loaders
     if type_name == "Execution":
-        status = await loaders.execution(own_id)
-        return None if status is None else Execution.from_status(status)
+        snapshot = await loaders.execution(own_id)
+        return None if snapshot is None else Execution.from_snapshot(snapshot)
     try:
         artifact = await loaders.artifact(own_id)
     except services.NotFoundError:

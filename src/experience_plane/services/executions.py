@@ -100,7 +100,7 @@ class ExecutionService:
                 status = await self._tracker.current(principal.tenant_id, execution_id)
         except ExecutionNotFound:
             return None
-        await self._settle(principal.tenant_id, status)
+        await self._settle(principal.tenant_id, status.status)
         return status
 
     async def follow(
@@ -312,7 +312,7 @@ class ExecutionService:
         async def cancel() -> ExecutionStatus:
             try:
                 with runtime_errors():
-                    current = await self._tracker.current(tenant_id, execution_id)
+                    current = (await self._tracker.current(tenant_id, execution_id)).status
                     if current.state.is_terminal:
                         raise AlreadyFinishedError(_finished_message(execution_id, current))
                     status = await self._client.cancel_execution(tenant_id, execution_id)

@@ -348,7 +348,7 @@ async def refreshed(
         if row.status.state.is_terminal:
             return row
         try:
-            current = await tracker.current(tenant_id, row.status.execution_id)
+            current = (await tracker.current(tenant_id, row.status.execution_id)).status
         except RuntimeClientError as exc:
             logger.info("listing %s: status not refreshed (%s)", row.status.execution_id, exc)
             return row
