@@ -64,9 +64,7 @@ class Loaders:
             return_exceptions=True,
         )
 
-    async def _load_executions(
-        self, ids: list[str]
-    ) -> Sequence[Snapshot | BaseException | None]:
+    async def _load_executions(self, ids: list[str]) -> Sequence[Snapshot | BaseException | None]:
         # Without a cache the same id can come twice in one batch: read each once.
         distinct = list(dict.fromkeys(ids))
         read = await asyncio.gather(
