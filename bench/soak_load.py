@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from soak_cluster import Cluster
 
 RESULT = """__typename
-  ... on ExecutionAccepted { execution { id } }
+  ... on ExecutionAccepted { execution { executionId } }
   ... on Error { code message }"""
 UPLOAD = f"""mutation ($file: Upload!, $key: String) {{
   uploadContent(file: $file, idempotencyKey: $key) {{ {RESULT} }} }}"""
@@ -143,7 +143,7 @@ class Load:
             figures.check_body(body, kind)
             result = (body.get("data") or {}).get(field_name)
             if result and result["__typename"] == "ExecutionAccepted":
-                accepted = Accepted(result["execution"]["id"], owner)
+                accepted = Accepted(result["execution"]["executionId"], owner)
                 previous = figures.accepted.setdefault(key, accepted)
                 if previous != accepted:
                     figures.split_actions += 1

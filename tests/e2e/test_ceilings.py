@@ -101,7 +101,7 @@ async def submit(api: ApiProcess, tenant: str) -> str:
         accepted = result(await upload(http, api, tenant=tenant), "uploadContent")
     assert accepted["__typename"] == "ExecutionAccepted", accepted
     assert not accepted["execution"]["isTerminal"]
-    execution_id: str = accepted["execution"]["id"]
+    execution_id: str = accepted["execution"]["executionId"]
     return execution_id
 
 

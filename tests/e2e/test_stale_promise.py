@@ -279,7 +279,7 @@ async def test_every_subscriber_is_told_stale_within_the_promise_then_sees_the_t
     async with httpx.AsyncClient(timeout=30) as http:
         answer = await upload(http, apis["stream"], tenant=tenant)
     assert answer.status_code == 200, answer.text
-    execution_id = answer.json()["data"]["uploadContent"]["execution"]["id"]
+    execution_id = answer.json()["data"]["uploadContent"]["execution"]["executionId"]
 
     subscribers = [Subscriber(mode, transport) for mode in MODES for transport in TRANSPORTS]
     for sub in subscribers:

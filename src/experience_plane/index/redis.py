@@ -225,7 +225,7 @@ class RedisExecutionIndex:
         if not self._link.up:
             # Down since a failed call: the probe brings it back; fail fast meanwhile.
             command.close()
-            raise IndexUnavailable(f"Redis is unavailable: {self._link.last_error}")
+            raise IndexUnavailable(f"Redis is down since a failed call: {self._link.last_error}")
         try:
             result = await command
         except REDIS_ERRORS as exc:

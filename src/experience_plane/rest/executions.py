@@ -216,10 +216,12 @@ async def mash_records(
         ),
     ] = None,
     after: Annotated[
-        str | None, Query(description="Read the records after this cursor (`end_cursor`).")
+        str | None,
+        Query(min_length=1, description="Read the records after this cursor (`end_cursor`)."),
     ] = None,
     before: Annotated[
-        str | None, Query(description="Read the records before this cursor (`start_cursor`).")
+        str | None,
+        Query(min_length=1, description="Read the records before this cursor (`start_cursor`)."),
     ] = None,
     last: Annotated[
         int | None,
