@@ -97,7 +97,9 @@ async def rest_list(
     roles: tuple[str, ...] = (), **params: Any,
 ) -> httpx.Response:  # fmt: skip
     return await http.get(
-        api.url + "/v1/executions", params=params, headers=api.headers(tenant, user, roles=roles)
+        api.url + "/v1/executions",
+        params=httpx.QueryParams(params),
+        headers=api.headers(tenant, user, roles=roles),
     )
 
 
@@ -214,7 +216,9 @@ async def test_rest_lists_with_filters_cursors_and_link_headers(
     seen = [e["id"] for e in page["executions"]]
     while params is not None:
         response = await http.get(
-            api.url + "/v1/executions", params=params, headers=api.headers(tenant)
+            api.url + "/v1/executions",
+            params=httpx.QueryParams(params),
+            headers=api.headers(tenant),
         )
         assert response.status_code == 200, response.text
         seen += [e["id"] for e in response.json()["executions"]]
@@ -224,22 +228,23 @@ async def test_rest_lists_with_filters_cursors_and_link_headers(
     assert params is not None
     assert ("last", "2") in params
     response = await http.get(
-        api.url + "/v1/executions", params=params, headers=api.headers(tenant)
+        api.url + "/v1/executions", params=httpx.QueryParams(params), headers=api.headers(tenant)
     )
     assert [e["id"] for e in response.json()["executions"]] == newest_first[2:4]
 
     none = await rest_list(http, api, tenant, state="FAILED", intent_type="content.upload")
     assert (none.json()["executions"], none.json()["total"]) == ([], 0)
-    for params in (
+    refusals: tuple[dict[str, Any], ...] = (
         {"after": "not-a-cursor"},
         {"limit": 0},
         {"limit": 101},
         {"limit": 1, "last": 1},
         {"state": "SLEEPING"},
         {"created_after": "yesterday"},
-    ):
-        refused = await rest_list(http, api, tenant, **params)
-        assert refused.status_code == 422, (params, refused.text)
+    )
+    for refusal in refusals:
+        refused = await rest_list(http, api, tenant, **refusal)
+        assert refused.status_code == 422, (refusal, refused.text)
         assert refused.json()["error"]["code"] == "INVALID_INPUT"
 
 
