@@ -225,7 +225,7 @@ async def test_cancel_stops_the_execution_and_its_subscribers_complete(
         assert seen[-1] is ExecutionState.CANCELLED
         status = await services.executions.get(ann, execution_id)
         assert status is not None
-        assert status.state is ExecutionState.CANCELLED
+        assert status.status.state is ExecutionState.CANCELLED
         # The same key again: the first answer, and no second cancel reaches the Runtime.
         repeat = await services.executions.cancel_execution(ann, execution_id, "key-1")
         assert repeat == cancelled
