@@ -388,6 +388,11 @@ async def test_the_list_survives_an_api_restart_against_a_runtime_without_one(
     assert [e["id"] for e in rest.json()["executions"]] == [ids[0]]
     assert link_params(rest, "prev") is not None
     assert ids_of(await graphql(http, api, LIST, unique("plat"))) == []
+    # Another user's execution: not in u1's list, in the tenant admin's.
+    bobs = await start(http, api, tenant, "bob")
+    assert ids_of(await graphql(http, api, LIST, tenant)) == ids[::-1]
+    admin = await graphql(http, api, LIST, tenant, "carol", roles=("tenant-admin",))
+    assert ids_of(admin) == [bobs, *ids[::-1]]
 
 
 async def test_cancel_on_a_synchronous_runtime_finds_the_execution_finished(
