@@ -6,18 +6,22 @@
     experience-plane status EXECUTION_ID
     experience-plane watch EXECUTION_ID
     experience-plane records EXECUTION_ID [--limit N]
+    experience-plane list [--state STATE]... [--intent TYPE]... [--limit N]
+    experience-plane cancel EXECUTION_ID
 
 Every command takes the global options `--url` (default `$EXPERIENCE_URL`, else
 http://127.0.0.1:8000/graphql), `--token` (default `$EXPERIENCE_TOKEN`), `--request-timeout` and
 `--json`, before or after its name. `--json` prints one JSON document (an array of executions
-for `upload`, an execution for `mash` and `status`), JSON lines for `watch` (executions) and
-`records` (records). `--wait` follows the execution: a live progress bar on stderr when it is a
-terminal, plain lines otherwise (but not with `--json`). Errors are one line on stderr, never a
+for `upload` and `list`, an execution for `mash`, `status` and `cancel`), JSON lines for `watch`
+(executions) and `records` (records). `list` prints your executions newest first as a table.
+`--wait` follows the execution: a live progress bar on stderr when it is a terminal, plain lines
+otherwise (but not with `--json`). Errors are one line on stderr, never a
 traceback; a reader that stops early (`records ... | head`) ends the command quietly, with 0.
 
 Exit codes:
     0  success
-    1  the execution failed or was cancelled (or the Runtime rejected the request)
+    1  the execution failed or was cancelled (or the Runtime rejected the request, or it
+       cannot be cancelled: finished already, or a Runtime that cannot cancel)
     2  usage error or invalid input
     3  the API or the Runtime is unreachable or busy (or answered something unreadable)
     4  not found
@@ -36,9 +40,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from experience_plane_sdk import render
 from experience_plane_sdk.client import DEFAULT_WAIT_TIMEOUT, ExperienceClient
 from experience_plane_sdk.errors import (
+    AlreadyFinishedError,
     ApiProtocolError,
     ApiUnreachable,
     AuthenticationFailed,
+    CancelUnsupportedError,
     ExecutionFailed,
     ExecutionNotFoundError,
     ExperienceError,
@@ -50,7 +56,7 @@ from experience_plane_sdk.errors import (
     UploadTooLarge,
     WaitTimeout,
 )
-from experience_plane_sdk.models import Execution
+from experience_plane_sdk.models import Execution, ExecutionState
 from experience_plane_sdk.progress import ExecutionProgress, UploadProgress
 
 PROG = "experience-plane"
@@ -67,7 +73,8 @@ EXIT_TIMEOUT = 6
 # The epilog of every --help; the module docstring says the same (a test keeps them equal).
 EXIT_CODES_HELP = """exit codes:
     0  success
-    1  the execution failed or was cancelled (or the Runtime rejected the request)
+    1  the execution failed or was cancelled (or the Runtime rejected the request, or it
+       cannot be cancelled: finished already, or a Runtime that cannot cancel)
     2  usage error or invalid input
     3  the API or the Runtime is unreachable or busy (or answered something unreadable)
     4  not found
@@ -82,6 +89,8 @@ environment:
 # Most specific first: RuntimeTimeoutError is a RuntimeUnavailableError.
 _EXIT_FOR_ERROR: tuple[tuple[type[ExperienceError], int], ...] = (
     (ExecutionFailed, EXIT_FAILED),
+    (AlreadyFinishedError, EXIT_FAILED),
+    (CancelUnsupportedError, EXIT_FAILED),
     (RuntimeRejectedError, EXIT_FAILED),
     (InvalidInput, EXIT_USAGE),
     (UploadTooLarge, EXIT_USAGE),
@@ -175,7 +184,8 @@ def command_name(argv: Sequence[str]) -> str | None:
 
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
-    """The argument parser of every SDK command (`upload`, `mash`, `status`, `watch`, `records`)."""
+    """The argument parser of every SDK command (`upload`, `mash`, `status`, `watch`, `records`,
+    `list`, `cancel`)."""
     common = argparse.ArgumentParser(add_help=False)
     _add_global_options(common, defaults=False)
     waiting = argparse.ArgumentParser(add_help=False)
@@ -228,7 +238,33 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     records.add_argument(
         "--page-size", type=_count, default=200, metavar="N", help="records per request (max 500)"
     )
+
+    listing = command("list", "print your executions, newest first")
+    listing.add_argument(
+        "--state", action="append", type=_state, metavar="STATE",
+        help="only executions in this state (repeatable): "
+        + ", ".join(state.value.lower() for state in ExecutionState),
+    )  # fmt: skip
+    listing.add_argument(
+        "--intent", action="append", metavar="TYPE",
+        help="only executions of this intent, e.g. content.upload (repeatable)",
+    )  # fmt: skip
+    listing.add_argument(
+        "--limit", type=_count, default=20, metavar="N",
+        help="print at most the N newest (default: 20)",
+    )  # fmt: skip
+
+    cancel = command("cancel", "cancel a running execution; prints it as it stands")
+    cancel.add_argument("execution_id", metavar="EXECUTION_ID")
     return parser
+
+
+def _state(text: str) -> ExecutionState:
+    try:
+        return ExecutionState(text.upper())
+    except ValueError:
+        choices = ", ".join(state.value.lower() for state in ExecutionState)
+        raise argparse.ArgumentTypeError(f"must be one of {choices}, got {text}") from None
 
 
 class Command:
@@ -370,6 +406,25 @@ class Command:
             if limit is not None and count >= limit:
                 break
         table.write(batch)
+        return EXIT_OK
+
+    async def list(self) -> int:
+        limit: int = self.args.limit
+        found: list[Execution] = []
+        async for page in self.client.list_executions(
+            page_size=min(limit, 100), states=self.args.state, intent_types=self.args.intent
+        ):
+            found.extend(page.executions[: limit - len(found)])
+            if len(found) >= limit:
+                break
+        if self.json:
+            self.emit([render.execution_json(execution) for execution in found])
+        else:
+            render.execution_table(found, self.out)
+        return EXIT_OK
+
+    async def cancel(self) -> int:
+        self.show(await self.client.cancel(self.args.execution_id))
         return EXIT_OK
 
 

@@ -13,6 +13,7 @@ import random
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, aclosing
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -31,7 +32,14 @@ from experience_plane_sdk.errors import (
     WaitTimeout,
     error_for_code,
 )
-from experience_plane_sdk.models import Execution, Node, RecordsPage, node_from_graphql
+from experience_plane_sdk.models import (
+    Execution,
+    ExecutionsPage,
+    ExecutionState,
+    Node,
+    RecordsPage,
+    node_from_graphql,
+)
 from experience_plane_sdk.transport import (
     Retry,
     http_transport,
@@ -50,6 +58,40 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 POLL_INTERVAL_MIN = 0.1
 POLL_INTERVAL_MAX = 2.0
 CONFIDENCE_LEVELS = ("low", "medium", "high")
+
+
+def _execution_filter(
+    states: Sequence[ExecutionState | str] | None,
+    intent_types: Sequence[str] | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+) -> dict[str, Any] | None:
+    """The `ExecutionFilter` input of these filters (None when there are none)."""
+    if isinstance(states, str) or isinstance(intent_types, str):
+        raise InvalidInput("states and intent_types must be sequences, not one string")
+    names = []
+    for state in states or ():
+        try:
+            names.append(ExecutionState(str(state).upper()).value)
+        except ValueError:
+            choices = ", ".join(member.value for member in ExecutionState)
+            raise InvalidInput(
+                f"state must be one of {choices}, got {state!r}", field="states"
+            ) from None
+    found: dict[str, Any] = {
+        "states": names or None,
+        "intentTypes": list(intent_types) if intent_types else None,
+        "createdAfter": _instant(created_after),
+        "createdBefore": _instant(created_before),
+    }
+    return {name: value for name, value in found.items() if value is not None} or None
+
+
+def _instant(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @functools.cache
@@ -312,6 +354,83 @@ class ExperienceClient:
             lambda: self._execute(operations.NODES, {"ids": list(global_ids)})
         )
         return [node_from_graphql(item) for item in data.get("nodes") or ()]
+
+    async def executions_page(
+        self,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        states: Sequence[ExecutionState | str] | None = None,
+        intent_types: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> ExecutionsPage:
+        """One page of your executions, newest first (your tenant's with the `tenant-admin`
+        role): the `first` (20 without `first` or `last`; at most 100) after the cursor `after`
+        (older), or the `last` before the cursor `before` (newer). The filters narrow the list:
+        any of `states` (`ExecutionState` or its name, any case), any of `intent_types`,
+        created strictly between `created_after` and `created_before` (naive is UTC).
+
+        A cursor the API did not issue, or a bad state, is `InvalidInput`.
+        """
+        variables: dict[str, Any] = {
+            "first": first,
+            "after": after,
+            "last": last,
+            "before": before,
+            "filter": _execution_filter(states, intent_types, created_after, created_before),
+        }
+        data = await self._with_retries(lambda: self._execute(operations.EXECUTIONS, variables))
+        return ExecutionsPage.from_graphql(data.get("executions") or {})
+
+    async def list_executions(
+        self,
+        *,
+        page_size: int = 20,
+        states: Sequence[ExecutionState | str] | None = None,
+        intent_types: Sequence[str] | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> AsyncGenerator[ExecutionsPage, None]:
+        """Your executions, newest first, a page of `page_size` (1 to 100) at a time: every
+        page of `executions_page` with these filters, following the cursors to the end."""
+        after: str | None = None
+        while True:
+            page = await self.executions_page(
+                first=page_size,
+                after=after,
+                states=states,
+                intent_types=intent_types,
+                created_after=created_after,
+                created_before=created_before,
+            )
+            yield page
+            if not page.has_next_page or page.end_cursor is None:
+                return
+            after = page.end_cursor
+
+    async def cancel(self, execution_id: str, *, idempotency_key: str | None = None) -> Execution:
+        """Cancel a running execution (its `execution_id` or global `id`); returns it as it
+        stands: CANCELLED, or still running until the Runtime reaches its next safe point
+        (`wait` then raises `ExecutionFailed` with it CANCELLED).
+
+        Raises `AlreadyFinishedError` when it has finished, `ExecutionNotFoundError` when it is
+        unknown to your tenant, `CancelUnsupportedError` when the Runtime cannot cancel.
+        """
+        key = idempotency_key or new_idempotency_key()
+        data = await self._with_retries(
+            lambda: self._execute(
+                operations.CANCEL_EXECUTION,
+                {"executionId": execution_id},
+                headers={IDEMPOTENCY_HEADER: key},
+            )
+        )
+        result = data.get("cancelExecution")
+        if isinstance(result, Mapping) and result.get("__typename") == "ExecutionCancelled":
+            return Execution.from_graphql(result["execution"])
+        return self._accepted(result)
 
     async def watch(self, execution_id: str) -> AsyncGenerator[Execution, None]:
         """The execution's status now, then once per change, ending after a terminal status.

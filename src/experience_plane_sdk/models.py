@@ -394,3 +394,37 @@ class RecordsPage:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ApiProtocolError(f"Unreadable records page in the API's answer: {exc!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionsPage:
+    """One page of the caller's executions, newest first, and where to continue from:
+    `after=end_cursor` for older ones, `before=start_cursor` for newer ones."""
+
+    executions: tuple[Execution, ...]
+    cursors: tuple[str, ...]
+    total_count: int
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+    @classmethod
+    def from_graphql(cls, data: JsonObject) -> ExecutionsPage:
+        """Parse an `ExecutionConnection`."""
+        try:
+            page_info = data["pageInfo"]
+            edges = data["edges"]
+            return cls(
+                executions=tuple(Execution.from_graphql(edge["node"]) for edge in edges),
+                cursors=tuple(str(edge["cursor"]) for edge in edges),
+                total_count=int(data["totalCount"]),
+                has_next_page=bool(page_info["hasNextPage"]),
+                has_previous_page=bool(page_info["hasPreviousPage"]),
+                start_cursor=page_info.get("startCursor"),
+                end_cursor=page_info.get("endCursor"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ApiProtocolError(
+                f"Unreadable page of executions in the API's answer: {exc!r}"
+            ) from exc

@@ -161,6 +161,37 @@ query Nodes($ids: [ID!]!) {
     + EXECUTION_FIELDS
 )
 
+EXECUTIONS: Final = (
+    """
+query Executions(
+  $first: Int, $after: String, $last: Int, $before: String, $filter: ExecutionFilter
+) {
+  executions(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { ...ExecutionFields } }
+  }
+}
+"""
+    + EXECUTION_FIELDS
+)
+
+CANCEL_EXECUTION: Final = (
+    """
+mutation CancelExecution($executionId: ID!, $idempotencyKey: String) {
+  cancelExecution(executionId: $executionId, idempotencyKey: $idempotencyKey) {
+    __typename
+    ... on ExecutionCancelled { execution { ...ExecutionFields } }
+    ... on Error { code message }
+    ... on InvalidInputError { field }
+    ... on RateLimitedError { retryAfterSeconds }
+    ... on RuntimeOutcomeUnknownError { idempotencyKey }
+  }
+}
+"""
+    + EXECUTION_FIELDS
+)
+
 ALL: Final = {
     "UploadContent": UPLOAD_CONTENT,
     "CreateDataMash": CREATE_DATA_MASH,
@@ -169,4 +200,6 @@ ALL: Final = {
     "MashRecords": MASH_RECORDS,
     "Node": NODE,
     "Nodes": NODES,
+    "Executions": EXECUTIONS,
+    "CancelExecution": CANCEL_EXECUTION,
 }

@@ -78,6 +78,23 @@ def status_line(execution: Execution) -> str:
     return "  ".join(part for part in parts if part).rstrip()
 
 
+def execution_table(executions: Sequence[Execution], out: TextIO) -> None:
+    """Executions as a plain table (id, state, intent, created, failure), one per line."""
+    rows = [("EXECUTION ID", "STATE", "INTENT", "CREATED", "FAILURE")]
+    for execution in executions:
+        created = _plain(execution.created_at) if execution.created_at else ""
+        failure = execution.failure.code.value if execution.failure else ""
+        rows.append(
+            (execution.id, execution.state.value, execution.intent_type or "", created, failure)
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print(line.rstrip(), file=out)
+    if not executions:
+        print("(no executions)", file=out)
+
+
 def _pairs(rows: Iterable[tuple[str, str]]) -> list[str]:
     rows = [(key, value) for key, value in rows if value]
     width = max((len(key) for key, _ in rows), default=0)

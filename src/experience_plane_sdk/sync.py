@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from experience_plane_sdk.client import DEFAULT_WAIT_TIMEOUT, ExperienceClient, UploadSource
-from experience_plane_sdk.models import Execution, Node, RecordsPage
+from experience_plane_sdk.models import Execution, ExecutionsPage, Node, RecordsPage
 
 __all__ = ["SyncExperienceClient"]
 
@@ -181,3 +181,15 @@ class SyncExperienceClient:
     def records(self, execution_id: str, *, page_size: int = 200) -> Iterator[dict[str, Any]]:
         """See `ExperienceClient.records`."""
         return self._iterate(self._client.records(execution_id, page_size=page_size))
+
+    def executions_page(self, **options: Any) -> ExecutionsPage:
+        """See `ExperienceClient.executions_page` (the same keyword arguments)."""
+        return self._run(self._client.executions_page(**options))
+
+    def list_executions(self, **options: Any) -> Iterator[ExecutionsPage]:
+        """See `ExperienceClient.list_executions` (the same keyword arguments)."""
+        return self._iterate(self._client.list_executions(**options))
+
+    def cancel(self, execution_id: str, *, idempotency_key: str | None = None) -> Execution:
+        """See `ExperienceClient.cancel`."""
+        return self._run(self._client.cancel(execution_id, idempotency_key=idempotency_key))

@@ -3,6 +3,7 @@ each surface reads the executions the other started."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -232,3 +233,94 @@ async def test_a_failed_execution_has_the_same_failure_and_times_on_both_surface
     assert from_rest["created_at"] == from_graphql["createdAt"]
     assert from_rest["updated_at"] == from_graphql["updatedAt"]
     assert from_rest["updated_at"].endswith("Z")
+
+
+LIST = """
+query ($first: Int, $after: String, $filter: ExecutionFilter) {
+  executions(first: $first, after: $after, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { executionId state intentType createdAt updatedAt } }
+  }
+}
+"""
+CANCEL = """
+mutation ($id: ID!) {
+  cancelExecution(executionId: $id) {
+    __typename
+    ... on ExecutionCancelled { execution { executionId state } }
+    ... on Error { code message }
+  }
+}
+"""
+
+
+async def test_listing_and_cancelling_agree_on_both_surfaces(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    tenant = f"parity-{uuid.uuid4().hex[:8]}"
+    started = []
+    for _ in range(3):
+        response = await rest.upload(http, api, rest.EXAMPLES / FILES[0], tenant=tenant)
+        assert response.status_code == 202, response.text
+        started.append(response.json()["id"])
+    for execution_id in started:
+        await rest.follow_sse(http, api, execution_id, tenant=tenant)
+
+    async def graphql(query: str, **variables: Any) -> dict[str, Any]:
+        response = await http.post(
+            api.graphql_url,
+            json={"query": query, "variables": variables},
+            headers=api.headers(tenant),
+        )
+        body: dict[str, Any] = response.json()["data"]
+        return body
+
+    for page_size in (2, 3):
+        connection = (await graphql(LIST, first=page_size))["executions"]
+        response = await http.get(
+            api.url + "/v1/executions", params={"limit": page_size}, headers=api.headers(tenant)
+        )
+        page = response.json()
+        assert [e["node"]["executionId"] for e in connection["edges"]] == [
+            e["id"] for e in page["executions"]
+        ]
+        assert [e["cursor"] for e in connection["edges"]] == page["cursors"]
+        assert connection["totalCount"] == page["total"] == 3
+        info = connection["pageInfo"]
+        assert (info["hasNextPage"], info["hasPreviousPage"]) == (
+            page["has_next_page"],
+            page["has_previous_page"],
+        )
+        assert (info["startCursor"], info["endCursor"]) == (
+            page["start_cursor"],
+            page["end_cursor"],
+        )
+        for edge, execution in zip(connection["edges"], page["executions"], strict=True):
+            node = edge["node"]
+            assert (node["state"], node["intentType"]) == (
+                execution["state"],
+                execution["intent_type"],
+            )
+            assert (node["createdAt"], node["updatedAt"]) == (
+                execution["created_at"],
+                execution["updated_at"],
+            )
+    filtered = (await graphql(LIST, filter={"states": ["FAILED"]}))["executions"]
+    response = await http.get(
+        api.url + "/v1/executions", params={"state": "FAILED"}, headers=api.headers(tenant)
+    )
+    assert filtered["totalCount"] == response.json()["total"] == 0
+
+    # Cancelling: the same codes for a finished execution and an unknown one.
+    for execution_id, code, status in (
+        (started[0], "ALREADY_FINISHED", 409),
+        ("exec_unknown_here", "NOT_FOUND", 404),
+    ):
+        result = (await graphql(CANCEL, id=execution_id))["cancelExecution"]
+        response = await http.post(
+            api.url + f"/v1/execution/{execution_id}/cancel", headers=api.headers(tenant)
+        )
+        assert result["code"] == response.json()["error"]["code"] == code
+        assert response.status_code == status
+        assert result["message"] == response.json()["error"]["message"]

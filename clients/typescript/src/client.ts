@@ -1,7 +1,9 @@
 // The Experience Plane client: one object per API, holding the token source, the HTTP
 // settings and the (lazily opened) subscription transports.
 import {
+  CANCEL_EXECUTION,
   CREATE_DATA_MASH,
+  EXECUTIONS,
   EXECUTION_STATUS,
   MASH_RECORDS,
   UPLOAD_CONTENT,
@@ -9,10 +11,15 @@ import {
 } from "./operations.js";
 import { ExperiencePlaneError, fromResultError, type ResultError } from "./errors.js";
 import type {
+  CancelExecutionMutation,
+  CancelExecutionMutationVariables,
   CreateDataMashInput,
   CreateDataMashMutation,
   CreateDataMashMutationVariables,
   ExecutionFieldsFragment,
+  ExecutionFilter,
+  ExecutionsQuery,
+  ExecutionsQueryVariables,
   ExecutionStatusQuery,
   ExecutionStatusQueryVariables,
   MashRecordsQuery,
@@ -73,6 +80,29 @@ export interface RecordsOptions {
   /** Records per request, 1 to 500. */
   pageSize?: number;
   signal?: AbortSignal;
+}
+
+export interface ExecutionsPageOptions {
+  /** The first this many (1 to 100; 20 without `first` or `last`) after `after` (older ones). */
+  first?: number;
+  after?: string | null;
+  /** The last this many (1 to 100) before `before` (newer ones); not with `first`. */
+  last?: number;
+  before?: string | null;
+  /** States, intent types and creation bounds (exclusive); every part given must hold. */
+  filter?: ExecutionFilter | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** A page of your executions, newest first, and where to continue from. */
+export interface ExecutionsPage {
+  executions: Execution[];
+  cursors: string[];
+  totalCount: number;
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
 }
 
 const DEFAULT_RETRIES = 2;
@@ -179,6 +209,65 @@ export class ExperiencePlaneClient {
       if (!hasNextPage || endCursor == null) return;
       after = endCursor;
     }
+  }
+
+  /**
+   * One page of your executions, newest first (your tenant's with the `tenant-admin` role):
+   * `first`/`after` for older ones, `last`/`before` for newer ones. A cursor this API did not
+   * issue is INVALID_INPUT.
+   */
+  async executionsPage(options: ExecutionsPageOptions = {}): Promise<ExecutionsPage> {
+    const variables: ExecutionsQueryVariables = {
+      first: options.first ?? null,
+      after: options.after ?? null,
+      last: options.last ?? null,
+      before: options.before ?? null,
+      filter: options.filter ?? null,
+    };
+    const data = await this.read(() => postJson<ExecutionsQuery>(this.http, EXECUTIONS, variables, options.signal));
+    const { edges, pageInfo, totalCount } = data.executions;
+    return {
+      executions: edges.map((edge) => edge.node),
+      cursors: edges.map((edge) => edge.cursor),
+      totalCount,
+      hasNextPage: pageInfo.hasNextPage,
+      hasPreviousPage: pageInfo.hasPreviousPage,
+      startCursor: pageInfo.startCursor ?? null,
+      endCursor: pageInfo.endCursor ?? null,
+    };
+  }
+
+  /** Every page of your executions, newest first, `pageSize` (1 to 100) at a time. */
+  async *listExecutions(
+    options: { pageSize?: number; filter?: ExecutionFilter | undefined; signal?: AbortSignal | undefined } = {},
+  ): AsyncGenerator<ExecutionsPage, void, undefined> {
+    let after: string | null = null;
+    for (;;) {
+      const page: ExecutionsPage = await this.executionsPage({
+        first: options.pageSize ?? 20,
+        after,
+        filter: options.filter,
+        signal: options.signal,
+      });
+      yield page;
+      if (!page.hasNextPage || page.endCursor == null) return;
+      after = page.endCursor;
+    }
+  }
+
+  /**
+   * Cancel a running execution (its `executionId` or global `id`); resolves with it as it stands:
+   * CANCELLED, or still running until the Runtime's next safe point (a watch then ends CANCELLED).
+   * Finished: ALREADY_FINISHED; unknown: NOT_FOUND; a Runtime that cannot cancel: CANCEL_UNSUPPORTED.
+   */
+  async cancelExecution(executionId: string, options: ActionOptions = {}): Promise<Execution> {
+    return this.action(options, async (idempotencyKey) => {
+      const variables: CancelExecutionMutationVariables = { executionId, idempotencyKey };
+      const data = await postJson<CancelExecutionMutation>(this.http, CANCEL_EXECUTION, variables, options.signal);
+      const result = data.cancelExecution;
+      if (result.__typename === "ExecutionCancelled" && "execution" in result) return result.execution;
+      throw fromResultError(result as ResultError, idempotencyKey);
+    });
   }
 
   /** Close the WebSocket and SSE connections. */

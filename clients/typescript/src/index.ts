@@ -6,6 +6,8 @@ export {
   type ContentFile,
   type DataMash,
   type Execution,
+  type ExecutionsPage,
+  type ExecutionsPageOptions,
   type MashRecord,
   type RecordsOptions,
   type UploadOptions,
@@ -20,4 +22,9 @@ export {
 } from "./errors.js";
 export type { UploadProgress } from "./http.js";
 export type { Transport, WatchOptions } from "./watch.js";
-export type { ConfidenceLevel, CreateDataMashInput, ExecutionState } from "./generated/graphql.js";
+export type {
+  ConfidenceLevel,
+  CreateDataMashInput,
+  ExecutionFilter,
+  ExecutionState,
+} from "./generated/graphql.js";

@@ -192,3 +192,51 @@ export const MASH_RECORDS = /* GraphQL */ `
     }
   }
 `;
+
+export const EXECUTIONS = /* GraphQL */ `
+  query Executions($first: Int, $after: String, $last: Int, $before: String, $filter: ExecutionFilter) {
+    executions(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
+      totalCount
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+      edges {
+        cursor
+        node {
+          ...ExecutionFields
+        }
+      }
+    }
+  }
+  ${EXECUTION_FIELDS}
+`;
+
+export const CANCEL_EXECUTION = /* GraphQL */ `
+  mutation CancelExecution($executionId: ID!, $idempotencyKey: String) {
+    cancelExecution(executionId: $executionId, idempotencyKey: $idempotencyKey) {
+      __typename
+      ... on ExecutionCancelled {
+        execution {
+          ...ExecutionFields
+        }
+      }
+      ... on Error {
+        code
+        message
+      }
+      ... on InvalidInputError {
+        field
+      }
+      ... on RateLimitedError {
+        retryAfterSeconds
+      }
+      ... on RuntimeOutcomeUnknownError {
+        idempotencyKey
+      }
+    }
+  }
+  ${EXECUTION_FIELDS}
+`;

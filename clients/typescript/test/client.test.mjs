@@ -11,6 +11,8 @@ const url = process.env.EXPERIENCE_GRAPHQL_URL;
 const token = process.env.EXPERIENCE_TOKEN;
 assert.ok(url && token, "EXPERIENCE_GRAPHQL_URL and EXPERIENCE_TOKEN must be set");
 const examples = new URL("../../../examples/", import.meta.url);
+// The reference Runtime's test controls (`/_control/faults`), to make work slow enough to cancel.
+const runtimeControl = process.env.EXPERIENCE_RUNTIME_CONTROL_URL;
 
 const client = new ExperiencePlaneClient({ url, getToken: () => token });
 // Nothing listens on port 1: the WebSocket fails at once and the watch must move to SSE.
@@ -142,5 +144,66 @@ describe("@experience-plane/client against a real API", () => {
       (error) => error instanceof ExperiencePlaneError && error.code === "UNAUTHENTICATED" && error.status === 401,
     );
     await anonymous.close();
+  });
+
+  it("lists your executions newest first, a page at a time both ways, with filters", async () => {
+    const started = [];
+    for (let n = 0; n < 3; n++) {
+      const execution = await client.uploadContent(await exampleFile("customers.csv", "text/csv"));
+      await watchToEnd(client, execution.executionId);
+      started.push(execution.executionId);
+    }
+    const newest = [...started].reverse();
+    const first = await client.executionsPage({ first: 2, filter: { intentTypes: ["content.upload"] } });
+    assert.deepEqual(first.executions.map((e) => e.executionId), newest.slice(0, 2));
+    assert.equal(first.hasNextPage, true);
+    assert.equal(first.cursors.at(-1), first.endCursor);
+    assert.ok(first.totalCount >= 3);
+    const second = await client.executionsPage({ first: 1, after: first.endCursor });
+    assert.equal(second.executions[0].executionId, newest[2]);
+    const back = await client.executionsPage({ last: 2, before: second.startCursor });
+    assert.deepEqual(back.executions.map((e) => e.executionId), newest.slice(0, 2));
+    const pages = [];
+    for await (const page of client.listExecutions({ pageSize: 2, filter: { states: ["COMPLETED"] } })) {
+      pages.push(page);
+    }
+    const listed = pages.flatMap((page) => page.executions);
+    assert.deepEqual(listed.slice(0, 3).map((e) => e.executionId), newest);
+    assert.ok(listed.every((e) => e.state === "COMPLETED"));
+    assert.equal(listed.length, pages[0].totalCount);
+    await assert.rejects(
+      client.executionsPage({ after: "not-a-cursor" }),
+      (error) => error instanceof ExperiencePlaneError && error.code === "INVALID_INPUT",
+    );
+  });
+
+  it("cancels running work, which a watch sees end CANCELLED; finished or unknown ones are typed errors", async () => {
+    assert.ok(runtimeControl, "EXPERIENCE_RUNTIME_CONTROL_URL must be set");
+    const faults = (body) =>
+      fetch(`${runtimeControl}/_control/faults`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    await faults({ step_delay: 0.5 });
+    try {
+      const execution = await client.uploadContent(await exampleFile("customers.csv", "text/csv"));
+      const watching = watchToEnd(client, execution.executionId);
+      const cancelled = await client.cancelExecution(execution.id);
+      assert.equal(cancelled.executionId, execution.executionId);
+      const { last } = await watching;
+      assert.equal(last.state, "CANCELLED");
+      assert.equal(last.failure.code, "CANCELLED_BY_USER");
+      await assert.rejects(
+        client.cancelExecution(execution.executionId),
+        (error) => error instanceof ExperiencePlaneError && error.code === "ALREADY_FINISHED",
+      );
+    } finally {
+      await faults({ step_delay: 0 });
+    }
+    await assert.rejects(
+      client.cancelExecution("missing-" + crypto.randomUUID()),
+      (error) => error instanceof ExperiencePlaneError && error.code === "NOT_FOUND",
+    );
   });
 });

@@ -12,6 +12,7 @@ from experience_plane import runtime, services
 from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import (
+    CANCEL_ONLY,
     Error,
     IdempotencyKeyArgument,
     ResultUnion,
@@ -92,6 +93,7 @@ UPLOAD_CONTENT_RESULT = ResultUnion(
     "UploadContentResult",
     "The upload's execution, or why it was not started.",
     ExecutionAccepted,
+    without=CANCEL_ONLY,
 )
 if TYPE_CHECKING:
     UploadContentResult: TypeAlias = ExecutionAccepted | Error

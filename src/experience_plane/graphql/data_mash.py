@@ -14,6 +14,7 @@ from experience_plane.graphql.artifacts import Artifact, complete_artifact
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.enums import schema_enum
 from experience_plane.graphql.errors import (
+    CANCEL_ONLY,
     Error,
     IdempotencyKeyArgument,
     ResultUnion,
@@ -217,7 +218,7 @@ CREATE_DATA_MASH_RESULT = ResultUnion(
     "The mash's execution, or why it was not started.",
     ExecutionAccepted,
     # Nothing is uploaded: UPLOAD_TOO_LARGE cannot happen here.
-    without=(services.UploadTooLargeError,),
+    without=(services.UploadTooLargeError, *CANCEL_ONLY),
 )
 if TYPE_CHECKING:
     CreateDataMashResult: TypeAlias = ExecutionAccepted | Error

@@ -128,6 +128,30 @@ class RuntimeOutcomeUnknownError(Error):
     )
 
 
+@strawberry.type(description="No such execution is visible to your tenant.")
+class NotFoundError(Error):
+    """Another tenant's execution looks exactly like an unknown one."""
+
+
+@strawberry.type(description="The execution has finished; there is nothing left to cancel.")
+class AlreadyFinishedError(Error):
+    """Its status (completed, failed, cancelled) stays as it is."""
+
+
+@strawberry.type(description="The Runtime behind this service cannot cancel executions.")
+class CancelUnsupportedError(Error):
+    """Nothing was changed; the execution goes on."""
+
+
+CANCEL_ONLY: tuple[type[services.ServiceError], ...] = (
+    services.NotFoundError,
+    services.AlreadyFinishedError,
+    services.CancelUnsupportedError,
+)
+"""The failures only `cancelExecution` meets as types of their own: the submits' unions leave
+them out (`without=`), so an id gone missing is still "try again later" to them."""
+
+
 # The schema's error types by name, as `services.presentation.FAILURES` names them.
 _SCHEMA_TYPES: dict[str, type[Error]] = {cls.__name__: cls for cls in Error.__subclasses__()}
 

@@ -36,6 +36,12 @@ from experience_plane.graphql.data_mash import (
     create_data_mash,
 )
 from experience_plane.graphql.documents import DocumentCache, cached_documents
+from experience_plane.graphql.execution_list import (
+    CancelExecutionResult,
+    ExecutionConnection,
+    cancel_execution,
+    executions,
+)
 from experience_plane.graphql.executions import (
     Execution,
     ExecutionIdArgument,
@@ -90,6 +96,14 @@ class Query:
             "RUNTIME_PROTOCOL_ERROR: retry later, the execution is not gone."
         ),
     )
+    executions: ExecutionConnection = strawberry.field(
+        resolver=executions,
+        description=(
+            "Your executions, newest first (your tenant's with the `tenant-admin` role): "
+            "`first`/`after` pages forwards (older), `last`/`before` backwards (newer). Cursors "
+            "are opaque and stay valid; one this API did not make is INVALID_INPUT."
+        ),
+    )
     node: Node | None = strawberry.field(
         resolver=node,
         description=(
@@ -118,6 +132,15 @@ class Mutation:
     create_data_mash: CreateDataMashResult = strawberry.mutation(
         resolver=create_data_mash,
         description="Compose uploaded files into one canonical view; returns at once.",
+    )
+    cancel_execution: CancelExecutionResult = strawberry.mutation(
+        resolver=cancel_execution,
+        description=(
+            "Stop a running execution: the Runtime's work stops at its next safe point and the "
+            "execution ends CANCELLED (subscribers see it and complete); nothing half-written "
+            "remains. A finished execution is an AlreadyFinishedError, an unknown one a "
+            "NotFoundError, a Runtime that cannot cancel a CancelUnsupportedError."
+        ),
     )
 
 

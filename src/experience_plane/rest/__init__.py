@@ -2,7 +2,8 @@
 Every route needs `Authorization: Bearer <token>`: `POST /v1/content/upload` and
 `POST /v1/content/data-mash/create` answer 202 with the execution (`Idempotency-Key` and
 `X-Session-Id` headers as on GraphQL); `GET /v1/execution/{id}/status`, its live events as SSE or
-a WebSocket at `/v1/execution/{id}/events`, and `GET /v1/data-mash/{mash_id}/records` read.
+a WebSocket at `/v1/execution/{id}/events`, `GET /v1/executions` (the caller's, newest first) and
+`GET /v1/data-mash/{mash_id}/records` read; `POST /v1/execution/{id}/cancel` stops one.
 Errors have one shape (see `rest.errors`). OpenAPI is served at `/openapi.json` always (the
 surface's public contract, like the checked-in SDL); `/docs` and `/redoc` follow GraphiQL's
 switch (`EXPERIENCE_GRAPHIQL`).
@@ -13,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Security
 from fastapi.security import HTTPBearer
 
-from experience_plane.rest import content, executions
+from experience_plane.rest import content, execution_list, executions
 from experience_plane.rest.route import RestRoute, add_fallback_route
 from experience_plane.rest.websocket import add_websocket_route
 
@@ -34,7 +35,7 @@ def build_rest_router() -> APIRouter:
     # The bearer scheme is declared for OpenAPI (and the docs' Authorize button);
     # `get_principal` on each route is what authenticates.
     http = APIRouter(route_class=RestRoute, dependencies=[Security(BEARER)])
-    surfaces = (content.router, executions.router)
+    surfaces = (content.router, executions.router, execution_list.router)
     for surface in surfaces:
         http.include_router(surface)
     add_fallback_route(http, covering=surfaces)

@@ -163,8 +163,11 @@ def snake_case(name: str) -> str:
     return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` documenting the error shape for `statuses` (401 and 500 always)."""
+def error_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` documenting the error shape for `statuses` (401 and 500 always);
+    `described` words some statuses differently for one operation."""
     descriptions = {
         400: (
             "The body could not be read (`INVALID_INPUT`): not JSON (or not multipart), JSON "
@@ -187,7 +190,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "was lost (`RUNTIME_OUTCOME_UNKNOWN`: repeat with the same `Idempotency-Key`)."
         ),
         503: "The Runtime is unavailable (`RUNTIME_UNAVAILABLE`).",
+        501: "The Runtime cannot do this (`CANCEL_UNSUPPORTED`); nothing was changed.",
         504: "The Runtime did not answer in time (`RUNTIME_TIMEOUT`).",
+        **(described or {}),
     }
     chosen = sorted({401, 500, *statuses})
     return {status: {"model": ErrorBody, "description": descriptions[status]} for status in chosen}

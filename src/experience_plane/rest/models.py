@@ -231,6 +231,31 @@ class RecordsPage(BaseModel):
     )
 
 
+class ExecutionsPage(BaseModel):
+    """A page of your executions, newest first (GraphQL's `ExecutionConnection`). The `Link`
+    header has the URLs of the pages around it (`rel="next"`, `rel="prev"`)."""
+
+    executions: list[Execution] = Field(description="The executions of this page.")
+    cursors: list[str] = Field(
+        description="Each execution's opaque cursor, in the same order (GraphQL's edges)."
+    )
+    total: int = Field(description="How many executions pass the filter in all.")
+    has_next_page: bool = Field(description="True when (older) executions follow this page.")
+    has_previous_page: bool = Field(description="True when (newer) executions come before it.")
+    start_cursor: str | None = Field(
+        description=(
+            "The cursor of the page's first execution: `before` it reads the page before; null "
+            "for an empty page."
+        )
+    )
+    end_cursor: str | None = Field(
+        description=(
+            "The cursor of the page's last execution: `after` it reads the page after; null "
+            "for an empty page."
+        )
+    )
+
+
 async def execution_json(
     executions: ExecutionService, principal: Principal, status: runtime.ExecutionStatus
 ) -> Execution:

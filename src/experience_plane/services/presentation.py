@@ -150,13 +150,13 @@ FAILURES: tuple[Failure, ...] = (
         errors.RuntimeOutcomeUnknownError, 502, "RuntimeOutcomeUnknownError", ("idempotency_key",)
     ),
     Failure(errors.RuntimeProtocolFailure, 502, "RuntimeUnavailableError"),
-    Failure(errors.NotFoundError, 404, "RuntimeUnavailableError"),
+    # The submits leave these three out of their unions (`graphql.errors.CANCEL_ONLY`): to
+    # them an id gone missing is "try again later"; cancelExecution's union has them.
+    Failure(errors.NotFoundError, 404, "NotFoundError"),
+    Failure(errors.AlreadyFinishedError, 409, "AlreadyFinishedError"),
+    Failure(errors.CancelUnsupportedError, 501, "CancelUnsupportedError"),
     Failure(ServiceError, 503, "RuntimeUnavailableError"),
     Failure(errors.TooManySubscriptionsError, 429, None),
-    # cancelExecution's: its result union names them `AlreadyFinishedError` and
-    # `CancelUnsupportedError` once the schema has them.
-    Failure(errors.AlreadyFinishedError, 409, None),
-    Failure(errors.CancelUnsupportedError, 501, None),
 )
 
 _BY_ERROR: Mapping[type[ServiceError], Failure] = {row.error: row for row in FAILURES}

@@ -9,12 +9,16 @@ from experience_plane import services
 from experience_plane.graphql.content import UPLOAD_CONTENT_RESULT
 from experience_plane.graphql.data_mash import CREATE_DATA_MASH_RESULT
 from experience_plane.graphql.errors import (
+    AlreadyFinishedError,
+    CancelUnsupportedError,
     InvalidInputError,
+    NotFoundError,
     RateLimitedError,
     RuntimeOutcomeUnknownError,
     RuntimeUnavailableError,
     UploadTooLargeError,
 )
+from experience_plane.graphql.execution_list import CANCEL_EXECUTION_RESULT
 from experience_plane.graphql.executions import ExecutionAccepted
 from experience_plane.graphql.schema import build_schema
 from experience_plane.services.presentation import FAILURES
@@ -27,17 +31,37 @@ def test_the_schema_error_codes_are_the_service_codes_in_order() -> None:
     assert [value.value for value in codes.values.values()] == list(services.ErrorCode)
 
 
-def test_every_row_names_an_error_type_of_the_upload_union() -> None:
+def test_every_row_names_an_error_type_of_the_upload_or_the_cancel_union() -> None:
     names = {member.__name__ for member in UPLOAD_CONTENT_RESULT.members}
     assert UPLOAD_CONTENT_RESULT.members[0] is ExecutionAccepted
-    assert {row.schema_type for row in FAILURES if row.schema_type is not None} <= names
-    # Only a failure no mutation meets has no type of its own, and cancelExecution's, whose
-    # types the schema does not have yet.
+    cancel_only = {"NotFoundError", "AlreadyFinishedError", "CancelUnsupportedError"}
+    named = {row.schema_type for row in FAILURES if row.schema_type is not None}
+    assert named - cancel_only <= names
+    assert not cancel_only & names
+    cancel_names = [member.__name__ for member in CANCEL_EXECUTION_RESULT.members]
+    assert cancel_names[0] == "ExecutionCancelled"
+    assert cancel_only <= set(cancel_names)
+    assert "UploadTooLargeError" not in cancel_names
+    # Only a failure no mutation meets has no type of its own.
     assert [row.error for row in FAILURES if row.schema_type is None] == [
         services.TooManySubscriptionsError,
-        services.AlreadyFinishedError,
-        services.CancelUnsupportedError,
     ]
+
+
+@pytest.mark.parametrize(
+    ("error", "schema_type"),
+    [
+        (services.NotFoundError("gone"), NotFoundError),
+        (services.AlreadyFinishedError("done"), AlreadyFinishedError),
+        (services.CancelUnsupportedError("cannot"), CancelUnsupportedError),
+    ],
+)
+def test_cancel_failures_are_types_of_their_own_in_the_cancel_union(
+    error: services.ServiceError, schema_type: type
+) -> None:
+    result = CANCEL_EXECUTION_RESULT.error(error)
+    assert type(result) is schema_type
+    assert (result.code, result.message) == (error.code, error.message)
 
 
 def test_a_service_error_becomes_its_type_with_its_details() -> None:

@@ -235,6 +235,8 @@ async def test_openapi_lists_every_route_with_the_error_shape(app: RunningApp) -
         ("GET", "/v1/execution/{execution_id}/status"),
         ("GET", "/v1/execution/{execution_id}/events"),
         ("GET", "/v1/data-mash/{mash_id}/records"),
+        ("GET", "/v1/executions"),
+        ("POST", "/v1/execution/{execution_id}/cancel"),
     }
     assert set(operations) == expected
     error_ref = "#/components/schemas/ErrorBody"
@@ -254,6 +256,14 @@ async def test_openapi_lists_every_route_with_the_error_shape(app: RunningApp) -
     assert {"INVALID_INPUT", "NOT_FOUND", "UNAUTHENTICATED", "RATE_LIMITED"} <= set(codes)
     mutation_statuses = set(operations[("POST", "/v1/content/upload")]["responses"])
     assert {"202", "413", "429", "503"} <= mutation_statuses
+    cancel = operations[("POST", "/v1/execution/{execution_id}/cancel")]["responses"]
+    assert {"200", "404", "409", "501"} <= set(cancel)
+    assert "ALREADY_FINISHED" in cancel["409"]["description"]
+    listing = operations[("GET", "/v1/executions")]
+    assert "Link" in listing["responses"]["200"]["headers"]
+    parameters = {parameter["name"]: parameter for parameter in listing["parameters"]}
+    assert {"state", "intent_type", "created_after", "created_before"} <= set(parameters)
+    assert {"limit", "after", "last", "before"} <= set(parameters)
     assert "WebSocket" in operations[("GET", "/v1/execution/{execution_id}/events")]["description"]
 
 
