@@ -165,9 +165,11 @@ async def _store_file(
     *,
     filename: str,
     mime_type: str,
+    file_type: str | None = None,
 ) -> dict[str, Any]:
     """Decode, verify, store and profile the bytes, and record the `file` artifact; return its
-    payload. The content streams from the request's text to disk, never held whole."""
+    payload (with the `file_type` the platform's upload names, when given). The content streams
+    from the request's text to disk, never held whole."""
     path, digest, size = await asyncio.to_thread(_receive, ctx.blobs, encoded, encoding, filename)
     try:
         _verify(size, digest, filename, params)
@@ -189,6 +191,8 @@ async def _store_file(
         sha256=digest,
         profile=profile,
     )
+    if file_type is not None:
+        payload["file_type"] = file_type
     record = ArtifactRecord(
         artifact_id=file_id,
         tenant_id=ctx.execution.tenant_id,
@@ -258,6 +262,7 @@ async def ingest_file(ctx: IntentContext, params: dict[str, Any]) -> IntentResul
     ui_name = _text_param(params, "ui_name", intent, required=True) or ""
     filename = _text_param(params, "filename", intent, required=False) or ui_name
     mime_type = _text_param(params, "mime_type", intent, required=False)
+    file_type = _text_param(params, "file_type", intent, required=False)
     encoded = _file_content(params, intent, HEX)
     try:
         payload = await _store_file(
@@ -267,6 +272,7 @@ async def ingest_file(ctx: IntentContext, params: dict[str, Any]) -> IntentResul
             params,
             filename=filename,
             mime_type=mime_type or "application/octet-stream",
+            file_type=file_type,
         )
     finally:
         discard_spooled(encoded)
