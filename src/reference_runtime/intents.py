@@ -183,6 +183,7 @@ async def _store_file(
     except ContentError as exc:
         raise IntentFailed(str(exc)) from exc
     file_id = new_id("file")
+    created_at = utc_now()
     payload = describe_file(
         file_id=file_id,
         filename=filename,
@@ -190,6 +191,7 @@ async def _store_file(
         size=size,
         sha256=digest,
         profile=profile,
+        created_at=created_at,
     )
     if file_type is not None:
         payload["file_type"] = file_type
@@ -203,7 +205,7 @@ async def _store_file(
         hash=digest,
         execution_id=ctx.execution.execution_id,
         payload=payload,
-        created_at=utc_now(),
+        created_at=created_at,
     )
     await asyncio.to_thread(ctx.store.insert_artifact, record)
     return payload

@@ -23,7 +23,7 @@ from experience_plane.rest.models import (
     execution_json,
 )
 from experience_plane.rest.route import RestRoute
-from experience_plane.services import ConfidenceLevel, Services
+from experience_plane.services import ConfidenceLevel, JoinMode, Services
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -132,6 +132,7 @@ async def create_data_mash(
         target_domain=body.target_domain,
         confidence_level=ConfidenceLevel(body.confidence_level),
         name=body.name,
+        join=JoinMode(body.join),
         client_session=client_session_id(session),
         idempotency_key=key,
     )

@@ -9,7 +9,7 @@ from experience_plane.auth import RateLimiter, TokenBucketLimiter
 from experience_plane.executions import ExecutionTracker
 from experience_plane.runtime import RuntimeClient
 from experience_plane.services.content import ContentService
-from experience_plane.services.data_mash import ConfidenceLevel, DataMashService
+from experience_plane.services.data_mash import ConfidenceLevel, DataMashService, JoinMode
 from experience_plane.services.errors import (
     ErrorCode,
     IdempotencyConflictError,
@@ -112,6 +112,7 @@ __all__ = [
     "IdempotencyConflictError",
     "IdempotentSubmits",
     "InvalidInputError",
+    "JoinMode",
     "NotFoundError",
     "OpenStreams",
     "RateLimitedError",

@@ -318,6 +318,7 @@ def describe_file(
     size: int,
     sha256: str,
     profile: FileProfile,
+    created_at: str | None = None,
 ) -> dict[str, Any]:
     """The `file` artifact's semantic payload for stored content."""
     columns = profile.columns
@@ -327,6 +328,7 @@ def describe_file(
         "mime_type": mime_type,
         "size": size,
         "sha256": sha256,
+        "created_at": created_at,
         "format": profile.format,
         "tabular": columns is not None,
         "columns": [c.as_json() for c in columns] if columns is not None else None,
