@@ -446,7 +446,7 @@ def test_the_platforms_file_record_may_carry_a_profile_and_nulls_anywhere() -> N
     assert (artifact.format, artifact.row_count) == ("csv", 3)
     assert artifact.columns == (ColumnProfile("id", "integer", None, None),)
 
-    sparse = {key: None for key in PLATFORM_FILE_RECORD} | {"artifact_id": "art-8"}
+    sparse = dict.fromkeys(PLATFORM_FILE_RECORD) | {"artifact_id": "art-8"}
     bare = artifact_from_detail(WireArtifactDetail.model_validate(sparse))
     assert bare == FileArtifact("art-8", None, None, None, None, None, None, None, True)
 
