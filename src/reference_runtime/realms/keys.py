@@ -333,8 +333,8 @@ def _shared(a: Column, b: Column, names: _Names, index: KeyIndex) -> Iterator[Ca
             )
         return
     overlap = len(ka.keys & kb.keys) / min(len(ka.keys), len(kb.keys))
-    if not overlap and not same:
-        return  # two identifiers of different things
+    if not overlap:
+        return  # nothing in common: not worth listing
     bonus = (SAME_FIELD_BONUS if same else 0.0) + (IDENTIFIER_BONUS if identifiers else 0.0)
     reason = None
     if overlap < MIN_SHARED_OVERLAP:
