@@ -231,25 +231,37 @@ def separate(
     """The alignment once the joins are known, with its fields in join order (`order`, the
     fact first).
 
-    `keys` pairs each referencing column with the column it references, in join order: the
-    referenced column moves onto the referencing column's field (one key field, both sources
-    listed), unless its source already feeds that field. `groups[si]` is the entity a source's
+    `keys` pairs each referencing column with the column it references, in join order: the two
+    share one key field (both sources listed), the referencing column's unless only the
+    referenced one maps onto a vocabulary field naming an entity, and unless the column moving
+    there comes from a source already feeding that field. `groups[si]` is the entity a source's
     rows describe (a referenced source describes one of its own): a field fed by columns of
     several groups keeps the columns of the fact's group, and every other group's column
     (`status` of a product, not of an order) becomes a field of its own named after its source
     (`products_status`); key columns always stay on their field.
     """
     target = {column: alignment.by_column[column].field for column in alignment.by_column}
+    specs = {f.name: f.spec for f in alignment.fields}
     exempt: set[tuple[int, int]] = set()
     for referencing, referenced in keys:
         exempt.update((referencing, referenced))
-        field_name = target[referencing]
-        feeds_it = any(
-            si == referenced[0] and name == field_name for (si, _), name in target.items()
-        )
+        mine, theirs = target[referencing], target[referenced]
+        if mine == theirs:
+            continue
+        # The referencing column's name (`product_code`, not `code`) unless only the referenced
+        # one is a field of the vocabulary naming an entity (`customer_id`, not `cust_id`).
+        named = specs[theirs].entity not in (None, "record")
+        if (
+            named
+            and alignment.by_column[referencing].how == "own"
+            and (alignment.by_column[referenced].how != "own")
+        ):
+            moving, field_name = referencing, theirs
+        else:
+            moving, field_name = referenced, mine
+        feeds_it = any(si == moving[0] and name == field_name for (si, _), name in target.items())
         if not feeds_it:
-            target[referenced] = field_name
-    specs = {f.name: f.spec for f in alignment.fields}
+            target[moving] = field_name
     by_field: dict[str, list[tuple[int, int]]] = {}
     for column, name in target.items():
         by_field.setdefault(name, []).append(column)
