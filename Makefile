@@ -64,6 +64,7 @@ schema: $(STAMP) ## Re-export schema/schema.graphql and schema/possible-types.js
 		--possible-types schema/possible-types.json
 
 bench: $(STAMP) ## Run every benchmark and print its figures (BENCH_ARGS="--quick" or "--only NAME")
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 soak: $(STAMP) ## Bounded soak under Runtime faults and restarts (~4 min; SOAK_ARGS="--duration 60")

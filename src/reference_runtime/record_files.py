@@ -135,23 +135,34 @@ class RecordsWriter:
         self.discard()
 
 
-def read_page(
+def read_lines(
     blobs: BlobStore, digest: str, offset: int = 0, limit: int | None = None
-) -> tuple[list[dict[str, Any]], int]:
-    """`limit` records (all when None) from position `offset` of the records blob `digest`,
-    and how many it holds in all. Raises `BlobNotFound` when the blob is missing."""
+) -> tuple[list[bytes], int]:
+    """`limit` records (all when None) from position `offset` of the records blob `digest`, each
+    as the bytes of one JSON object, and how many records it holds in all. Raises
+    `BlobNotFound` when the blob is missing."""
     index = index_path(blobs, digest)
     if not index.exists():
-        records: list[dict[str, Any]] = json.loads(blobs.get(digest))
+        records = json.loads(blobs.get(digest))
         end = None if limit is None else offset + limit
-        return records[offset:end], len(records)
+        return [json.dumps(r, separators=(",", ":")).encode() for r in records[offset:end]], len(
+            records
+        )
     total = index.stat().st_size // _OFFSET_BYTES - 1
     start = min(offset, total)
     stop = total if limit is None else min(total, start + limit)
+    if stop == start:
+        return [], total
     with index.open("rb") as handle:
         handle.seek(start * _OFFSET_BYTES)
         offsets = _from_little_endian(handle.read((stop - start + 1) * _OFFSET_BYTES))
-    if stop == start:
-        return [], total
     data = blobs.read_range(digest, offsets[0], offsets[-1] - offsets[0])
-    return [json.loads(line) for line in data.splitlines()], total
+    return data.splitlines(), total
+
+
+def read_page(
+    blobs: BlobStore, digest: str, offset: int = 0, limit: int | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """As `read_lines`, the records decoded."""
+    lines, total = read_lines(blobs, digest, offset, limit)
+    return [json.loads(line) for line in lines], total

@@ -7,11 +7,13 @@ record instead (the contract's Compatibility 7).
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
+from starlette.responses import Response
 
-from reference_runtime.record_files import read_page
+from reference_runtime.record_files import read_lines
 from reference_runtime.services import Services
 from reference_runtime.settings import RuntimeMode
 from reference_runtime.store import ArtifactRecord
@@ -29,7 +31,7 @@ async def get_artifact(
     tenant_id: str = Query(min_length=1),
     records_offset: int | None = Query(default=None, ge=0),
     records_limit: int | None = Query(default=None, ge=0),
-) -> dict[str, Any]:
+) -> Any:
     """The artifact, with a data mash's joined records (a page of them when asked)."""
     record = await asyncio.to_thread(services.store.get_artifact, artifact_id, tenant_id)
     if record is None:
@@ -46,13 +48,17 @@ async def get_artifact(
         "created_at": record.created_at,
         "semantic_payload": record.payload,
     }
-    if record.artifact_type == "data_mash":
-        records, total = await asyncio.to_thread(
-            read_page, services.blobs, record.hash, records_offset or 0, records_limit
-        )
-        body["records"] = records
-        body["records_total"] = total
-    return body
+    if record.artifact_type != "data_mash":
+        return body
+    lines, total = await asyncio.to_thread(
+        read_lines, services.blobs, record.hash, records_offset or 0, records_limit
+    )
+    # The stored lines are JSON objects already: spliced in, not decoded and encoded again.
+    head = json.dumps(body, separators=(",", ":"))[:-1].encode()
+    content = b"".join(
+        (head, b',"records":[', b",".join(lines), b'],"records_total":', b"%d}" % total)
+    )
+    return Response(content, media_type="application/json")
 
 
 def platform_file_record(record: ArtifactRecord) -> dict[str, Any]:

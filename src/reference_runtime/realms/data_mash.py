@@ -1,10 +1,10 @@
 """The data mash realm: compose tabular sources into one canonical, joined, quality-checked view.
 `build_mash` aligns the columns onto the domain's canonical model (`alignment`), finds the join
 keys from the columns' values (`keys`: a column whose values are contained in a unique column of
-another source references it), plans and runs the joins (`joining`: one record per row of the
-fact, the source the others are reached from by references; shared keys join as a full outer
-join), separates same-named columns of different entities into fields of their own, and emits
-the records one at a time (`materialise`) while counting their quality; its result is the
+another source references it), plans the joins (`planning`: one record per row of the fact, the
+source the others are reached from by references) and runs them (`joining`; shared keys join as
+a full outer join), separates same-named columns of different entities into fields of their own,
+and emits the records one at a time (`materialise`) with their quality counted; its result is the
 `data_mash` artifact's payload, listing every key candidate considered with its containment and
 uniqueness, and the chosen ones.
 
@@ -34,15 +34,10 @@ from reference_runtime.realms.alignment import (
     align,
     separate,
 )
-from reference_runtime.realms.joining import (
-    JoinPlan,
-    JoinResult,
-    join_records,
-    plan_joins,
-    source_entity,
-)
+from reference_runtime.realms.joining import JoinResult, join_records, source_entity
 from reference_runtime.realms.keys import Candidate, Column, KeyIndex
-from reference_runtime.realms.materialise import RecordBuilder, RecordStats
+from reference_runtime.realms.materialise import RecordStats, emit_all, materialise
+from reference_runtime.realms.planning import JoinPlan, plan_joins
 from reference_runtime.realms.vocabularies import UnknownDomain, Vocabulary, get_vocabulary
 
 __all__ = [
@@ -132,12 +127,10 @@ def build_mash(
     joined = join_records(
         sources, alignment, index, plan, full=options.join == "full", checkpoint=tick
     )
-    builder = RecordBuilder(sources, alignment, plan.fact)
-    for count, partial in enumerate(joined.partials, start=1):
-        emit(builder.build(partial))
-        if count % CHECKPOINT_RECORDS == 0:
-            tick()
-    return _payload(mash_id, sources, options, vocabulary, alignment, plan, joined, builder.stats)
+    records, stats = materialise(sources, alignment, index, joined)
+    tick()
+    emit_all(records, emit, CHECKPOINT_RECORDS, tick)
+    return _payload(mash_id, sources, options, vocabulary, alignment, plan, joined, stats)
 
 
 def _payload(

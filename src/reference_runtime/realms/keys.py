@@ -17,7 +17,7 @@ a person can act on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,6 @@ IDENTIFIER_BONUS = 0.1
 GENERIC_KEY_WORDS = frozenset({"id", "no", "nr", "num", "number", "key", "code", "ref", "uid"})
 UNKEYABLE_TYPES = frozenset({"boolean", "empty"})
 
-Row = list[Any]
 Column = tuple[int, int]  # (source index, column index)
 
 
@@ -78,45 +77,74 @@ class ColumnKeys:
 
 
 class KeyIndex:
-    """The keys of every column of the sources, computed once, on demand.
+    """The columns of the sources and their keys, computed once, on demand.
 
-    The distinct raw values are found first (at C speed) and only they are turned into keys, so
-    a column of a few dozen codes over 300,000 rows costs a few dozen `key_of` calls.
+    A source's rows are turned into columns once (`values`). Only a column's distinct raw values
+    (found at C speed) are turned into keys, so a column of a few dozen codes over 300,000 rows
+    costs a few dozen `key_of` calls.
     """
 
     def __init__(self, sources: list[MashSource]) -> None:
         self.sources = sources
+        self._columns: dict[int, list[Sequence[Any]]] = {}
         self._keys: dict[Column, ColumnKeys] = {}
+        self._row_keys: dict[Column, list[Any]] = {}
+        self._lookups: dict[Column, dict[Any, Any] | None] = {}
+        self._distinct: dict[Column, int] = {}
+
+    def values(self, column: Column) -> Sequence[Any]:
+        """The column's raw values, one per row."""
+        si, ci = column
+        if si not in self._columns:
+            table = self.sources[si].table
+            columns: list[Sequence[Any]] = list(zip(*table.rows, strict=True))
+            self._columns[si] = columns or [() for _ in table.columns]
+        return self._columns[si][ci]
 
     def stats(self, column: Column) -> ColumnKeys:
         """The column's distinct keys and counts."""
         if column not in self._keys:
-            si, ci = column
-            rows = self.sources[si].table.rows
-            values = [row[ci] for row in rows]
-            lookup = _lookup(values)
+            values = self.values(column)
+            lookup = self._lookup(column)
             if lookup is None:
-                keys = [None if is_null(v) else key_of(v) for v in values]
-                present = [k for k in keys if k is not None]
-                self._keys[column] = ColumnKeys(frozenset(present), len(present), len(rows))
+                present = [k for k in self.row_keys(column) if k is not None]
+                self._keys[column] = ColumnKeys(frozenset(present), len(present), len(values))
             else:
                 missing = sum(values.count(raw) for raw in set(values) - lookup.keys())
                 self._keys[column] = ColumnKeys(
-                    frozenset(lookup.values()), len(rows) - missing, len(rows)
+                    frozenset(lookup.values()), len(values) - missing, len(values)
                 )
         return self._keys[column]
 
-    def getter(self, column: Column) -> Callable[[Row], Any]:
-        """A function giving a row's key in `column` (None for a row without a value)."""
-        si, ci = column
-        lookup = _lookup(row[ci] for row in self.sources[si].table.rows)
-        if lookup is None:
-            return lambda row: None if is_null(row[ci]) else key_of(row[ci])
-        get = lookup.get
-        return lambda row: get(row[ci])
+    def distinct_values(self, column: Column) -> int:
+        """How many distinct raw values the column has (nulls included): a bound on its keys,
+        known at C speed, before any key is computed."""
+        if column not in self._distinct:
+            try:
+                self._distinct[column] = len(set(self.values(column)))
+            except TypeError:  # unhashable values: their keys are the bound
+                self._distinct[column] = len(self.stats(column).keys) + 1
+        return self._distinct[column]
+
+    def row_keys(self, column: Column) -> list[Any]:
+        """The key of each row in the column (None for a row without a value)."""
+        if column not in self._row_keys:
+            values = self.values(column)
+            lookup = self._lookup(column)
+            if lookup is None:
+                self._row_keys[column] = [None if is_null(v) else key_of(v) for v in values]
+            else:
+                get = lookup.get
+                self._row_keys[column] = [get(v) for v in values]
+        return self._row_keys[column]
+
+    def _lookup(self, column: Column) -> dict[Any, Any] | None:
+        if column not in self._lookups:
+            self._lookups[column] = _lookup(self.values(column))
+        return self._lookups[column]
 
 
-def _lookup(values: Any) -> dict[Any, Any] | None:
+def _lookup(values: Iterable[Any]) -> dict[Any, Any] | None:
     """Raw value → key for every distinct non-null value; None when a value is unhashable (a
     nested JSON object or array), whose key must then be computed row by row."""
     try:
@@ -242,12 +270,18 @@ def find_candidates(
 
 
 def _reference(a: Column, b: Column, names: _Names, index: KeyIndex) -> Candidate | None:
-    ka, kb = index.stats(a), index.stats(b)
+    kb = index.stats(b)
     if not kb.unique:
         return None
     agreement = names.agreement(a, b)
+    # Distinct raw values stand for distinct keys here (they differ from them only by spelling:
+    # case, spaces, `7` and `7.0`): a column with many more values than `b` cannot be contained
+    # enough to be listed, and its keys need not be computed at all (an order id, say).
+    if not agreement and len(kb.keys) + 1 < LISTED_CONTAINMENT * index.distinct_values(a):
+        return None
+    ka = index.stats(a)
     if not agreement and len(kb.keys) < LISTED_CONTAINMENT * len(ka.keys):
-        return None  # cannot be contained enough to be listed: skip the intersection
+        return None
     common = len(ka.keys & kb.keys)
     containment = common / len(ka.keys)
     if not common or (containment < LISTED_CONTAINMENT and not agreement):

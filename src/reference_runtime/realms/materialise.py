@@ -1,50 +1,28 @@
-"""Turning joined rows into canonical records, one record at a time.
+"""Turning joined rows into canonical records, a field at a time.
 A record has every canonical field, in the alignment's order. A field's value is the first
 non-null one its sources give, in content_refs order; a different value from a later source is a
 conflict, counted once per field and record. Values take their field's type (`tabular.coerce`),
-each distinct raw value of a column converted once; the rows of every source but the fact are
-converted once however many records they join.
+each distinct raw value of a column converted once. Each field's values are gathered for every
+record at once (list comprehensions over row indexes, not a loop over cells), then the records
+are handed out one at a time.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reference_runtime.realms.alignment import Alignment, MashSource
-from reference_runtime.realms.joining import Partial
-from reference_runtime.realms.keys import Row, key_of
+from reference_runtime.realms.joining import NO_ROW, JoinResult
+from reference_runtime.realms.keys import Column, KeyIndex, key_of
 from reference_runtime.realms.tabular import coerce
-
-# Distinct raw values remembered per column: enough for any code or category, bounded for a
-# column of unique values (whose values are converted once anyway).
-MEMO_LIMIT = 100_000
-
-Converted = list[tuple[int, Any]]  # (field position, non-null value) of one row
-
-
-def _converter(target: str) -> Callable[[Any], Any]:
-    memo: dict[Any, Any] = {}
-
-    def convert(raw: Any) -> Any:
-        try:
-            return memo[raw]
-        except KeyError:
-            value = coerce(raw, target)
-            if len(memo) < MEMO_LIMIT:
-                memo[raw] = value
-            return value
-        except TypeError:  # a nested JSON object or array
-            return coerce(raw, target)
-
-    return convert
 
 
 @dataclass(slots=True)
 class RecordStats:
-    """What the records built so far hold: for the quality report."""
+    """What the records hold: for the quality report."""
 
     records: int = 0
     nulls: int = 0
@@ -53,74 +31,76 @@ class RecordStats:
     without: Counter[int] = field(default_factory=Counter)  # records without a row of source i
 
 
-class RecordBuilder:
-    """Builds canonical records from partial ones and keeps `stats` about them."""
+def _converted(values: Sequence[Any], target: str) -> list[Any]:
+    """The column's values as JSON values of type `target`, then a None that index -1 reads."""
+    try:
+        mapping = {raw: coerce(raw, target) for raw in set(values)}
+    except TypeError:  # a nested JSON object or array
+        return [*(coerce(raw, target) for raw in values), None]
+    return [*(mapping[raw] for raw in values), None]
 
-    def __init__(self, sources: list[MashSource], alignment: Alignment, fact: int) -> None:
-        self.names = [f.name for f in alignment.fields]
-        position = {name: index for index, name in enumerate(self.names)}
-        types = {f.name: f.type for f in alignment.fields}
-        feeds = Counter(m.field for m in alignment.by_column.values())
-        self._shared = {position[name] for name, count in feeds.items() if count > 1}
-        self._feeds = [
-            [
-                (ci, position[alignment.by_column[si, ci].field])
-                for ci in range(len(source.table.columns))
-            ]
-            for si, source in enumerate(sources)
-        ]
-        self._convert = [
-            [
-                _converter(types[alignment.by_column[si, ci].field])
-                for ci in range(len(source.table.columns))
-            ]
-            for si, source in enumerate(sources)
-        ]
-        self._fact = fact
-        self._cache: list[dict[int, Converted]] = [{} for _ in sources]
-        self._width = len(sources)
-        self.stats = RecordStats()
 
-    def _converted(self, si: int, row: Row) -> Converted:
-        if si != self._fact:
-            cached = self._cache[si].get(id(row))
-            if cached is not None:
-                return cached
-        converters = self._convert[si]
-        pairs = []
-        for ci, at in self._feeds[si]:
-            value = converters[ci](row[ci])
-            if value is not None:
-                pairs.append((at, value))
-        if si != self._fact:
-            self._cache[si][id(row)] = pairs
-        return pairs
-
-    def build(self, partial: Partial) -> dict[str, Any]:
-        """The canonical record of one partial record."""
-        values: list[Any] = [None] * len(self.names)
-        conflicted: set[int] = set()
-        present = 0
-        for si, row in enumerate(partial):
-            if row is None:
-                self.stats.without[si] += 1
+def _field_values(
+    index: KeyIndex, result: JoinResult, feeds: list[Column], target: str
+) -> tuple[list[Any], int]:
+    """One field's value in every record, and in how many records its sources disagree."""
+    columns = [
+        [converted[row] for row in result.rows[si]]
+        for si, converted in ((si, _converted(index.values((si, ci)), target)) for si, ci in feeds)
+    ]
+    if len(columns) == 1:
+        return columns[0], 0
+    values: list[Any] = []
+    conflicts = 0
+    for candidates in zip(*columns, strict=True):
+        chosen = None
+        conflicted = False
+        for value in candidates:
+            if value is None:
                 continue
-            present += 1
-            for at, value in self._converted(si, row):
-                current = values[at]
-                if current is None:
-                    values[at] = value
-                elif (
-                    at in self._shared
-                    and at not in conflicted
-                    and current != value
-                    and key_of(current) != key_of(value)
-                ):
-                    conflicted.add(at)
-        stats = self.stats
-        stats.records += 1
+            if chosen is None:
+                chosen = value
+            elif not conflicted and chosen != value and key_of(chosen) != key_of(value):
+                conflicted = True
+        values.append(chosen)
+        conflicts += conflicted
+    return values, conflicts
+
+
+def materialise(
+    sources: list[MashSource],
+    alignment: Alignment,
+    index: KeyIndex,
+    result: JoinResult,
+) -> tuple[Iterator[dict[str, Any]], RecordStats]:
+    """The records, to be read one at a time, and what they hold."""
+    stats = RecordStats(records=result.count)
+    names = [f.name for f in alignment.fields]
+    fields: list[list[Any]] = []
+    for canonical in alignment.fields:
+        feeds = sorted((m.source_index, m.column_index) for m in canonical.mappings)
+        values, conflicts = _field_values(index, result, feeds, canonical.type)
+        fields.append(values)
         stats.nulls += values.count(None)
-        stats.complete += present == self._width
-        for at in conflicted:
-            stats.conflicts[self.names[at]] += 1
-        return dict(zip(self.names, values, strict=True))
+        if conflicts:
+            stats.conflicts[canonical.name] = conflicts
+    for si, rows in enumerate(result.rows):
+        stats.without[si] = rows.count(NO_ROW)
+    stats.complete = sum(NO_ROW not in rows for rows in zip(*result.rows, strict=True))
+    if not fields:  # sources without columns: records without fields
+        return iter([{} for _ in range(result.count)]), stats
+    records = (dict(zip(names, values, strict=True)) for values in zip(*fields, strict=True))
+    return records, stats
+
+
+def emit_all(
+    records: Iterator[dict[str, Any]],
+    emit: Callable[[dict[str, Any]], None],
+    every: int,
+    checkpoint: Callable[[], None],
+) -> None:
+    """Hand each record to `emit`, with a checkpoint every `every` records."""
+    for count, record in enumerate(records, start=1):
+        emit(record)
+        if count % every == 0:
+            checkpoint()

@@ -11,9 +11,10 @@ import pytest
 
 from reference_runtime.realms import joining
 from reference_runtime.realms.alignment import MashError, MashSource, align, separate
-from reference_runtime.realms.joining import JoinPlan, JoinResult, join_records, plan_joins
+from reference_runtime.realms.joining import JoinResult, join_records
 from reference_runtime.realms.keys import KeyIndex
-from reference_runtime.realms.materialise import RecordBuilder, RecordStats
+from reference_runtime.realms.materialise import RecordStats, materialise
+from reference_runtime.realms.planning import JoinPlan, plan_joins
 from reference_runtime.realms.vocabularies import get_vocabulary
 from tests.reference_runtime.realms.sources import source
 
@@ -59,9 +60,8 @@ def join(*sources: MashSource, full: bool = False) -> Joined:
     plan = plan_joins(listed, names, index)
     alignment = separate(names, listed, plan.order, plan.groups(), plan.reference_keys())
     result = join_records(listed, alignment, index, plan, full=full)
-    builder = RecordBuilder(listed, alignment, plan.fact)
-    records = [builder.build(partial) for partial in result.partials]
-    return Joined(plan, result, records, builder.stats)
+    records, stats = materialise(listed, alignment, index, result)
+    return Joined(plan, result, list(records), stats)
 
 
 def pick(joined: Joined, *names: str) -> list[tuple[Any, ...]]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from reference_runtime.realms.alignment import MashSource, align
-from reference_runtime.realms.joining import JoinPlan, plan_joins
 from reference_runtime.realms.keys import Candidate, KeyIndex, find_candidates, key_of
+from reference_runtime.realms.planning import JoinPlan, plan_joins
 from reference_runtime.realms.vocabularies import get_vocabulary
 from tests.reference_runtime.realms.sources import source
 from tests.support.star_schema import generate
