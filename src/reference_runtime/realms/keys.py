@@ -271,8 +271,8 @@ def find_candidates(
 
 def _reference(a: Column, b: Column, names: _Names, index: KeyIndex) -> Candidate | None:
     kb = index.stats(b)
-    if not kb.unique:
-        return None
+    if kb.uniqueness < HIGH_DISTINCTNESS:
+        return None  # not a key of its source (a nearly unique one is listed, and refused)
     agreement = names.agreement(a, b)
     # Distinct raw values stand for distinct keys here (they differ from them only by spelling:
     # case, spaces, `7` and `7.0`): a column with many more values than `b` cannot be contained
@@ -299,7 +299,7 @@ def _reference(a: Column, b: Column, names: _Names, index: KeyIndex) -> Candidat
         a,
         b,
         round(containment, 4),
-        1.0,
+        round(kb.uniqueness, 4),
         round(score, 4),
         _reference_refusal(a, b, ka, kb, containment, agreement, names, index),
         many_to_one=not ka.unique,
@@ -316,6 +316,12 @@ def _reference_refusal(
     names: _Names,
     index: KeyIndex,
 ) -> str | None:
+    if not kb.unique:
+        return (
+            f"{names.label(b)} is not unique ({kb.present:,} rows with a value, "
+            f"{len(kb.keys):,} distinct values), so a value of {names.label(a)} could match "
+            "several rows: remove the repeated rows, or join on another key"
+        )
     decimal = next((c for c in (a, b) if index.sources[c[0]].profiles[c[1]].type == "number"), None)
     if decimal is not None:
         return f"{names.label(decimal)} holds decimal numbers, a measurement rather than a key"

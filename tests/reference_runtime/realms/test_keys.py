@@ -166,3 +166,16 @@ def test_keys_compare_across_spellings_of_one_value() -> None:
     assert key_of("7") == key_of(7) == key_of(7.0) == key_of(" 7 ") == 7
     assert key_of("ABC") == key_of("abc")
     assert key_of("007") != key_of(7)  # a code with a leading zero stays a code
+
+
+def test_a_referenced_column_with_repeated_values_is_refused_saying_so() -> None:
+    repeated = STAR.products.replace(b"P-002,", b"P-001,", 1)  # two rows of products.csv say P-001
+    sources = [STAR_SOURCES[ORDERS], source("products.csv", repeated)]
+    found = candidates(sources)
+    code = find(sources, found, "orders.csv", "product_code", "products.csv", "code")
+    assert code.uniqueness == 0.975
+    assert code.reason == (
+        "'code' (products.csv) is not unique (40 rows with a value, 39 distinct values), so a "
+        "value of 'product_code' (orders.csv) could match several rows: remove the repeated "
+        "rows, or join on another key"
+    )
