@@ -7,7 +7,9 @@ confidence level decides which mappings are made (low ≥ 0.5, medium ≥ 0.7, h
 one source a field takes at most one column, the most confident one. Unmapped columns are kept,
 each as a canonical field of its own named after the column's normalised name (prefixed with the
 source's file stem, as in `policies_premium`, when that name is a field the column did not map
-onto), so no data is dropped; later sources can map onto such a field like onto any other.
+onto), so no data is dropped; later sources can map onto such a field like onto any other. Once
+the joins are planned, `separate` gives each pair of key columns one field and keeps columns of
+different entities apart (a product's `status` is not an order's).
 """
 
 from __future__ import annotations
