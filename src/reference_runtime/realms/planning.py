@@ -148,7 +148,7 @@ def _no_key_message(
         reasons = "; ".join(str(c.reason) for c in tried[:EXPLAINED_CANDIDATES])
         more = len(tried) - EXPLAINED_CANDIDATES
         message += f"tried {len(tried)} candidate(s): {reasons}"
-        message += f" (and {more} more, listed nowhere else)" if more > 0 else ""
+        message += f" (and {more} more)" if more > 0 else ""
     else:
         message += (
             "no column of one has its values in a unique column of the other, and they have no "
