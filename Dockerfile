@@ -26,9 +26,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     EXPERIENCE_HOST=0.0.0.0 \
-    EXPERIENCE_PORT=8000
+    EXPERIENCE_PORT=8000 \
+    EXPERIENCE_DATA_DIR=/var/lib/experience-plane
+# The data directory holds the execution index when no Redis is configured: mount a volume
+# there to keep the list of executions across containers.
 RUN groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app
+    && useradd --system --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app \
+    && mkdir -p /var/lib/experience-plane \
+    && chown 10001:10001 /var/lib/experience-plane
+VOLUME ["/var/lib/experience-plane"]
 COPY --from=build /opt/venv /opt/venv
 USER 10001:10001
 EXPOSE 8000

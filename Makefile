@@ -67,7 +67,7 @@ bench: $(STAMP) ## Run every benchmark and print its figures (BENCH_ARGS="--quic
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-soak: $(STAMP) ## Bounded soak under Runtime faults and restarts (~4 min; SOAK_ARGS="--duration 60")
+soak: $(STAMP) ## Soak: Runtime faults, a frozen Runtime, rolling restart of 2 replicas (~6 min; SOAK_ARGS="--quick")
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean: ## Remove the virtual environment and caches

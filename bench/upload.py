@@ -58,7 +58,7 @@ mutation Upload($file: Upload!) {
 STATUS = """
 query Status($id: ID!) {
   executionStatus(executionId: $id) {
-    isTerminal rawStatus error
+    isTerminal rawStatus failure { code message }
     artifacts { ... on ContentFile { sha256 size rowCount } }
   }
 }"""
@@ -214,7 +214,7 @@ async def via_api(
         return {
             "terminal": execution["isTerminal"],
             "status": execution["rawStatus"],
-            "error": execution["error"],
+            "error": (execution["failure"] or {}).get("message"),
             "sha256": found.get("sha256"),
             "size": found.get("size"),
             "rows": found.get("rowCount"),

@@ -9,6 +9,9 @@ a process of its own, started for it alone.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,23 @@ from tests.support.frontend import report_frontend_not_run
 from tests.support.processes import RuntimeProcess, SharedRuntimeProcess
 
 OWN_RUNTIME = "own_runtime"
+DATA_DIR_ENV = "EXPERIENCE_DATA_DIR"
+_made_data_dir: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The service keeps its execution index in a per-user data directory by default: tests
+    # (apps in process, API processes inheriting the environment) keep theirs in a temporary one.
+    if DATA_DIR_ENV not in os.environ:
+        made = tempfile.mkdtemp(prefix="experience-data-")
+        _made_data_dir.append(made)
+        os.environ[DATA_DIR_ENV] = made
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for made in _made_data_dir:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop(DATA_DIR_ENV, None)
 
 
 def pytest_terminal_summary(

@@ -27,12 +27,15 @@ function showStatus(element, execution) {
 async function follow(client, execution, stateElement, staleElement) {
   showStatus(stateElement, execution);
   let last = execution;
-  for await (const status of client.watchExecution(execution.id)) {
+  for await (const status of client.watchExecution(execution.executionId)) {
     showStatus(stateElement, status);
     if (staleElement) staleElement.textContent = status.stale ? "(stale: the Runtime is not answering)" : "";
     last = status;
   }
-  if (last.state !== "COMPLETED") throw new Error(`${execution.id} ended ${last.state}: ${last.error ?? ""}`);
+  if (last.state !== "COMPLETED") {
+    const failure = last.failure ? `${last.failure.code}: ${last.failure.message}` : "";
+    throw new Error(`${execution.executionId} ended ${last.state}: ${failure}`);
+  }
   return last;
 }
 
@@ -55,7 +58,7 @@ async function upload(client, file) {
     },
   });
   bar.value = bar.max;
-  idCell.textContent = execution.id;
+  idCell.textContent = execution.executionId;
   const done = await follow(client, execution, state);
   return done.artifacts.find((artifact) => artifact.__typename === "ContentFile");
 }
@@ -94,7 +97,7 @@ async function run() {
     });
     await follow(client, mash, $("mash-state"), $("mash-stale"));
     const records = [];
-    for await (const record of client.mashRecords(mash.id, { pageSize: 50 })) records.push(record);
+    for await (const record of client.mashRecords(mash.executionId, { pageSize: 50 })) records.push(record);
     showRecords(records);
     document.body.dataset.status = "done";
   } finally {

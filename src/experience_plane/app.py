@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,6 +34,7 @@ from experience_plane.graphql.persisted import PersistedQueries, trust_manifest
 from experience_plane.graphql.schema import build_schema
 from experience_plane.graphql.sharing import SharedSubscriptions
 from experience_plane.health import build_health_router
+from experience_plane.index import open_execution_index
 from experience_plane.lifecycle import Lifecycle
 from experience_plane.middleware import (
     REQUEST_ID_HEADER,
@@ -44,8 +46,14 @@ from experience_plane.observability.middleware import ObservabilityMiddleware
 from experience_plane.observability.runtime import ObservedCarrier
 from experience_plane.observability.tracecontext import outgoing_headers
 from experience_plane.observability.tracing import Tracing, tracing_requested
+from experience_plane.refusals import (
+    REST_PREFIX,
+    UnexpectedErrorMiddleware,
+    http_exception_response,
+)
 from experience_plane.rest import install_rest_api
 from experience_plane.rest.errors import too_large_response
+from experience_plane.rest.openapi import describe_limits
 from experience_plane.runtime import RuntimeClient
 from experience_plane.runtime.transport import Carrier
 from experience_plane.services import Services
@@ -141,6 +149,7 @@ def build_runtime_client(
         breaker_failure_threshold=settings.tuning.runtime_breaker_failure_threshold,
         breaker_reset_seconds=settings.tuning.runtime_breaker_reset_seconds,
         breaker_max_reset_seconds=settings.tuning.runtime_breaker_max_reset_seconds,
+        stream_idle_timeout=settings.tuning.runtime_stream_idle_seconds,
         instrument=observe_runtime_calls,
         stream_headers=outgoing_headers,
     )
@@ -154,9 +163,9 @@ def build_lifespan(
     tracing: Tracing | None,
     persisted_queries: PersistedQueries | None = None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[State]]:
-    """The lifespan: open the Runtime client, the cluster and the tracker (closed in reverse),
-    hand the tracker to `lifecycle`, share `persisted_queries` through the cluster's Redis, and
-    put the services and authenticator on typed state."""
+    """The lifespan: open the Runtime client, the cluster, the execution index and the tracker
+    (closed in reverse), hand the tracker to `lifecycle`, share `persisted_queries` through the
+    cluster's Redis, and put the services and authenticator on typed state."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[State]:
@@ -164,6 +173,7 @@ def build_lifespan(
         async with (
             build_runtime_client(settings, metrics=metrics, tracing=tracing) as client,
             open_cluster(settings) as cluster,
+            open_execution_index(settings, cluster) as index,
             ExecutionTracker(
                 client,
                 poll_interval_min=settings.tuning.poll_interval_min,
@@ -182,7 +192,7 @@ def build_lifespan(
                     watchers=lambda: tracker.active_watchers,
                     breaker=client.breaker_snapshot,
                 )
-            services = Services.build(settings, client, tracker, cluster)
+            services = Services.build(settings, client, tracker, cluster, index)
             lifecycle.streams = services.streams
             try:
                 yield {"services": services, "authenticator": authenticator}
@@ -228,6 +238,7 @@ def build_graphql_router(settings: Settings) -> GraphQLHTTPRouter:
         allowed_origins=settings.ws_allowed_origin_list,
         allowed_origin_pattern=settings.loopback_origin_pattern,
         persisted_queries=PersistedQueries(trusted, prefix=settings.redis_key_prefix),
+        max_json_bytes=settings.max_request_bytes,
     )
     # graphql-transport-ws subscribers of one operation share its execution (`graphql.sharing`).
     graphql.subscription_hub = SharedSubscriptions()
@@ -240,7 +251,12 @@ def build_graphql_router(settings: Settings) -> GraphQLHTTPRouter:
 
 def add_error_handlers(app: FastAPI) -> None:
     """Answer the shared dependencies' refusals (no principal, a bad session id) on every
-    surface that does not answer them itself."""
+    surface that does not answer them itself, and starlette's own (an unknown path, a method
+    not taken) in the surface's error shape rather than `{"detail": ...}`."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_exception(request: Request, exc: StarletteHTTPException) -> Response:
+        return http_exception_response(request, exc)
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(request: Request, exc: Unauthenticated) -> Response:
@@ -254,16 +270,18 @@ def add_error_handlers(app: FastAPI) -> None:
 def add_middleware(
     app: FastAPI, settings: Settings, *, metrics: Metrics | None, tracing: Tracing | None
 ) -> None:
-    """Body size limits, CORS (when origins are configured, or loopback ones in development),
-    observability and request ids."""
-    # Added innermost first: request ids wrap everything, so even a 413 carries one.
+    """Body size limits, the answer to unexpected errors, CORS (when origins are configured,
+    or loopback ones in development), observability and request ids."""
+    # Added innermost first: request ids wrap everything, so even a 413 or a 500 carries one.
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_request_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         # REST answers in its own error shape; everything else in GraphQL's.
-        responders={"/v1": too_large_response},
+        responders={REST_PREFIX: too_large_response},
     )
+    # Inside CORS, so that a browser can read the 500 too.
+    app.add_middleware(UnexpectedErrorMiddleware)
     loopback = settings.loopback_origin_pattern
     if settings.cors_origin_list or loopback is not None:
         app.add_middleware(
@@ -320,13 +338,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.state.lifecycle = lifecycle
-    app.include_router(graphql)
+    # GraphQL is described by its SDL (`schema/`); the OpenAPI document is REST's.
+    app.include_router(graphql, include_in_schema=False)
     if settings.graphiql_enabled:
         app.mount(ASSETS_PATH, asset_files(), name="graphiql-assets")
     install_rest_api(app)
+    describe_limits(app, settings)
     add_error_handlers(app)
     add_middleware(app, settings, metrics=metrics, tracing=tracing)
     if metrics is not None:
         mount_metrics(app, metrics)
-    app.include_router(build_health_router(lifecycle, settings.runtime_url))
+    app.include_router(build_health_router(lifecycle))
     return app

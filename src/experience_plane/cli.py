@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         type=Path,
         default=DEFAULT_DEV_DATA_DIR,
-        help=f"the Runtime's data directory (default {DEFAULT_DEV_DATA_DIR})",
+        help=(
+            f"the Runtime's data directory (default {DEFAULT_DEV_DATA_DIR}); the API keeps its "
+            "execution index beside it, in experience-plane/"
+        ),
     )
     dev.add_argument(
         "--phase-delay",
@@ -297,6 +300,12 @@ def _write_generated(output: str, text: str, what: str) -> None:
     print(f"{what} written to {path}")
 
 
+def dev_api_data_dir(runtime_data_dir: Path) -> Path:
+    """Where `dev` has the API keep its data: beside the Runtime's data directory
+    (`.data/experience-plane` for the default `.data/runtime`)."""
+    return runtime_data_dir.parent / "experience-plane"
+
+
 class _Stop(Exception):
     """Raised by the signal handler to leave the dev loop."""
 
@@ -347,6 +356,9 @@ def dev(
             "EXPERIENCE_ENVIRONMENT": "development",
             "EXPERIENCE_AUTH_HS256_SECRET": secret,
             "EXPERIENCE_INSECURE_DEV": "false",
+            # The API's execution index, beside the Runtime's data: the list of work survives
+            # a restart of `dev` as the Runtime's state does.
+            "EXPERIENCE_DATA_DIR": str(dev_api_data_dir(data_dir)),
             # GraphiQL opens with this token in its headers: the first introspection succeeds.
             "EXPERIENCE_GRAPHIQL_DEV_TOKEN": dev_token,
             **_with_origins(cors_origins),

@@ -22,6 +22,8 @@ SERVICES_STATE_KEY = "services"
 AUTHENTICATOR_STATE_KEY = "authenticator"
 SESSION_HEADER = "x-session-id"
 # Client session ids become part of a cache key and of Runtime metadata: short and plain only.
+# (The OpenAPI document says it as a pattern, an empty header meaning none.)
+SESSION_ID_PATTERN = r"^[A-Za-z0-9._:-]{0,128}$"
 _SANE_SESSION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 

@@ -2,7 +2,9 @@
 
 Liveness only says the process answers. Readiness asks the Runtime (through the client's circuit
 breaker) and says no while the service drains for shutdown; Redis being down is reported but does
-not make a replica unready, since it then serves alone (see `experience_plane.cluster`).
+not make a replica unready, since it then serves alone (see `experience_plane.cluster`). Both are
+unauthenticated, so they report states and counts only: no address, no error text (those are in
+the log).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from experience_plane.runtime import BreakerState
 __all__ = ["build_health_router"]
 
 
-def build_health_router(lifecycle: Lifecycle, runtime_url: str) -> APIRouter:
-    """The two probes; `/readyz` reads `lifecycle` (draining?) and names `runtime_url`."""
+def build_health_router(lifecycle: Lifecycle) -> APIRouter:
+    """The two probes; `/readyz` reads `lifecycle` (draining?)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", summary="Liveness: the process answers.")
@@ -40,11 +42,7 @@ def build_health_router(lifecycle: Lifecycle, runtime_url: str) -> APIRouter:
         ready = reachable and breaker.state is not BreakerState.OPEN and not lifecycle.draining
         body: dict[str, object] = {
             "status": "ready" if ready else "unavailable",
-            "runtime": {
-                "url": runtime_url,
-                "reachable": reachable,
-                "breaker": breaker.as_dict(),
-            },
+            "runtime": {"reachable": reachable, "breaker": breaker.as_dict()},
             "executions": {
                 "watchers": services.tracker.active_watchers,
                 "subscribers": services.tracker.active_subscribers,
@@ -56,7 +54,7 @@ def build_health_router(lifecycle: Lifecycle, runtime_url: str) -> APIRouter:
         if lifecycle.draining:
             body["reason"] = "shutting down"
         elif not ready:
-            body["reason"] = f"Runtime at {runtime_url} is not reachable"
+            body["reason"] = "the Runtime is not reachable"
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return router

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from functools import partial
 
 from starlette.datastructures import Headers
@@ -21,17 +20,19 @@ from experience_plane.negotiation import (
     graphql_error_response,
 )
 from experience_plane.observability.metrics import record_error
+from experience_plane.request_ids import REQUEST_ID_HEADER, current_request_id, request_id_var
 
-REQUEST_ID_HEADER = "x-request-id"
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "BodySizeLimitMiddleware",
+    "RequestIdMiddleware",
+    "TooLargeResponder",
+    "current_request_id",
+    "graphql_too_large",
+]
+
 # An incoming id is kept only if it is short and plain: it ends up in logs and headers.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-_request_id: ContextVar[str | None] = ContextVar("experience_plane_request_id", default=None)
-
-
-def current_request_id() -> str | None:
-    """The id of the request (or WebSocket connection) being served, if any."""
-    return _request_id.get()
 
 
 class RequestIdMiddleware:
@@ -53,7 +54,7 @@ class RequestIdMiddleware:
         request_id = (
             incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         )
-        token = _request_id.set(request_id)
+        token = request_id_var.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -72,7 +73,7 @@ class RequestIdMiddleware:
             # Left set on purpose: the server logs the traceback next, in this same task (one
             # per request, so nothing outlives it), and that line must carry the id too.
             raise
-        _request_id.reset(token)
+        request_id_var.reset(token)
 
 
 TooLargeResponder = Callable[[str, int, bool], Response]

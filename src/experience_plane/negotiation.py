@@ -16,6 +16,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from experience_plane.request_ids import current_request_id
+
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
@@ -180,9 +182,15 @@ def graphql_error_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """An HTTP-level refusal in GraphQL's error shape, `{"errors": [{"message", "extensions":
-    {"code", ...}}]}`, in `media_type` (default: negotiated from `accept`)."""
-    error_extensions = {"code": code or CODE_BY_STATUS.get(status_code, BAD_REQUEST)}
+    {"code", ..., "requestId"}}]}`, in `media_type` (default: negotiated from `accept`). The
+    request id (also the `X-Request-Id` header) is there as on masked errors, to quote."""
+    error_extensions: dict[str, Any] = {
+        "code": code or CODE_BY_STATUS.get(status_code, BAD_REQUEST)
+    }
     error_extensions.update(extensions or {})
+    request_id = current_request_id()
+    if request_id is not None:
+        error_extensions["requestId"] = request_id
     body = {"errors": [{"message": message, "extensions": error_extensions}]}
     return Response(
         json.dumps(body, separators=(",", ":")),

@@ -41,6 +41,13 @@ class Environment(StrEnum):
     DEVELOPMENT = "development"
 
 
+def default_data_dir() -> Path:
+    """The per-user data directory, following the XDG base directory convention:
+    `$XDG_DATA_HOME/experience-plane`, else `~/.local/share/experience-plane`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "experience-plane"
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -61,6 +68,9 @@ class Tuning(BaseModel):
     poll_interval_max: float = Field(default=2.0, gt=0)
     # Follow executions through the Runtime's WebSocket stream when it has one (false: poll).
     use_runtime_stream: bool = True
+    # A Runtime stream silent this long (the Runtime sends keep-alives every few seconds) is
+    # given up as broken: the watcher reads the status instead.
+    runtime_stream_idle_seconds: float = Field(default=10.0, gt=0)
     # Status reads are retried this many times (backoff with jitter) before a query fails.
     runtime_status_retries: int = Field(default=3, ge=0)
     # The Runtime client's circuit breaker: this many failed calls in a row open it; it lets one
@@ -68,8 +78,10 @@ class Tuning(BaseModel):
     runtime_breaker_failure_threshold: int = Field(default=5, ge=1)
     runtime_breaker_reset_seconds: float = Field(default=5.0, gt=0)
     runtime_breaker_max_reset_seconds: float = Field(default=60.0, gt=0)
-    # A subscription whose status reads have failed this long gets an event with
-    # `stale: true` (the last known status, flagged); the true status follows on recovery.
+    # The stale promise: once the Runtime has not been heard from this long (reads failing,
+    # hanging or slow, a silent stream), subscribers get the last known status flagged
+    # `stale: true`, and queries say so too; the true status follows on recovery. Polling
+    # reads at least twice this often. Keep it above the Runtime's keep-alive interval.
     subscription_stale_after_seconds: float = Field(default=5.0, gt=0)
     # WebSockets: how long a client may take to send `connection_init`, and how often the
     # server pings (keep it below any proxy's idle timeout: deploy/nginx.conf).
@@ -220,6 +232,10 @@ class Settings(BaseSettings):
     # limits through Redis, and fall back to per-replica behaviour while it is unreachable.
     redis_url: str | None = None
     redis_key_prefix: str = "experience"
+    # Where the index of the executions this service started is kept when Redis is not
+    # configured (a SQLite file, `executions.sqlite3`): the list a Runtime without a list
+    # endpoint cannot give survives a restart.
+    data_dir: Path = Field(default_factory=default_data_dir)
 
     tuning: Tuning = Tuning()
 

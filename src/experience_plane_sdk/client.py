@@ -31,7 +31,7 @@ from experience_plane_sdk.errors import (
     WaitTimeout,
     error_for_code,
 )
-from experience_plane_sdk.models import Execution, RecordsPage
+from experience_plane_sdk.models import Execution, Node, RecordsPage, node_from_graphql
 from experience_plane_sdk.transport import (
     Retry,
     http_transport,
@@ -309,6 +309,20 @@ class ExperienceClient:
         found = data.get("executionStatus")
         return None if found is None else Execution.from_graphql(found)
 
+    async def node(self, global_id: str) -> Node | None:
+        """The execution, file or data mash whose global id (`global_id`) this is, as it stands
+        now; None when the caller's tenant has no such object. A malformed id is
+        `InvalidInput`."""
+        data = await self._with_retries(lambda: self._execute(operations.NODE, {"id": global_id}))
+        return node_from_graphql(data.get("node"))
+
+    async def nodes(self, global_ids: Sequence[str]) -> list[Node | None]:
+        """`node` for each of `global_ids` (at most 100), in one request and their order."""
+        data = await self._with_retries(
+            lambda: self._execute(operations.NODES, {"ids": list(global_ids)})
+        )
+        return [node_from_graphql(item) for item in data.get("nodes") or ()]
+
     async def watch(self, execution_id: str) -> AsyncGenerator[Execution, None]:
         """The execution's status now, then once per change, ending after a terminal status.
 
@@ -383,14 +397,30 @@ class ExperienceClient:
         return last
 
     async def records_page(
-        self, execution_id: str, *, first: int = 200, after: str | None = None
+        self,
+        execution_id: str,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> RecordsPage:
-        """One page of the records of the data mash that execution `execution_id` produced.
+        """One page of the records of the data mash that execution `execution_id` produced:
+        the `first` (200 without `first` or `last`) after the cursor `after`, or the `last`
+        before the cursor `before` (or the end). Pages are 1 to 500 records.
 
         Raises `ExecutionNotFoundError` for an unknown execution and `InvalidInput` when the
         execution has no data mash (an upload, or a mash not completed yet).
         """
-        variables = {"executionId": execution_id, "first": first, "after": after}
+        if first is None and last is None:
+            first = 200
+        variables = {
+            "executionId": execution_id,
+            "first": first,
+            "after": after,
+            "last": last,
+            "before": before,
+        }
         data = await self._with_retries(lambda: self._execute(operations.MASH_RECORDS, variables))
         execution = data.get("executionStatus")
         if execution is None:

@@ -2,7 +2,8 @@
 Every error the SDK raises is an `ExperienceError`. Its `code` is the API's `ErrorCode` string
 when the API reported the failure (`INVALID_INPUT`, `UPLOAD_TOO_LARGE`, `RUNTIME_UNAVAILABLE`,
 `RUNTIME_TIMEOUT`, `RUNTIME_REJECTED`, `RUNTIME_PROTOCOL_ERROR`, `NOT_FOUND`, `RATE_LIMITED`,
-`IDEMPOTENCY_CONFLICT`, `RUNTIME_OUTCOME_UNKNOWN`, `TOO_MANY_SUBSCRIPTIONS`, `UNAUTHENTICATED`),
+`IDEMPOTENCY_CONFLICT`, `RUNTIME_OUTCOME_UNKNOWN`, `TOO_MANY_SUBSCRIPTIONS`, `ALREADY_FINISHED`,
+`CANCEL_UNSUPPORTED`, `UNAUTHENTICATED`),
 or one of the SDK's own
 codes otherwise (`API_UNREACHABLE`, `UNAUTHENTICATED`, `API_PROTOCOL_ERROR`,
 `EXECUTION_FAILED`, `WAIT_TIMEOUT`). Errors caused by a lower-level exception are raised `from`
@@ -112,6 +113,18 @@ class TooManySubscriptions(ExperienceError):
     code = "TOO_MANY_SUBSCRIPTIONS"
 
 
+class AlreadyFinishedError(ExperienceError):
+    """The execution has finished (completed, failed or cancelled): it cannot be cancelled."""
+
+    code = "ALREADY_FINISHED"
+
+
+class CancelUnsupportedError(ExperienceError):
+    """The Runtime behind the API cannot cancel executions; nothing was changed."""
+
+    code = "CANCEL_UNSUPPORTED"
+
+
 class RuntimeUnavailableError(ExperienceError):
     """The API could not reach the Runtime; the same request may succeed later."""
 
@@ -171,7 +184,8 @@ class ExecutionFailed(ExperienceError):
     code = "EXECUTION_FAILED"
 
     def __init__(self, execution: Execution) -> None:
-        reason = f": {execution.error}" if execution.error else ""
+        failure = execution.failure
+        reason = f": {failure.code.value}: {failure.message}" if failure is not None else ""
         super().__init__(f"Execution {execution.id} ended {execution.state.value}{reason}")
         self.execution = execution
 
@@ -201,6 +215,8 @@ _BY_CODE: dict[str, type[ExperienceError]] = {
     "IDEMPOTENCY_CONFLICT": IdempotencyConflictError,
     "RUNTIME_OUTCOME_UNKNOWN": RuntimeOutcomeUnknownError,
     "TOO_MANY_SUBSCRIPTIONS": TooManySubscriptions,
+    "ALREADY_FINISHED": AlreadyFinishedError,
+    "CANCEL_UNSUPPORTED": CancelUnsupportedError,
     # Spellings authentication layers commonly put in a GraphQL error's `extensions.code`.
     "UNAUTHENTICATED": AuthenticationFailed,
     "FORBIDDEN": AuthenticationFailed,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeAlias
 
@@ -21,8 +21,11 @@ __all__ = [
     "ContentFile",
     "DataMash",
     "Execution",
+    "ExecutionFailure",
     "ExecutionState",
+    "FailureCode",
     "JoinKey",
+    "Node",
     "Progress",
     "QualityReport",
     "RecordsPage",
@@ -51,6 +54,43 @@ class ExecutionState(StrEnum):
     def succeeded(self) -> bool:
         """True for COMPLETED only; FAILED, CANCELLED and UNKNOWN are all unsuccessful ends."""
         return self is ExecutionState.COMPLETED
+
+
+class FailureCode(StrEnum):
+    """Why an execution did not complete (the schema's `FailureCode`); a code newer than this
+    SDK reads as `UNKNOWN`, its message still says what happened."""
+
+    UNKNOWN_CONTENT_REF = "UNKNOWN_CONTENT_REF"
+    NOT_A_FILE = "NOT_A_FILE"
+    NOT_TABULAR = "NOT_TABULAR"
+    UNREADABLE_FILE = "UNREADABLE_FILE"
+    NO_JOIN_KEY = "NO_JOIN_KEY"
+    TOO_MANY_RECORDS = "TOO_MANY_RECORDS"
+    UNKNOWN_TARGET_DOMAIN = "UNKNOWN_TARGET_DOMAIN"
+    UPLOAD_CORRUPTED = "UPLOAD_CORRUPTED"
+    INVALID_PARAMETERS = "INVALID_PARAMETERS"
+    RUNTIME_RESTARTED = "RUNTIME_RESTARTED"
+    CANCELLED_BY_USER = "CANCELLED_BY_USER"
+    RUNTIME_ERROR = "RUNTIME_ERROR"
+    LOST_BY_RUNTIME = "LOST_BY_RUNTIME"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def _missing_(cls, value: object) -> FailureCode:
+        return cls.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionFailure:
+    """Why an execution did not complete: a stable code to switch on and the Runtime's message."""
+
+    code: FailureCode
+    message: str
+
+    @classmethod
+    def from_graphql(cls, data: JsonObject) -> ExecutionFailure:
+        """Parse an `ExecutionFailure` object."""
+        return cls(code=FailureCode(data["code"]), message=str(data["message"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +128,11 @@ class ColumnProfile:
 
 @dataclass(frozen=True, slots=True)
 class ContentFile:
-    """An uploaded file; pass its `file_id` to `create_data_mash`."""
+    """An uploaded file; pass its `file_id` (also its `id`) to `create_data_mash`.
+    `global_id` is the schema's opaque `Node` id, for `node(id:)`."""
 
     id: str
+    global_id: str
     file_id: str
     name: str | None
     mime_type: str | None
@@ -105,7 +147,8 @@ class ContentFile:
         """Parse a `ContentFile` artifact."""
         columns = data.get("columns")
         return cls(
-            id=data["id"],
+            id=data["fileId"],
+            global_id=data["id"],
             file_id=data["fileId"],
             name=data.get("name"),
             mime_type=data.get("mimeType"),
@@ -196,9 +239,11 @@ class QualityReport:
 @dataclass(frozen=True, slots=True)
 class DataMash:
     """A data mash: its canonical model, join keys and quality. Read its records with
-    `ExperienceClient.records(execution_id)`."""
+    `ExperienceClient.records(execution_id)`. `id` is the `mash_id`; `global_id` the schema's
+    opaque `Node` id."""
 
     id: str
+    global_id: str
     mash_id: str
     name: str | None
     entity: str | None
@@ -212,7 +257,8 @@ class DataMash:
         """Parse a `DataMash` artifact (without its records)."""
         report = data.get("qualityReport")
         return cls(
-            id=data["id"],
+            id=data["mashId"],
+            global_id=data["id"],
             mash_id=data["mashId"],
             name=data.get("name"),
             entity=data.get("entity"),
@@ -237,27 +283,39 @@ def _artifact(data: JsonObject) -> Artifact | None:
 
 
 def _datetime(value: object) -> datetime | None:
-    if value is None:
+    # The schema's DateTime is RFC 3339 in UTC (`...Z`); an aware datetime either way.
+    if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 string, got {value!r}")
-    return datetime.fromisoformat(value)
+        raise TypeError(f"expected an RFC 3339 string, got {value!r}")
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """An execution of an intent (an upload, a data mash) as the API reported it."""
+    """An execution of an intent (an upload, a data mash) as the API reported it.
+
+    `id` is the execution id every method takes (the schema's `executionId`); `global_id` the
+    schema's opaque `Node` id. `failure` says why it did not complete (None while it runs and
+    once it completed); `error` is its message, kept for older callers."""
 
     id: str
+    global_id: str
     intent_type: str | None
     state: ExecutionState
     raw_status: str
     progress: Progress | None
-    error: str | None
+    failure: ExecutionFailure | None
     created_at: datetime | None
     updated_at: datetime | None
     is_terminal: bool
     artifacts: tuple[Artifact, ...]
+
+    @property
+    def error(self) -> str | None:
+        """Why it did not complete, for people: `failure.message` (None without a failure)."""
+        return self.failure.message if self.failure is not None else None
 
     @property
     def files(self) -> tuple[ContentFile, ...]:
@@ -274,14 +332,16 @@ class Execution:
         """Parse an `Execution` object; `ApiProtocolError` if it is not shaped like one."""
         try:
             progress = data.get("progress")
+            failure = data.get("failure")
             artifacts = (_artifact(a) for a in data.get("artifacts") or ())
             return cls(
-                id=data["id"],
+                id=data["executionId"],
+                global_id=data["id"],
                 intent_type=data.get("intentType"),
                 state=ExecutionState(data["state"]),
                 raw_status=data["rawStatus"],
                 progress=None if progress is None else Progress.from_graphql(progress),
-                error=data.get("error"),
+                failure=None if failure is None else ExecutionFailure.from_graphql(failure),
                 created_at=_datetime(data.get("createdAt")),
                 updated_at=_datetime(data.get("updatedAt")),
                 is_terminal=bool(data["isTerminal"]),
@@ -291,14 +351,33 @@ class Execution:
             raise ApiProtocolError(f"Unreadable execution in the API's answer: {exc!r}") from exc
 
 
+Node: TypeAlias = Execution | ContentFile | DataMash
+"""What a global id names: an execution or an artifact."""
+
+
+def node_from_graphql(data: JsonObject | None) -> Node | None:
+    """Parse a `Node` (by its `__typename`); None for null or a type newer than this SDK."""
+    if data is None:
+        return None
+    if data.get("__typename") == "Execution":
+        return Execution.from_graphql(data)
+    try:
+        return _artifact(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ApiProtocolError(f"Unreadable object in the API's answer: {exc!r}") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class RecordsPage:
-    """One page of a mash's joined records and where to continue from."""
+    """One page of a mash's joined records and where to continue from: `after=end_cursor`
+    forwards, `before=start_cursor` backwards."""
 
     records: tuple[dict[str, Any], ...]
     total_count: int
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = False
+    start_cursor: str | None = None
 
     @classmethod
     def from_graphql(cls, data: JsonObject) -> RecordsPage:
@@ -310,6 +389,8 @@ class RecordsPage:
                 total_count=int(data["totalCount"]),
                 has_next_page=bool(page_info["hasNextPage"]),
                 end_cursor=page_info.get("endCursor"),
+                has_previous_page=bool(page_info.get("hasPreviousPage", False)),
+                start_cursor=page_info.get("startCursor"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ApiProtocolError(f"Unreadable records page in the API's answer: {exc!r}") from exc

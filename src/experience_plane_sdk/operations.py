@@ -11,51 +11,59 @@ from __future__ import annotations
 
 from typing import Final
 
-EXECUTION_FIELDS: Final = """
+ARTIFACT_FIELDS: Final = """
+fragment ArtifactFields on Artifact {
+  __typename
+  id
+  ... on ContentFile {
+    fileId
+    name
+    mimeType
+    size
+    sha256
+    format
+    columns { name type nullCount distinctCount }
+    rowCount
+  }
+  ... on DataMash {
+    mashId
+    name
+    entity
+    canonicalFields {
+      name
+      type
+      confidence
+      sources { fileId column confidence }
+    }
+    joinKeys {
+      field
+      overlap
+      sources { fileId column confidence }
+    }
+    rowCount
+    qualityReport { completeness nullDensity duplicateKeys typeConflicts issues }
+  }
+}
+"""
+
+EXECUTION_FIELDS: Final = (
+    """
 fragment ExecutionFields on Execution {
   id
+  executionId
   intentType
   state
   rawStatus
   progress { phase percent }
-  error
+  failure { code message }
   createdAt
   updatedAt
   isTerminal
-  artifacts {
-    __typename
-    id
-    ... on ContentFile {
-      fileId
-      name
-      mimeType
-      size
-      sha256
-      format
-      columns { name type nullCount distinctCount }
-      rowCount
-    }
-    ... on DataMash {
-      mashId
-      name
-      entity
-      canonicalFields {
-        name
-        type
-        confidence
-        sources { fileId column confidence }
-      }
-      joinKeys {
-        field
-        overlap
-        sources { fileId column confidence }
-      }
-      rowCount
-      qualityReport { completeness nullDensity duplicateKeys typeConflicts issues }
-    }
-  }
+  artifacts { ...ArtifactFields }
 }
 """
+    + ARTIFACT_FIELDS
+)
 
 # What both mutations' result unions have in common: the accepted execution or an error.
 ACCEPTED_OR_ERROR: Final = """
@@ -113,17 +121,20 @@ subscription WatchExecution($executionId: ID!) {
 )
 
 MASH_RECORDS: Final = """
-query MashRecords($executionId: ID!, $first: Int!, $after: String) {
+query MashRecords(
+  $executionId: ID!, $first: Int, $after: String, $last: Int, $before: String
+) {
   executionStatus(executionId: $executionId) {
     id
+    executionId
     state
     artifacts {
       __typename
       ... on DataMash {
         mashId
-        records(first: $first, after: $after) {
+        records(first: $first, after: $after, last: $last, before: $before) {
           totalCount
-          pageInfo { hasNextPage endCursor }
+          pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
           edges { cursor node }
         }
       }
@@ -132,10 +143,30 @@ query MashRecords($executionId: ID!, $first: Int!, $after: String) {
 }
 """
 
+NODE: Final = (
+    """
+query Node($id: ID!) {
+  node(id: $id) { __typename ...ExecutionFields ...ArtifactFields }
+}
+"""
+    + EXECUTION_FIELDS
+)
+
+NODES: Final = (
+    """
+query Nodes($ids: [ID!]!) {
+  nodes(ids: $ids) { __typename ...ExecutionFields ...ArtifactFields }
+}
+"""
+    + EXECUTION_FIELDS
+)
+
 ALL: Final = {
     "UploadContent": UPLOAD_CONTENT,
     "CreateDataMash": CREATE_DATA_MASH,
     "ExecutionStatus": EXECUTION_STATUS,
     "WatchExecution": WATCH_EXECUTION,
     "MashRecords": MASH_RECORDS,
+    "Node": NODE,
+    "Nodes": NODES,
 }

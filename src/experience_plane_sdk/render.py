@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TextIO
 
@@ -25,7 +25,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
-        return value.isoformat()
+        # The API's own format: RFC 3339 in UTC with `Z` (naive taken as UTC).
+        instant = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return (
+            instant.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
+        )
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -36,6 +40,7 @@ def _plain(value: Any) -> Any:
 def execution_json(execution: Execution) -> dict[str, Any]:
     """The execution as a JSON-ready dict: the dataclass fields, artifacts tagged by `type`."""
     data: dict[str, Any] = _plain(dataclasses.asdict(execution))
+    data["error"] = execution.error  # a property now; kept for scripts reading it
     data["artifacts"] = [
         {"type": type(artifact).__name__, **_plain(dataclasses.asdict(artifact))}
         for artifact in execution.artifacts
@@ -68,8 +73,8 @@ def _progress(execution: Execution) -> str:
 def status_line(execution: Execution) -> str:
     """One line: id, state and progress (the plain, non-TTY update line)."""
     parts = [execution.id, f"{execution.state.value:<9}", _progress(execution)]
-    if execution.error:
-        parts.append(execution.error)
+    if execution.failure is not None:
+        parts.append(f"{execution.failure.code.value}: {execution.failure.message}")
     return "  ".join(part for part in parts if part).rstrip()
 
 
@@ -118,6 +123,11 @@ def _mash_lines(mash: DataMash) -> list[str]:
     return lines
 
 
+def _failure(execution: Execution) -> str:
+    failure = execution.failure
+    return "" if failure is None else f"{failure.code.value}: {failure.message}"
+
+
 def execution_text(execution: Execution) -> str:
     """A short aligned description of an execution and what it produced."""
     lines = _pairs(
@@ -126,9 +136,9 @@ def execution_text(execution: Execution) -> str:
             ("intent", execution.intent_type or ""),
             ("state", execution.state.value),
             ("progress", _progress(execution)),
-            ("error", execution.error or ""),
-            ("created", execution.created_at.isoformat() if execution.created_at else ""),
-            ("updated", execution.updated_at.isoformat() if execution.updated_at else ""),
+            ("failure", _failure(execution)),
+            ("created", _plain(execution.created_at) if execution.created_at else ""),
+            ("updated", _plain(execution.updated_at) if execution.updated_at else ""),
         ]
     )
     for artifact in execution.artifacts:

@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from experience_plane_sdk.client import DEFAULT_WAIT_TIMEOUT, ExperienceClient, UploadSource
-from experience_plane_sdk.models import Execution, RecordsPage
+from experience_plane_sdk.models import Execution, Node, RecordsPage
 
 __all__ = ["SyncExperienceClient"]
 
@@ -142,6 +142,14 @@ class SyncExperienceClient:
         """See `ExperienceClient.execution_status`."""
         return self._run(self._client.execution_status(execution_id))
 
+    def node(self, global_id: str) -> Node | None:
+        """See `ExperienceClient.node`."""
+        return self._run(self._client.node(global_id))
+
+    def nodes(self, global_ids: Sequence[str]) -> list[Node | None]:
+        """See `ExperienceClient.nodes`."""
+        return self._run(self._client.nodes(global_ids))
+
     def watch(self, execution_id: str) -> Iterator[Execution]:
         """See `ExperienceClient.watch`."""
         return self._iterate(self._client.watch(execution_id))
@@ -157,10 +165,20 @@ class SyncExperienceClient:
         return self._run(self._client.wait(execution_id, timeout=timeout, on_update=on_update))
 
     def records_page(
-        self, execution_id: str, *, first: int = 200, after: str | None = None
+        self,
+        execution_id: str,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> RecordsPage:
         """See `ExperienceClient.records_page`."""
-        return self._run(self._client.records_page(execution_id, first=first, after=after))
+        return self._run(
+            self._client.records_page(
+                execution_id, first=first, after=after, last=last, before=before
+            )
+        )
 
     def records(self, execution_id: str, *, page_size: int = 200) -> Iterator[dict[str, Any]]:
         """See `ExperienceClient.records`."""

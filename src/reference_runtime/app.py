@@ -66,8 +66,9 @@ def create_app(settings: RuntimeSettings | None = None) -> FastAPI:
     )
     routers = [health.router, sessions.router, intents.router, executions.router]
     if settings.mode is RuntimeMode.ASYNC:
-        # The platform's current Runtime has no stream: clients there must fall back to polling.
-        routers.append(executions.stream_router)
+        # The platform's current Runtime has no stream, no cancel and no list: clients there
+        # must poll, and keep their own list of the executions they started.
+        routers += [executions.stream_router, executions.cancel_router, executions.list_router]
     routers.append(artifacts.router)
     if settings.control_enabled:
         routers.append(control.router)

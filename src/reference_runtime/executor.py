@@ -1,8 +1,10 @@
-"""Running executions: phases, progress, durable status, and change notifications.
+"""Running executions: phases, progress, durable status, cancellation, and change notifications.
 An execution goes `created` → `executing` → `artifacts_received` → `completed`, or to `failed`
-from wherever it was. Each step is written to the store before anyone is told about it, so a
-status read never runs ahead of what a restart would show. In asynchronous mode the steps run in
-a background task; in platform mode the submit request runs them itself.
+(or `cancelled`) from wherever it was. Each step is written to the store before anyone is told
+about it, so a status read never runs ahead of what a restart would show; the artifacts are
+written in the same transaction as the `artifacts_received` step that names them. In
+asynchronous mode the steps run in a background task, which `cancel` stops at its next safe point
+(see `reference_runtime.cancelling`); in platform mode the submit request runs them itself.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import asyncio
 import copy
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from reference_runtime.blobs import BlobStore
+from reference_runtime.cancelling import CANCELLED_MESSAGE, CancelToken, ExecutionCancelled
 from reference_runtime.faults import LiveControls
 from reference_runtime.intake import discard_spooled
 from reference_runtime.intents import (
@@ -29,13 +32,16 @@ from reference_runtime.intents import (
 )
 from reference_runtime.mash_intent import data_mash_create
 from reference_runtime.settings import RuntimeMode
-from reference_runtime.store import ExecutionRecord, Store
+from reference_runtime.store import ArtifactRecord, ExecutionRecord, Store
 from reference_runtime.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 
 INTERRUPTED = "Interrupted: the Runtime restarted before this execution finished; submit it again"
 PHASE_PERCENT = {"created": 0.0, "executing": 25.0, "artifacts_received": 75.0, "completed": 100.0}
+# How long a cancel request waits for the work to reach its next safe point before it answers
+# with the execution as it stands (still running, its cancellation asked for).
+CANCEL_WAIT_SECONDS = 10.0
 
 
 class UnknownIntentType(LookupError):
@@ -116,7 +122,7 @@ class Executor:
         self.hub = hub
         self.mode = mode
         self._handlers = handlers_for(mode)
-        self._tasks: set[asyncio.Task[ExecutionRecord]] = set()
+        self._running: dict[str, tuple[asyncio.Task[ExecutionRecord], CancelToken]] = {}
         self._submit_lock = asyncio.Lock()
 
     @property
@@ -164,27 +170,41 @@ class Executor:
         return record, True
 
     def start(self, record: ExecutionRecord, params: dict[str, Any]) -> None:
-        """Run the execution in the background."""
-        task = asyncio.create_task(self.run(record, params), name=record.execution_id)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Run the execution in the background, cancellable by `cancel`."""
+        token = self.new_token()
+        task = asyncio.create_task(self.run(record, params, token), name=record.execution_id)
+        self._running[record.execution_id] = (task, token)
+        task.add_done_callback(lambda _: self._running.pop(record.execution_id, None))
 
-    async def run(self, record: ExecutionRecord, params: dict[str, Any]) -> ExecutionRecord:
+    def new_token(self) -> CancelToken:
+        """A cancellation flag whose checkpoints wait the live `step_delay` control."""
+        return CancelToken(lambda: self.controls.step_delay)
+
+    async def run(
+        self, record: ExecutionRecord, params: dict[str, Any], token: CancelToken | None = None
+    ) -> ExecutionRecord:
         """Drive the execution to a terminal status and return it as it ended."""
         handler = self._handlers[record.intent_type]
+        token = token or self.new_token()
         try:
-            await self._pause()
+            await token.pause(self.controls.phase_delay)
+            await token.acheckpoint()
             await self._advance(record, "executing")
             try:
-                result = await handler(IntentContext(self.store, self.blobs, record), params)
+                result = await handler(IntentContext(self.store, self.blobs, record, token), params)
             finally:
                 discard_spooled(params)  # whatever spooled text the handler did not take
             del params
+            token.commit()  # a handler that did not commit itself is past its last safe point
             artifacts = result.reduced if self.mode is RuntimeMode.PLATFORM else result.artifacts
             await self._pause()
-            await self._advance(record, "artifacts_received", artifacts=artifacts)
+            await self._advance(
+                record, "artifacts_received", artifacts=artifacts, new_artifacts=result.records
+            )
             await self._pause()
             await self._advance(record, "completed")
+        except ExecutionCancelled:
+            await self._advance(record, "cancelled", error=CANCELLED_MESSAGE)
         except IntentFailed as exc:
             await self._advance(record, "failed", error=str(exc))
         except asyncio.CancelledError:
@@ -194,6 +214,24 @@ class Executor:
             error = f"The Runtime failed while running {record.intent_type}: {exc!r}"
             await self._advance(record, "failed", error=error)
         return record
+
+    async def cancel(self, record: ExecutionRecord) -> ExecutionRecord:
+        """Ask the execution's work to stop at its next safe point and wait for it (at most
+        `CANCEL_WAIT_SECONDS`); return the execution as it then stands: `cancelled`, still
+        running (it has not reached a safe point yet), or finished (it was past its last one)."""
+        running = self._running.get(record.execution_id)
+        if running is None:
+            if not record.is_terminal:
+                # Recorded but not running (nothing runs it in this process): nothing to stop.
+                await self._advance(record, "cancelled", error=CANCELLED_MESSAGE)
+            return record
+        task, token = running
+        token.cancel()
+        await asyncio.wait({task}, timeout=CANCEL_WAIT_SECONDS)
+        current = await asyncio.to_thread(
+            self.store.get_execution, record.execution_id, record.tenant_id
+        )
+        return current or record
 
     async def _pause(self) -> None:
         if self.controls.phase_delay > 0:
@@ -206,6 +244,7 @@ class Executor:
         *,
         artifacts: dict[str, Any] | None = None,
         error: str | None = None,
+        new_artifacts: Sequence[ArtifactRecord] = (),
     ) -> None:
         now = utc_now()
         record.status = status
@@ -220,7 +259,7 @@ class Executor:
         if error is not None:
             event["error"] = error
         record.events.append(event)
-        await asyncio.to_thread(self.store.save_progress, record)
+        await asyncio.to_thread(self.store.save_progress, record, new_artifacts)
         self.hub.publish(record)
 
     async def recover(self) -> int:
@@ -232,7 +271,7 @@ class Executor:
 
     async def shutdown(self) -> None:
         """Stop the background executions (they count as interrupted at the next start)."""
-        tasks = list(self._tasks)
+        tasks = [task for task, _ in self._running.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

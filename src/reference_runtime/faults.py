@@ -38,6 +38,9 @@ class LiveControls:
     phase_delay: float = 0.0
     error_rate: float = 0.0
     drop_after_handling_rate: float = 0.0
+    # Seconds every safe point of a realm's work waits (cut short by a cancellation): makes an
+    # upload or a mash slow enough to be cancelled in the middle.
+    step_delay: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: RuntimeSettings) -> LiveControls:
@@ -58,6 +61,7 @@ class LiveControls:
             "phase_delay": self.phase_delay,
             "error_rate": self.error_rate,
             "drop_after_handling_rate": self.drop_after_handling_rate,
+            "step_delay": self.step_delay,
         }
 
 
@@ -147,11 +151,14 @@ class RouteTable:
 class FaultInjectionMiddleware:
     """Counts every request, then applies the configured faults to `/api` requests.
 
-    - `latency` seconds are added before every `/api` request is handled;
+    - `latency` seconds are added before every `/api` request is handled (the execution
+      stream also sends each message that much later: `api.executions`);
     - `status_error_rate` of status reads answer 503 with `Retry-After: 0`;
     - `drop_rate` of `/api` HTTP requests are not handled: the response starts with a
       Content-Length and the connection is closed part-way, as a failing network would;
-    - `error_rate` of `/api` HTTP requests of any kind (submits too) answer 503 unhandled;
+    - `error_rate` of `/api` requests of any kind (submits too) answer 503 unhandled, the
+      handshakes of execution streams included (an open stream fails as often: see
+      `api.executions`);
     - `drop_after_handling_rate` of submits (`POST /api/intent/submit`) are handled (the
       execution starts) and then their answer is dropped the same way: the caller cannot
       know whether anything happened, the case idempotency keys exist for.
@@ -199,8 +206,11 @@ class FaultInjectionMiddleware:
             if status_read is not None and self._chance(self.controls.status_error_rate):
                 await self._unavailable(send)
                 return
-            if is_http and self._chance(self.controls.error_rate):
-                await self._unavailable(send)
+            if self._chance(self.controls.error_rate):
+                if is_http:
+                    await self._unavailable(send)
+                else:
+                    await self._refuse_handshake(scope, send)
                 return
             if (
                 is_http
@@ -226,6 +236,21 @@ class FaultInjectionMiddleware:
         ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    @classmethod
+    async def _refuse_handshake(cls, scope: Scope, send: Send) -> None:
+        """Answer a WebSocket handshake with the 503 an HTTP request gets, where the server
+        can (the ASGI `websocket.http.response` extension); else close before accepting."""
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1011})
+            return
+        body = b'{"detail": "Injected fault: the Runtime is temporarily unavailable"}'
+        headers: list[tuple[bytes, bytes]] = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body})
 
     @staticmethod
     async def _drop(send: Send) -> None:

@@ -1,7 +1,9 @@
 """The work behind each intent type: what an execution does between `executing` and its end.
 A handler returns the artifacts it produced in two shapes: in full (the contract) and reduced to
-their ids (the platform's current Runtime). Problems a person can fix raise `IntentFailed` with a
-message that says what to do.
+their ids (the platform's current Runtime), with the records the executor stores together with
+the status that names them. Problems a person can fix raise `IntentFailed` with a message that
+says what to do. A handler checks `ctx.cancel` at its safe points and commits it just before it
+writes anything lasting (a blob), so a cancelled execution leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from reference_runtime.blobs import BlobStore
+from reference_runtime.cancelling import CancelToken
 from reference_runtime.intake import SpooledText, discard_spooled, text_chunks
 from reference_runtime.realms.content import ContentError, describe_file, profile_file
 from reference_runtime.store import ArtifactRecord, ExecutionRecord, Store
@@ -31,19 +34,22 @@ class IntentFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class IntentResult:
-    """The artifacts an execution produced, in full and reduced to ids."""
+    """The artifacts an execution produced, in full and reduced to ids, and their records (stored
+    by the executor in the transaction that marks the execution `artifacts_received`)."""
 
     artifacts: dict[str, Any]
     reduced: dict[str, Any]
+    records: tuple[ArtifactRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class IntentContext:
-    """What a handler may use: the stores and the execution it runs for."""
+    """What a handler may use: the stores, the execution it runs for and its cancel flag."""
 
     store: Store
     blobs: BlobStore
     execution: ExecutionRecord
+    cancel: CancelToken
 
 
 Handler = Callable[[IntentContext, dict[str, Any]], Awaitable[IntentResult]]
@@ -88,11 +94,16 @@ def _hexdecode(text: bytes) -> bytes:
 HEX = _Encoding("hex", 2, _hexdecode)
 
 
-def _decode_into(target: BinaryIO, chunks: Iterator[bytes], encoding: _Encoding) -> tuple[str, int]:
+def _decode_into(
+    target: BinaryIO,
+    chunks: Iterator[bytes],
+    encoding: _Encoding,
+    checkpoint: Callable[[], None] = lambda: None,
+) -> tuple[str, int]:
     """Decode encoded text arriving in chunks into `target`; return the bytes' sha256 and size.
 
     Text is decoded in whole blocks; the last block is held back until the end, so that base64
-    padding is only accepted there."""
+    padding is only accepted there. `checkpoint` runs before each chunk (a safe point)."""
     digest = hashlib.sha256()
     size = 0
     pending = b""
@@ -105,6 +116,7 @@ def _decode_into(target: BinaryIO, chunks: Iterator[bytes], encoding: _Encoding)
         target.write(data)
 
     for chunk in chunks:
+        checkpoint()
         pending += chunk
         cut = len(pending) - len(pending) % encoding.block - encoding.block
         if cut > 0:
@@ -137,15 +149,20 @@ def _verify(size: int, digest: str, filename: str, params: Mapping[str, Any]) ->
 
 
 def _receive(
-    blobs: BlobStore, encoded: str | SpooledText, encoding: _Encoding, filename: str
+    blobs: BlobStore,
+    encoded: str | SpooledText,
+    encoding: _Encoding,
+    filename: str,
+    checkpoint: Callable[[], None],
 ) -> tuple[Path, str, int]:
     """Decode `file_content` into a new file in the blob store's `incoming`, streaming; return
-    the file, its sha256 and size. The file is deleted when the content is not valid."""
+    the file, its sha256 and size. The file is deleted when the content is not valid, or the
+    execution is cancelled on the way."""
     fd, name = tempfile.mkstemp(dir=blobs.incoming, prefix="file-")
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as target:
-            digest, size = _decode_into(target, text_chunks(encoded), encoding)
+            digest, size = _decode_into(target, text_chunks(encoded), encoding, checkpoint)
     except (binascii.Error, ValueError) as exc:
         path.unlink(missing_ok=True)
         raise IntentFailed(
@@ -166,22 +183,27 @@ async def _store_file(
     filename: str,
     mime_type: str,
     file_type: str | None = None,
-) -> dict[str, Any]:
-    """Decode, verify, store and profile the bytes, and record the `file` artifact; return its
-    payload (with the `file_type` the platform's upload names, when given). The content streams
-    from the request's text to disk, never held whole."""
-    path, digest, size = await asyncio.to_thread(_receive, ctx.blobs, encoded, encoding, filename)
+) -> ArtifactRecord:
+    """Decode, verify, profile and store the bytes; return the `file` artifact's record (its
+    payload with the `file_type` the platform's upload names, when given). The content streams
+    from the request's text to a file in `incoming`, never held whole, and becomes a blob only
+    once the execution is past its point of no return."""
+    checkpoint = ctx.cancel.checkpoint
+    path, digest, size = await asyncio.to_thread(
+        _receive, ctx.blobs, encoded, encoding, filename, checkpoint
+    )
     try:
         _verify(size, digest, filename, params)
+        try:
+            profile = await asyncio.to_thread(
+                profile_file, path, filename, mime_type, checkpoint=checkpoint
+            )
+        except ContentError as exc:
+            raise IntentFailed(str(exc)) from exc
+        ctx.cancel.commit()
         await asyncio.to_thread(ctx.blobs.adopt, path, digest)
     finally:
         path.unlink(missing_ok=True)
-    try:
-        profile = await asyncio.to_thread(
-            profile_file, ctx.blobs.path_for(digest), filename, mime_type
-        )
-    except ContentError as exc:
-        raise IntentFailed(str(exc)) from exc
     file_id = new_id("file")
     created_at = utc_now()
     payload = describe_file(
@@ -195,7 +217,7 @@ async def _store_file(
     )
     if file_type is not None:
         payload["file_type"] = file_type
-    record = ArtifactRecord(
+    return ArtifactRecord(
         artifact_id=file_id,
         tenant_id=ctx.execution.tenant_id,
         artifact_type="file",
@@ -207,11 +229,10 @@ async def _store_file(
         payload=payload,
         created_at=created_at,
     )
-    await asyncio.to_thread(ctx.store.insert_artifact, record)
-    return payload
 
 
-def _file_result(payload: dict[str, Any]) -> IntentResult:
+def _file_result(record: ArtifactRecord) -> IntentResult:
+    payload = record.payload
     return IntentResult(
         artifacts={"file": {"result_type": "file", "semantic_payload": payload}},
         reduced={
@@ -223,6 +244,7 @@ def _file_result(payload: dict[str, Any]) -> IntentResult:
                 },
             }
         },
+        records=(record,),
     )
 
 
@@ -245,7 +267,7 @@ async def content_upload(ctx: IntentContext, params: dict[str, Any]) -> IntentRe
         raise IntentFailed(f"Unsupported content_encoding {encoding!r}; send the bytes as base64")
     encoded = _file_content(params, intent, BASE64)
     try:
-        payload = await _store_file(
+        record = await _store_file(
             ctx,
             encoded,
             BASE64,
@@ -255,7 +277,7 @@ async def content_upload(ctx: IntentContext, params: dict[str, Any]) -> IntentRe
         )
     finally:
         discard_spooled(encoded)
-    return _file_result(payload)
+    return _file_result(record)
 
 
 async def ingest_file(ctx: IntentContext, params: dict[str, Any]) -> IntentResult:
@@ -267,7 +289,7 @@ async def ingest_file(ctx: IntentContext, params: dict[str, Any]) -> IntentResul
     file_type = _text_param(params, "file_type", intent, required=False)
     encoded = _file_content(params, intent, HEX)
     try:
-        payload = await _store_file(
+        record = await _store_file(
             ctx,
             encoded,
             HEX,
@@ -278,4 +300,4 @@ async def ingest_file(ctx: IntentContext, params: dict[str, Any]) -> IntentResul
         )
     finally:
         discard_spooled(encoded)
-    return _file_result(payload)
+    return _file_result(record)

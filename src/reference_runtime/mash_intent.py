@@ -51,6 +51,7 @@ def _load_sources(ctx: IntentContext, refs: list[str]) -> list[MashSource]:
     sources = []
     for ref, record in records.items():
         assert record is not None  # unknown refs were rejected above
+        ctx.cancel.checkpoint()
         if record.artifact_type != "file":
             raise IntentFailed(
                 f"Content ref {ref} is a {record.artifact_type}, not an uploaded file; "
@@ -62,7 +63,12 @@ def _load_sources(ctx: IntentContext, refs: list[str]) -> list[MashSource]:
                 f"{record.payload.get('format')}); a data mash needs {TABULAR_FORMATS}"
             )
         try:
-            table = read_table(ctx.blobs.path_for(record.hash), record.name, record.mime_type)
+            table = read_table(
+                ctx.blobs.path_for(record.hash),
+                record.name,
+                record.mime_type,
+                checkpoint=ctx.cancel.checkpoint,
+            )
         except ContentError as exc:
             raise IntentFailed(str(exc)) from exc
         if table is None:
@@ -94,16 +100,22 @@ def _profiles(table: Table, payload: dict[str, Any]) -> list[ColumnProfile]:
 
 
 def _mash(ctx: IntentContext, refs: list[str], options: MashOptions) -> ArtifactRecord:
-    """Load, compose and store the mash (blocking: run it on a worker thread)."""
+    """Load and compose the mash, store its records' blob; return the artifact's record, which
+    the executor stores with the status (blocking: run it on a worker thread). Cancelled, it
+    stops at the next source, stage or batch of records, and the records written so far (a
+    file in the blob store's `incoming`) are deleted: no blob or line index is left."""
     sources = _load_sources(ctx, refs)
     mash_id = new_id("mash")
+    checkpoint = ctx.cancel.checkpoint
     with RecordsWriter(ctx.blobs) as writer:
         try:
-            payload = build_mash(mash_id, sources, options, writer.write)
+            payload = build_mash(mash_id, sources, options, writer.write, checkpoint=checkpoint)
         except MashError as exc:
             raise IntentFailed(str(exc)) from exc
+        # The point of no return: only now do the records become a blob and its line index.
+        ctx.cancel.commit()
         stored = writer.commit()
-    record = ArtifactRecord(
+    return ArtifactRecord(
         artifact_id=mash_id,
         tenant_id=ctx.execution.tenant_id,
         artifact_type="data_mash",
@@ -115,8 +127,6 @@ def _mash(ctx: IntentContext, refs: list[str], options: MashOptions) -> Artifact
         payload=payload,
         created_at=utc_now(),
     )
-    ctx.store.insert_artifact(record)
-    return record
 
 
 async def data_mash_create(ctx: IntentContext, params: dict[str, Any]) -> IntentResult:
@@ -135,4 +145,5 @@ async def data_mash_create(ctx: IntentContext, params: dict[str, Any]) -> Intent
                 "semantic_payload": {"mash_id": record.artifact_id},
             }
         },
+        records=(record,),
     )

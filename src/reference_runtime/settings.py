@@ -37,8 +37,9 @@ class RuntimeSettings(BaseSettings):
     fault_status_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fault_drop_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     control_enabled: bool = False
-    # Keep-alive pings on the execution stream; the contract asks for roughly every 15 s.
-    stream_ping_interval: float = Field(default=15.0, gt=0.0)
+    # Keep-alive pings on the execution stream while nothing changes; the contract asks for
+    # one at least every 3 s (a silent stream is a broken one to the Experience Plane).
+    stream_ping_interval: float = Field(default=3.0, gt=0.0)
     log_level: str = "info"
     # Refuse a submit naming a session the tenant never created (404 "Session not found"), as
     # a Runtime that lost its state would. None: on in async mode, off in platform mode (the

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ CREATE TABLE IF NOT EXISTS executions (
 CREATE INDEX IF NOT EXISTS executions_idempotency
     ON executions (tenant_id, intent_type, idempotency_key);
 CREATE INDEX IF NOT EXISTS executions_status ON executions (status);
+-- Listing, newest first: the rowid (insertion order, under the submit lock) breaks ties
+-- between executions created in the same millisecond; every index ends with it implicitly.
+CREATE INDEX IF NOT EXISTS executions_by_tenant ON executions (tenant_id, created_at);
+CREATE INDEX IF NOT EXISTS executions_by_user ON executions (tenant_id, user_id, created_at);
 CREATE TABLE IF NOT EXISTS artifacts (
     artifact_id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL,
@@ -57,6 +62,15 @@ CREATE TABLE IF NOT EXISTS artifacts (
     created_at TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True, slots=True)
+class ListPosition:
+    """Where an execution stands in the newest-first list: its creation time, then its rowid
+    (the order executions were recorded in)."""
+
+    created_at: str
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,23 +268,35 @@ class Store:
                 ),
             )
 
-    def save_progress(self, record: ExecutionRecord) -> None:
-        """Write back the mutable part of an execution: status, progress, error, artifacts."""
+    def save_progress(
+        self, record: ExecutionRecord, new_artifacts: Sequence[ArtifactRecord] = ()
+    ) -> None:
+        """Write back the mutable part of an execution (status, progress, error, artifacts),
+        and store `new_artifacts` in the same transaction: an execution's artifacts become
+        readable together with the status that names them, never before."""
         with self._lock:
-            self._conn.execute(
-                "UPDATE executions SET status = ?, phase = ?, percent = ?, error = ?, "
-                "artifacts = ?, events = ?, updated_at = ? WHERE execution_id = ?",
-                (
-                    record.status,
-                    record.phase,
-                    record.percent,
-                    record.error,
-                    json.dumps(record.artifacts) if record.artifacts is not None else None,
-                    json.dumps(record.events),
-                    record.updated_at,
-                    record.execution_id,
-                ),
-            )
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for artifact in new_artifacts:
+                    self._insert_artifact(artifact)
+                self._conn.execute(
+                    "UPDATE executions SET status = ?, phase = ?, percent = ?, error = ?, "
+                    "artifacts = ?, events = ?, updated_at = ? WHERE execution_id = ?",
+                    (
+                        record.status,
+                        record.phase,
+                        record.percent,
+                        record.error,
+                        json.dumps(record.artifacts) if record.artifacts is not None else None,
+                        json.dumps(record.events),
+                        record.updated_at,
+                        record.execution_id,
+                    ),
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def get_execution(self, execution_id: str, tenant_id: str) -> ExecutionRecord | None:
         """The tenant's execution with this id; another tenant's is as absent as a missing one."""
@@ -293,6 +319,36 @@ class Store:
         )
         return _execution_from_row(row) if row is not None else None
 
+    def list_executions(
+        self,
+        tenant_id: str,
+        *,
+        user_id: str | None = None,
+        limit: int,
+        older_than: ListPosition | None = None,
+    ) -> list[tuple[ListPosition, ExecutionRecord]]:
+        """The tenant's executions (one user's when `user_id` is given), newest first, at most
+        `limit`, strictly older than `older_than`; each with its position in that order.
+
+        One range read of an index ((tenant, created_at) or (tenant, user, created_at))."""
+        where = ["tenant_id = ?"]
+        params: list[object] = [tenant_id]
+        if user_id is not None:
+            where.append("user_id = ?")
+            params.append(user_id)
+        if older_than is not None:
+            where.append("(created_at, rowid) < (?, ?)")
+            params += [older_than.created_at, older_than.seq]
+        params.append(limit)
+        rows = self._fetch_all(
+            f"SELECT rowid AS seq, {_EXECUTION_COLUMNS} FROM executions "  # noqa: S608 - constant columns
+            f"WHERE {' AND '.join(where)} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            tuple(params),
+        )
+        return [
+            (ListPosition(row["created_at"], row["seq"]), _execution_from_row(row)) for row in rows
+        ]
+
     def unfinished_executions(self) -> list[ExecutionRecord]:
         """Executions that never reached a terminal status (the process stopped under them)."""
         placeholders = ", ".join("?" for _ in TERMINAL_STATUSES)
@@ -308,22 +364,25 @@ class Store:
     def insert_artifact(self, record: ArtifactRecord) -> None:
         """Store a new artifact."""
         with self._lock:
-            self._conn.execute(
-                f"INSERT INTO artifacts ({_ARTIFACT_COLUMNS}) "  # noqa: S608 - constant columns
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.artifact_id,
-                    record.tenant_id,
-                    record.artifact_type,
-                    record.name,
-                    record.mime_type,
-                    record.size,
-                    record.hash,
-                    record.execution_id,
-                    json.dumps(record.payload),
-                    record.created_at,
-                ),
-            )
+            self._insert_artifact(record)
+
+    def _insert_artifact(self, record: ArtifactRecord) -> None:
+        self._conn.execute(
+            f"INSERT INTO artifacts ({_ARTIFACT_COLUMNS}) "  # noqa: S608 - constant columns
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.artifact_id,
+                record.tenant_id,
+                record.artifact_type,
+                record.name,
+                record.mime_type,
+                record.size,
+                record.hash,
+                record.execution_id,
+                json.dumps(record.payload),
+                record.created_at,
+            ),
+        )
 
     def get_artifact(self, artifact_id: str, tenant_id: str) -> ArtifactRecord | None:
         """The tenant's artifact with this id; another tenant's is as absent as a missing one."""

@@ -19,7 +19,8 @@ from tests.support.processes import ApiProcess
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 EXECUTION_FIELDS = """
-  id intentType state rawStatus error isTerminal createdAt updatedAt
+  id executionId intentType state rawStatus failure { code message } isTerminal
+  createdAt updatedAt
   progress { phase percent }
   artifacts {
     __typename id
@@ -56,7 +57,8 @@ query Execution($id: ID!) {{ executionStatus(executionId: $id) {{ {EXECUTION_FIE
 WATCH = """
 subscription Watch($id: ID!) {
   executionStatus(executionId: $id) {
-    id state rawStatus error isTerminal progress { phase percent }
+    id executionId state rawStatus failure { code message } isTerminal createdAt updatedAt
+    progress { phase percent }
   }
 }
 """

@@ -16,7 +16,7 @@ from tests.support.processes import ApiProcess
 
 PREFLIGHT = {"GraphQL-Preflight": "1"}
 RESULT = """__typename
-    ... on ExecutionAccepted { execution { id state isTerminal } }
+    ... on ExecutionAccepted { execution { id executionId state isTerminal } }
     ... on Error { code message }
     ... on RuntimeOutcomeUnknownError { idempotencyKey }"""
 UPLOAD = f"""mutation ($file: Upload!, $key: String) {{
@@ -27,7 +27,9 @@ MASH = f"""mutation ($refs: [ID!]!, $name: String, $key: String) {{
 }}"""
 STATUS = "query ($id: ID!) { executionStatus(executionId: $id) { id state error isTerminal } }"
 WATCH = """subscription ($id: ID!) {
-  executionStatus(executionId: $id) { id state error isTerminal stale staleReason staleSince }
+  executionStatus(executionId: $id) {
+    id state failure { code message } isTerminal stale staleReason staleSince
+  }
 }"""
 CSV = b"id,name,amount\n1,Ada,10\n2,Bob,20\n3,Cy,30\n"
 

@@ -92,7 +92,11 @@ async def test_bad_credentials_are_401_on_http_transports(
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
     (error,) = response.json()["errors"]
-    assert error["extensions"] == {"code": "UNAUTHENTICATED", "reason": reason}
+    assert error["extensions"] == {
+        "code": "UNAUTHENTICATED",
+        "reason": reason,
+        "requestId": response.headers["x-request-id"],
+    }
     assert error["message"]
 
 

@@ -86,6 +86,8 @@ def test_dev_runs_both_services_and_stops_them(tmp_path: Path, stop_signal: sign
         assert graphiql.status_code == 200
         assert "graphiql" in graphiql.text.lower()
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        # The API keeps its execution index beside the Runtime's data.
+        assert (tmp_path / "experience-plane" / "executions.sqlite3").is_file()
         (header_line,) = [line for line in lines if line.startswith("GraphiQL Headers tab:")]
         headers = json.loads(header_line.removeprefix("GraphiQL Headers tab:"))
         # ... and GraphiQL starts with it, so its first introspection succeeds.

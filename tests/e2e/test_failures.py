@@ -42,7 +42,8 @@ async def test_mash_of_a_non_tabular_file_fails_with_its_error(
         events = await watch_ws(ws_client(api), mash["execution"]["id"])
         assert events[-1]["state"] == "FAILED"
         assert events[-1]["isTerminal"] is True
-        assert "not tabular" in events[-1]["error"]
+        assert events[-1]["failure"]["code"] == "NOT_TABULAR"
+        assert "not tabular" in events[-1]["failure"]["message"]
 
         status = await session.execute(request(EXECUTION, id=mash["execution"]["id"]))
         assert status["executionStatus"]["state"] == "FAILED"
@@ -54,7 +55,8 @@ async def test_mash_with_an_unknown_ref_fails_with_its_error(api: ApiProcess) ->
         mash = await create_mash(session, ["file_does_not_exist"])
     events = await watch_ws(ws_client(api), mash["execution"]["id"])
     assert events[-1]["state"] == "FAILED"
-    assert "file_does_not_exist" in events[-1]["error"]
+    assert events[-1]["failure"]["code"] == "UNKNOWN_CONTENT_REF"
+    assert "file_does_not_exist" in events[-1]["failure"]["message"]
 
 
 async def test_unknown_execution_is_null_in_a_query(api: ApiProcess) -> None:

@@ -35,7 +35,7 @@ async def test_fifty_subscribers_one_runtime_watcher(
     try:
         async with http_client(api) as session:
             accepted = await upload(session, EXAMPLES / "customers.csv")
-        execution_id = accepted["execution"]["id"]
+        execution_id = accepted["execution"]["executionId"]
 
         per_connection: list[Any] = await asyncio.gather(
             *(follow_on_one_connection(ws_client(api), execution_id) for _ in range(CONNECTIONS))

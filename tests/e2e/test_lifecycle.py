@@ -114,7 +114,7 @@ async def test_sigterm_finishes_in_flight_requests_and_ends_subscriptions_as_a_r
         try:
             async with AsyncExitStack() as stack, httpx.AsyncClient(timeout=30) as http:
                 accepted = result(await upload(http, api), "uploadContent")
-                execution_id = accepted["execution"]["id"]
+                execution_id = accepted["execution"]["executionId"]
                 sockets = [await stack.enter_async_context(ws_connection(api)) for _ in range(3)]
                 for socket in sockets:
                     await subscribe(socket, execution_id)

@@ -81,7 +81,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 async def uploaded_execution(http: httpx.AsyncClient, api: ApiProcess) -> str:
     accepted = result(await upload(http, api), "uploadContent")
     assert accepted["__typename"] == "ExecutionAccepted", accepted
-    execution_id: str = accepted["execution"]["id"]
+    execution_id: str = accepted["execution"]["executionId"]
     return execution_id
 
 

@@ -93,7 +93,7 @@ async def submit(api: ApiProcess, tenant: str, key: str | None = None) -> str:
     async with httpx.AsyncClient(timeout=30) as http:
         accepted = result(await upload(http, api, tenant=tenant, key=key), "uploadContent")
     assert accepted["__typename"] == "ExecutionAccepted", accepted
-    execution_id: str = accepted["execution"]["id"]
+    execution_id: str = accepted["execution"]["executionId"]
     return execution_id
 
 

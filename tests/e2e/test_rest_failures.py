@@ -34,7 +34,10 @@ def processes(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RuntimeProcess, ApiProcess]]:
     data_dir = tmp_path_factory.mktemp("rest-failures") / "runtime"
-    runtime = RuntimeProcess(data_dir, require_session=True)
+    # Keep-alives inside the stale promise (0.5 s below), so that a quiet stream is not stale.
+    runtime = RuntimeProcess(
+        data_dir, require_session=True, env={"REFERENCE_RUNTIME_STREAM_PING_INTERVAL": "0.1"}
+    )
     env = {
         "EXPERIENCE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
         "EXPERIENCE_RATE_LIMIT_PER_SECOND": "0.01",

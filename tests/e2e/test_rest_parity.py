@@ -205,14 +205,14 @@ async def test_graphql_and_rest_give_the_same_results_and_share_executions(
     async with http_client(api) as session:
         for name in FILES:
             result = await upload(session, rest.EXAMPLES / name)
-            execution_id = result["execution"]["id"]
+            execution_id = result["execution"]["executionId"]
             events = await graphql_watch(graphql_ws_client(api), execution_id)
             assert events[-1]["state"] == "COMPLETED"
             done = await session.execute(request(EXECUTION, id=execution_id))
             graphql_files[name] = done["executionStatus"]
         graphql_ids = {name: e["artifacts"][0]["fileId"] for name, e in graphql_files.items()}
         result = await create_mash(session, list(graphql_ids.values()), **GRAPHQL_MASH_OPTIONS)
-        graphql_mash_id = result["execution"]["id"]
+        graphql_mash_id = result["execution"]["executionId"]
         events = await graphql_watch(graphql_ws_client(api), graphql_mash_id)
         assert events[-1]["state"] == "COMPLETED"
         details = await session.execute(request(MASH_DETAILS, id=graphql_mash_id, first=500))
@@ -222,15 +222,21 @@ async def test_graphql_and_rest_give_the_same_results_and_share_executions(
         for final in [*rest_files.values(), rest_mash_execution]:
             seen = await session.execute(request(EXECUTION, id=final["id"]))
             execution = seen["executionStatus"]
-            assert execution["id"] == final["id"]
+            assert execution["executionId"] == final["id"]
             assert execution["state"] == final["state"]
             assert execution["intentType"] == final["intent_type"]
             assert execution["rawStatus"] == final["raw_status"]
+            # One time format: the same instants, written alike.
+            assert execution["createdAt"] == final["created_at"]
+            assert execution["updatedAt"] == final["updated_at"]
+            assert execution["failure"] is final["failure"] is None
     for name in FILES:
-        response = await rest.status(http, api, graphql_files[name]["id"])
+        response = await rest.status(http, api, graphql_files[name]["executionId"])
         assert response.status_code == 200
         seen = response.json()
-        assert (seen["id"], seen["state"]) == (graphql_files[name]["id"], "COMPLETED")
+        assert (seen["id"], seen["state"]) == (graphql_files[name]["executionId"], "COMPLETED")
+        assert seen["created_at"] == graphql_files[name]["createdAt"]
+        assert seen["updated_at"] == graphql_files[name]["updatedAt"]
         assert rest_profile(seen["artifacts"][0]) == graphql_profile(
             graphql_files[name]["artifacts"][0]
         )
@@ -250,3 +256,22 @@ async def test_graphql_and_rest_give_the_same_results_and_share_executions(
     assert from_rest["join_keys"]
     assert from_rest["records"]
     assert from_rest == from_graphql
+
+
+async def test_a_failed_execution_has_the_same_failure_and_times_on_both_surfaces(
+    http: httpx.AsyncClient, api: ApiProcess
+) -> None:
+    response = await rest.create_mash(http, api, ["file_not_uploaded"])
+    assert response.status_code == 202, response.text
+    from_rest = await rest.follow_sse(http, api, response.json()["id"])
+    async with http_client(api) as session:
+        seen = await session.execute(request(EXECUTION, id=from_rest["id"]))
+    from_graphql = seen["executionStatus"]
+    assert from_rest["state"] == from_graphql["state"] == "FAILED"
+    assert from_rest["failure"] == from_graphql["failure"]
+    assert from_rest["failure"]["code"] == "UNKNOWN_CONTENT_REF"
+    # The deprecated string stays, and says the same.
+    assert from_rest["error"] == from_rest["failure"]["message"]
+    assert from_rest["created_at"] == from_graphql["createdAt"]
+    assert from_rest["updated_at"] == from_graphql["updatedAt"]
+    assert from_rest["updated_at"].endswith("Z")

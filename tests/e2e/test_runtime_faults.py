@@ -212,7 +212,8 @@ async def test_a_subscription_goes_stale_across_a_restart_then_reports_the_true_
     # The Runtime itself failed the interrupted execution on restart: that is the truth, and
     # it only arrives once the Runtime answers again.
     assert last["state"] == "FAILED"
-    assert "restarted" in last["error"]
+    assert last["failure"]["code"] == "RUNTIME_RESTARTED"
+    assert "restarted" in last["failure"]["message"]
     assert received.index(last) > received.index(stale[0])
 
 

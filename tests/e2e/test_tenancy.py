@@ -51,12 +51,12 @@ def owners_work(api: ApiProcess) -> OwnersWork:
 async def _create_owners_work(api: ApiProcess) -> OwnersWork:
     async with http_client(api, tenant=OWNER) as session:
         uploaded = await upload(session, EXAMPLES / "customers.csv")
-        upload_execution = uploaded["execution"]["id"]
+        upload_execution = uploaded["execution"]["executionId"]
         await watch_ws(ws_client(api, tenant=OWNER), upload_execution)
         done = await session.execute(request(EXECUTION, id=upload_execution))
         file_id = done["executionStatus"]["artifacts"][0]["fileId"]
         mash = await create_mash(session, [file_id])
-        mash_execution = mash["execution"]["id"]
+        mash_execution = mash["execution"]["executionId"]
         await watch_ws(ws_client(api, tenant=OWNER), mash_execution)
     return OwnersWork(upload_execution, file_id, mash_execution)
 
@@ -153,7 +153,7 @@ async def test_another_tenants_file_cannot_be_mashed_or_detected(
         async with http_client(api, tenant=INTRUDER) as session:
             mash = await create_mash(session, [file_id])
         events = await watch_ws(ws_client(api, tenant=INTRUDER), mash["execution"]["id"])
-        return events[-1]["state"], events[-1]["error"]
+        return events[-1]["state"], events[-1]["failure"]["message"]
 
     foreign_state, foreign_error = await mash_error(owners_work.file_id)
     unknown_state, unknown_error = await mash_error(UNKNOWN_FILE)

@@ -55,4 +55,5 @@ async def test_mash_events_over_sse(api: ApiProcess) -> None:
         mash = await create_mash(session, ["no-such-file"])
     failed = await watch_sse(api, mash["execution"]["id"])
     assert failed[-1]["state"] == "FAILED"
-    assert "no-such-file" in failed[-1]["error"]
+    assert failed[-1]["failure"]["code"] == "UNKNOWN_CONTENT_REF"
+    assert "no-such-file" in failed[-1]["failure"]["message"]

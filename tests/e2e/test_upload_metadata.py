@@ -152,7 +152,10 @@ def bad_request(response: httpx.Response) -> str:
     """The message of a GraphQL 400 with code BAD_REQUEST."""
     assert response.status_code == 400, response.text
     (error,) = response.json()["errors"]
-    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["extensions"] == {
+        "code": "BAD_REQUEST",
+        "requestId": response.headers["x-request-id"],
+    }
     return str(error["message"])
 
 
@@ -249,7 +252,11 @@ async def test_an_oversize_upload_is_upload_too_large_on_both_surfaces(api: ApiP
     rest_status, rest = await raw_answer(api, "/v1/content/upload", declared)
     assert graphql_status == rest_status == "HTTP/1.1 413 Request Entity Too Large"
     (error,) = graphql["errors"]
-    assert error["extensions"] == {"code": "UPLOAD_TOO_LARGE", "maxBytes": 100 * 1024 * 1024}
+    assert error["extensions"] == {
+        "code": "UPLOAD_TOO_LARGE",
+        "maxBytes": 100 * 1024 * 1024,
+        "requestId": error["extensions"]["requestId"],  # the raw answer's headers are not read
+    }
     assert rest["error"]["code"] == "UPLOAD_TOO_LARGE"
     assert rest["error"]["details"] == {"max_bytes": 100 * 1024 * 1024}
 
@@ -264,6 +271,9 @@ async def test_an_oversize_json_body_is_request_too_large_on_both_surfaces(
     )
     assert graphql_status == rest_status == "HTTP/1.1 413 Request Entity Too Large"
     (error,) = graphql["errors"]
-    assert error["extensions"] == {"code": "REQUEST_TOO_LARGE"}
+    assert error["extensions"] == {
+        "code": "REQUEST_TOO_LARGE",
+        "requestId": error["extensions"]["requestId"],  # the raw answer's headers are not read
+    }
     assert rest["error"]["code"] == "REQUEST_TOO_LARGE"
     assert rest["error"]["details"] == {"max_bytes": 1024 * 1024}

@@ -48,8 +48,10 @@ async def test_a_chunked_body_is_cut_off_at_the_limit() -> None:
         )
         small = await http.post("/echo", json={"a": "b"})
     assert refused.status_code == 413
-    assert refused.json()["errors"][0]["extensions"] == {"code": "REQUEST_TOO_LARGE"}
-    assert refused.headers["x-request-id"]
+    assert refused.json()["errors"][0]["extensions"] == {
+        "code": "REQUEST_TOO_LARGE",
+        "requestId": refused.headers["x-request-id"],
+    }
     assert small.json() == {"a": "b"}
 
 
@@ -76,6 +78,7 @@ async def test_get_principal_is_the_rest_surfaces_dependency() -> None:
     assert refused.json()["errors"][0]["extensions"] == {
         "code": "UNAUTHENTICATED",
         "reason": "missing_token",
+        "requestId": refused.headers["x-request-id"],
     }
     assert refused.headers["www-authenticate"] == 'Bearer realm="experience-plane"'
 
@@ -104,6 +107,7 @@ async def test_a_path_prefix_picks_its_own_413() -> None:
     assert prefixed.status_code == 413
     assert prefixed.text == "10 False: The request body is larger than the limit of 10 bytes."
     assert prefixed.headers["connection"] == "close"
+    # No request id middleware here: nothing to quote.
     assert other.json()["errors"][0]["extensions"] == {"code": "REQUEST_TOO_LARGE"}
     assert upload.text.startswith("10 True: The request is larger than the limit of 10 bytes")
 
@@ -114,7 +118,11 @@ async def test_an_upload_too_large_says_so_in_graphqls_shape() -> None:
         refused = await http.post("/echo", files={"file": ("x", b"x" * (2 * 1024 * 1024))})
     assert refused.status_code == 413
     (error,) = refused.json()["errors"]
-    assert error["extensions"] == {"code": "UPLOAD_TOO_LARGE", "maxBytes": 10}
+    assert error["extensions"] == {
+        "code": "UPLOAD_TOO_LARGE",
+        "maxBytes": 10,
+        "requestId": refused.headers["x-request-id"],
+    }
     assert error["message"] == (
         "The request is larger than the limit of 10 bytes for an upload (plus the multipart "
         "envelope)."

@@ -69,6 +69,12 @@ NAMES: list[tuple[str, tuple[str, ...] | None]] = [
     (f"{TRANSPORT_WS}.BaseGraphQLTransportWSHandler.handle_connection_init", ("self", "message")),
     (f"{TRANSPORT_WS}.BaseGraphQLTransportWSHandler.handle_task_exception", ("self", "error")),
     (f"{LEGACY_WS}.handle_connection_init", ("self", "message")),
+    (f"{TRANSPORT_WS}.BaseGraphQLTransportWSHandler.handle", ("self",)),
+    (f"{TRANSPORT_WS}.BaseGraphQLTransportWSHandler.handle_message", ("self", "message")),
+    (f"{LEGACY_WS}.handle", ("self",)),
+    (f"{LEGACY_WS}.handle_message", ("self", "message")),
+    (f"{BASE_VIEW}.decode_json", ("self", "data")),
+    (f"{BASE_VIEW}.parse_json", ("self", "data")),
 ]
 
 # (dotted name of a function, what its source must still contain, why the service needs it)
@@ -122,6 +128,31 @@ SOURCES: list[tuple[str, str, str]] = [
         f"{TRANSPORT_WS}.Operation.__init__",
         "self.completed",
         "TransportWSHandler sends nothing more on a completed operation",
+    ),
+    (
+        f"{TRANSPORT_WS}.BaseGraphQLTransportWSHandler.handle",
+        "await self.handle_message(",
+        "every graphql-transport-ws message must pass handle_message, which checks its shape",
+    ),
+    (
+        f"{LEGACY_WS}.handle",
+        "await self.handle_message(",
+        "every graphql-ws message must pass handle_message, which checks its shape",
+    ),
+    (
+        "strawberry.asgi.ASGIWebSocketAdapter.iter_json",
+        "self.view.decode_json(",
+        "WebSocket messages must be read by the router's decode_json (json_input's limits)",
+    ),
+    (
+        f"{HTTP_VIEW}.parse_http_body",
+        "self.parse_json(",
+        "JSON bodies must be read by the router's parse_json (json_input's limits)",
+    ),
+    (
+        f"{BASE_VIEW}.parse_query_params",
+        "self.parse_json(",
+        "GET variables and extensions must be read by the router's parse_json (json_input)",
     ),
     (
         "strawberry.asgi.ASGIWebSocketAdapter.__init__",

@@ -16,11 +16,13 @@ from websockets.typing import Subprotocol
 from experience_plane_sdk import (
     ApiUnreachable,
     AuthenticationFailed,
+    DataMash,
     Execution,
     ExecutionFailed,
     ExecutionNotFoundError,
     ExecutionState,
     ExperienceClient,
+    FailureCode,
     IdempotencyConflictError,
     InvalidInput,
     RateLimited,
@@ -195,6 +197,45 @@ async def test_waiting_on_a_failing_mash_raises_execution_failed(
     assert execution.error is not None
     assert "file_unknown" in execution.error
     assert "file_unknown" in str(caught.value)
+    assert execution.failure is not None
+    assert execution.failure.code is FailureCode.UNKNOWN_CONTENT_REF
+    assert "UNKNOWN_CONTENT_REF" in str(caught.value)
+
+
+async def test_records_page_backwards_with_last_and_before(
+    api: ApiProcess, mashed: Mashed, token: str
+) -> None:
+    async with ExperienceClient(api.graphql_url, token) as client:
+        everything = [r async for r in client.records(mashed.mash_execution_id, page_size=500)]
+        end = await client.records_page(mashed.mash_execution_id, last=2)
+        before = await client.records_page(
+            mashed.mash_execution_id, last=2, before=end.start_cursor
+        )
+    assert list(end.records) == everything[-2:]
+    assert (end.has_previous_page, end.has_next_page) == (True, False)
+    assert list(before.records) == everything[-4:-2]
+    assert before.has_next_page is True
+
+
+async def test_node_and_nodes_refetch_by_global_id(
+    api: ApiProcess, mashed: Mashed, token: str
+) -> None:
+    async with ExperienceClient(api.graphql_url, token) as client:
+        mash = await client.execution_status(mashed.mash_execution_id)
+        assert mash is not None
+        assert mash.data_mash is not None
+        again = await client.node(mash.global_id)
+        data_mash = await client.node(mash.data_mash.global_id)
+        found = await client.nodes([mash.global_id, mash.data_mash.global_id])
+        with pytest.raises(InvalidInput, match="not a valid global id"):
+            await client.node(mashed.mash_execution_id)  # an own id, not a global one
+    async with ExperienceClient(api.graphql_url, api.token("sdk-stranger")) as stranger:
+        assert await stranger.node(mash.global_id) is None
+    assert isinstance(again, Execution)
+    assert (again.id, again.state) == (mash.id, ExecutionState.COMPLETED)
+    assert isinstance(data_mash, DataMash)
+    assert data_mash.mash_id == mash.data_mash.mash_id
+    assert [type(node) for node in found] == [Execution, DataMash]
 
 
 async def test_empty_content_refs_are_invalid_input(api: ApiProcess, token: str) -> None:

@@ -14,30 +14,34 @@ from experience_plane_sdk import (
     ContentFile,
     DataMash,
     Execution,
+    ExecutionFailure,
     ExecutionState,
+    FailureCode,
     JoinKey,
     Progress,
     QualityReport,
     RecordsPage,
     SourceColumn,
 )
+from experience_plane_sdk.models import node_from_graphql
 
 
 def execution_json(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": "exec_1",
+        "id": "RXhlY3V0aW9uOmV4ZWNfMQ==",
+        "executionId": "exec_1",
         "intentType": "data_mash.create",
         "state": "COMPLETED",
         "rawStatus": "completed",
         "progress": {"phase": "completed", "percent": 100},
-        "error": None,
-        "createdAt": "2026-01-02T03:04:05+00:00",
-        "updatedAt": "2026-01-02T03:04:06.5+00:00",
+        "failure": None,
+        "createdAt": "2026-01-02T03:04:05.000Z",
+        "updatedAt": "2026-01-02T03:04:06.500Z",
         "isTerminal": True,
         "artifacts": [
             {
                 "__typename": "ContentFile",
-                "id": "file_1",
+                "id": "Q29udGVudEZpbGU6ZmlsZV8x",
                 "fileId": "file_1",
                 "name": "customers.csv",
                 "mimeType": "text/csv",
@@ -51,7 +55,7 @@ def execution_json(**overrides: Any) -> dict[str, Any]:
             },
             {
                 "__typename": "DataMash",
-                "id": "mash_1",
+                "id": "RGF0YU1hc2g6bWFzaF8x",
                 "mashId": "mash_1",
                 "name": "demo",
                 "entity": "customer",
@@ -92,6 +96,8 @@ def execution_json(**overrides: Any) -> dict[str, Any]:
 def test_a_completed_mash_execution_parses_into_typed_results() -> None:
     execution = Execution.from_graphql(execution_json())
 
+    assert (execution.id, execution.global_id) == ("exec_1", "RXhlY3V0aW9uOmV4ZWNfMQ==")
+    assert (execution.failure, execution.error) == (None, None)
     assert execution.state is ExecutionState.COMPLETED
     assert execution.progress == Progress(phase="completed", percent=100.0)
     assert execution.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -101,6 +107,7 @@ def test_a_completed_mash_execution_parses_into_typed_results() -> None:
     assert execution.files == (
         ContentFile(
             id="file_1",
+            global_id="Q29udGVudEZpbGU6ZmlsZV8x",
             file_id="file_1",
             name="customers.csv",
             mime_type="text/csv",
@@ -113,6 +120,7 @@ def test_a_completed_mash_execution_parses_into_typed_results() -> None:
     )
     assert execution.data_mash == DataMash(
         id="mash_1",
+        global_id="RGF0YU1hc2g6bWFzaF8x",
         mash_id="mash_1",
         name="demo",
         entity="customer",
@@ -153,6 +161,48 @@ def test_a_pending_execution_has_no_progress_dates_or_artifacts() -> None:
     assert execution.data_mash is None
 
 
+def test_a_failed_execution_has_its_failure_code_and_message() -> None:
+    execution = Execution.from_graphql(
+        execution_json(
+            state="FAILED",
+            rawStatus="failed",
+            failure={"code": "NO_JOIN_KEY", "message": "No join key found between a and b"},
+            artifacts=[],
+        )
+    )
+    assert execution.failure == ExecutionFailure(
+        FailureCode.NO_JOIN_KEY, "No join key found between a and b"
+    )
+    assert execution.error == "No join key found between a and b"
+
+
+def test_a_failure_code_newer_than_the_sdk_reads_as_unknown() -> None:
+    execution = Execution.from_graphql(
+        execution_json(state="FAILED", failure={"code": "SOMETHING_NEW", "message": "m"})
+    )
+    assert execution.failure == ExecutionFailure(FailureCode.UNKNOWN, "m")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-01-02T03:04:05.000Z", "2026-01-02T04:04:05.000+01:00", "2026-01-02T03:04:05"],
+)
+def test_timestamps_are_aware_utc_datetimes(text: str) -> None:
+    execution = Execution.from_graphql(execution_json(createdAt=text))
+    assert execution.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert execution.created_at is not None
+    assert execution.created_at.utcoffset() is not None
+
+
+def test_a_node_parses_by_its_typename() -> None:
+    assert isinstance(node_from_graphql({"__typename": "Execution", **execution_json()}), Execution)
+    file = node_from_graphql(execution_json()["artifacts"][0])
+    assert isinstance(file, ContentFile)
+    assert (file.id, file.global_id) == ("file_1", "Q29udGVudEZpbGU6ZmlsZV8x")
+    assert node_from_graphql(None) is None
+    assert node_from_graphql({"__typename": "SomethingNewer", "id": "x"}) is None
+
+
 def test_a_tabular_file_without_columns_keeps_none() -> None:
     data = execution_json()
     data["artifacts"][0].update(columns=None, rowCount=None)
@@ -164,7 +214,8 @@ def test_a_tabular_file_without_columns_keeps_none() -> None:
     "broken",
     [
         {"state": "EXPLODED"},
-        {"id": None, "rawStatus": None} | {"state": None},
+        {"executionId": None, "rawStatus": None} | {"state": None},
+        {"failure": {"message": "no code"}},
         {"createdAt": "yesterday"},
         {"progress": {"phase": "x"}},
         {"artifacts": [{"__typename": "ContentFile", "id": "f"}]},
@@ -201,11 +252,16 @@ def test_a_records_page_parses_nodes_and_page_info() -> None:
     page = RecordsPage.from_graphql(
         {
             "totalCount": 6,
-            "pageInfo": {"hasNextPage": True, "endCursor": "c2"},
+            "pageInfo": {
+                "hasNextPage": True,
+                "hasPreviousPage": True,
+                "startCursor": "c1",
+                "endCursor": "c2",
+            },
             "edges": [{"cursor": "c1", "node": {"a": 1}}, {"cursor": "c2", "node": {"a": None}}],
         }
     )
-    assert page == RecordsPage(({"a": 1}, {"a": None}), 6, True, "c2")
+    assert page == RecordsPage(({"a": 1}, {"a": None}), 6, True, "c2", True, "c1")
 
 
 def test_a_malformed_records_page_is_an_api_protocol_error() -> None:

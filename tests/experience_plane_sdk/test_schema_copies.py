@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLEnumType, GraphQLSchema, build_schema
 
-from experience_plane_sdk import ApiProtocolError, ExecutionState
+from experience_plane_sdk import ApiProtocolError, ExecutionState, FailureCode
 from experience_plane_sdk.errors import error_for_code
 
 SCHEMA = Path(__file__).parents[2] / "schema" / "schema.graphql"
@@ -40,3 +40,7 @@ def test_every_error_code_of_the_schema_has_its_own_typed_error(schema: GraphQLS
 
 def test_the_execution_states_are_the_schemas(schema: GraphQLSchema) -> None:
     assert [state.value for state in ExecutionState] == enum_values(schema, "ExecutionState")
+
+
+def test_the_failure_codes_are_the_schemas(schema: GraphQLSchema) -> None:
+    assert [code.value for code in FailureCode] == enum_values(schema, "FailureCode")

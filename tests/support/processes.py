@@ -35,6 +35,7 @@ NO_FAULTS: dict[str, float] = {
     "phase_delay": 0.0,
     "error_rate": 0.0,
     "drop_after_handling_rate": 0.0,
+    "step_delay": 0.0,
 }
 # Set to a file path, every start and stop of a test process is appended to it with the test that
 # caused it and how long it took: `EXPERIENCE_TEST_PROCESS_LOG=/tmp/starts.log pytest ...`.
@@ -274,6 +275,8 @@ class ApiProcess(ServiceProcess):
         super().__init__(log_dir, env)
         self.auth = auth
         self.env.setdefault("EXPERIENCE_RUNTIME_URL", runtime_url)
+        # Its execution index of its own, kept across its restarts.
+        self.env.setdefault("EXPERIENCE_DATA_DIR", str(log_dir / f"{self.name}-data"))
         self.env.setdefault("EXPERIENCE_RUNTIME_FLAVOUR", flavour)
         if auth:
             self.env.setdefault("EXPERIENCE_AUTH_HS256_SECRET", secrets.token_urlsafe(32))

@@ -6,6 +6,7 @@ const EXECUTION_FIELDS = /* GraphQL */ `
   fragment ExecutionFields on Execution {
     __typename
     id
+    executionId
     intentType
     state
     rawStatus
@@ -13,7 +14,10 @@ const EXECUTION_FIELDS = /* GraphQL */ `
       phase
       percent
     }
-    error
+    failure {
+      code
+      message
+    }
     createdAt
     updatedAt
     isTerminal
@@ -160,10 +164,11 @@ export const WATCH_EXECUTION = /* GraphQL */ `
 `;
 
 export const MASH_RECORDS = /* GraphQL */ `
-  query MashRecords($executionId: ID!, $first: Int!, $after: String) {
+  query MashRecords($executionId: ID!, $first: Int, $after: String) {
     executionStatus(executionId: $executionId) {
       __typename
       id
+      executionId
       state
       artifacts {
         __typename
@@ -173,6 +178,8 @@ export const MASH_RECORDS = /* GraphQL */ `
             totalCount
             pageInfo {
               hasNextPage
+              hasPreviousPage
+              startCursor
               endCursor
             }
             edges {

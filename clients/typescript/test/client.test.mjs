@@ -34,7 +34,7 @@ async function watchToEnd(api, executionId) {
 
 async function uploadCompleted(name, type) {
   const execution = await client.uploadContent(await exampleFile(name, type));
-  const { last } = await watchToEnd(client, execution.id);
+  const { last } = await watchToEnd(client, execution.executionId);
   assert.equal(last.state, "COMPLETED");
   const file = last.artifacts.find((artifact) => artifact.__typename === "ContentFile");
   assert.ok(file, "a completed upload has its file as an artifact");
@@ -52,14 +52,21 @@ describe("@experience-plane/client against a real API", () => {
     assert.equal(final.loaded, final.total);
     assert.ok(final.total > file.size, "the multipart body carries the whole file");
 
-    const { transports, states, last } = await watchToEnd(client, execution.id);
+    const { transports, states, last } = await watchToEnd(client, execution.executionId);
     assert.deepEqual(transports, ["websocket"]);
     assert.equal(states.at(-1), "COMPLETED");
     assert.equal(last.isTerminal, true);
     assert.equal(last.stale, false);
 
-    const status = await client.executionStatus(execution.id);
+    const status = await client.executionStatus(execution.executionId);
     assert.equal(status.state, "COMPLETED");
+    assert.equal(status.failure, null);
+    // `id` is the opaque global id; it names the same execution.
+    assert.notEqual(status.id, status.executionId);
+    assert.equal((await client.executionStatus(status.id)).executionId, status.executionId);
+    // DateTime: RFC 3339 in UTC with Z, which Date reads.
+    assert.match(status.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(new Date(status.createdAt).toISOString(), status.createdAt);
     const [artifact] = status.artifacts;
     assert.equal(artifact.__typename, "ContentFile");
     assert.equal(artifact.name, "customers.csv");
@@ -77,16 +84,24 @@ describe("@experience-plane/client against a real API", () => {
     });
     assert.equal(mash.intentType, "data_mash.create");
 
-    const { transports, last } = await watchToEnd(sseOnly, mash.id);
+    const { transports, last } = await watchToEnd(sseOnly, mash.executionId);
     assert.deepEqual(transports, ["websocket", "sse"]);
     assert.equal(last.state, "COMPLETED");
     const dataMash = last.artifacts.find((artifact) => artifact.__typename === "DataMash");
     assert.ok(dataMash.rowCount > 2, "enough records for several pages");
 
     const records = [];
-    for await (const record of client.mashRecords(mash.id, { pageSize: 2 })) records.push(record);
+    for await (const record of client.mashRecords(mash.executionId, { pageSize: 2 })) records.push(record);
     assert.equal(records.length, dataMash.rowCount);
     assert.ok(records.every((record) => typeof record === "object" && record !== null));
+  });
+
+  it("reports why a mash failed with a stable failure code", async () => {
+    const mash = await client.createDataMash({ contentRefs: ["file_never_uploaded"] });
+    const { last } = await watchToEnd(client, mash.executionId);
+    assert.equal(last.state, "FAILED");
+    assert.equal(last.failure.code, "UNKNOWN_CONTENT_REF");
+    assert.match(last.failure.message, /file_never_uploaded/);
   });
 
   it("reuses one idempotency key: the same action twice is one execution", async () => {

@@ -8,7 +8,7 @@ from typing import Final
 
 from pydantic import TypeAdapter
 
-from experience_plane.executions import Snapshot
+from experience_plane.executions import Snapshot, StaleCause
 from experience_plane.runtime import ExecutionStatus
 
 __all__ = ["MISSING", "decode_snapshot", "decode_status", "encode_snapshot", "encode_status"]
@@ -35,7 +35,7 @@ def encode_snapshot(snapshot: Snapshot) -> str:
         {
             "status": json.loads(encode_status(snapshot.status)),
             "stale": snapshot.stale,
-            "last_error": snapshot.last_error,
+            "stale_cause": snapshot.stale_cause.value if snapshot.stale_cause else None,
             "stale_since": snapshot.stale_since.isoformat() if snapshot.stale_since else None,
         },
         separators=(",", ":"),
@@ -43,12 +43,20 @@ def encode_snapshot(snapshot: Snapshot) -> str:
 
 
 def decode_snapshot(text: str) -> Snapshot:
-    """The snapshot `encode_snapshot` wrote."""
+    """The snapshot `encode_snapshot` wrote (a cause this replica does not know, as a replica
+    of another version may write, reads as the Runtime being unavailable)."""
     data = json.loads(text)
     since = data.get("stale_since")
+    stale = bool(data.get("stale"))
+    cause: StaleCause | None = None
+    if stale:
+        try:
+            cause = StaleCause(data.get("stale_cause"))
+        except ValueError:
+            cause = StaleCause.UNAVAILABLE
     return Snapshot(
         status=_STATUS.validate_python(data["status"]),
-        stale=bool(data.get("stale")),
-        last_error=data.get("last_error"),
+        stale=stale,
+        stale_cause=cause,
         stale_since=datetime.fromisoformat(since) if since else None,
     )

@@ -114,13 +114,10 @@ class RedisLink:
         return True
 
     def report(self) -> dict[str, object]:
-        """What `/readyz` says about Redis: `ok`, or `degraded` with the last error."""
-        body: dict[str, object] = {
-            "status": "ok" if self.up else "degraded",
-            "url": redact_url(self.url),
-        }
+        """What `/readyz` says about Redis: `ok`, or `degraded` and what that means; never the
+        address or the error (they are logged when the link goes down)."""
+        body: dict[str, object] = {"status": "ok" if self.up else "degraded"}
         if not self.up:
-            body["error"] = self.last_error
             body["effect"] = "per-replica watching, idempotency and rate limits"
         return body
 

@@ -1,10 +1,16 @@
 """Open streams per tenant counted across replicas, in Redis.
-Per tenant one hash holds each replica's count (field: replica id); each replica renews a
-lease key of its own every third of `lease_seconds`. Taking a place sums the counts of the
-replicas whose lease is alive, drops the others (a replica that crashed took its streams with
-it) and adds one to this replica's, in one Lua script, so two replicas cannot both take the
-last place. Giving a place back never waits for Redis (it happens in `finally` blocks of
-cancelled tasks): it is sent in the background.
+Per tenant one hash holds each replica's count (field: replica id); each replica keeps a lease
+key of its own alive. Taking a place sums the counts of the replicas whose lease is alive, drops
+the others (a replica that crashed took its streams with it) and adds one to this replica's, in
+one Lua script, so two replicas cannot both take the last place. That script writes this
+replica's lease too, so no place is ever counted without a live lease: a place taken before the
+first renewal (or after a renewal failed) would otherwise be dropped as a dead replica's by the
+next count on another replica.
+A replica whose lease lapsed while it lived (it was paused, or Redis lost its data in a
+restart) finds its counts dropped; it writes them back, as "at least what this replica holds",
+with every renewal and every place it takes, so the ceiling holds again within a third of the
+lease. Giving a place back never waits for Redis (it happens in `finally` blocks of cancelled
+tasks): it is sent in the background.
 """
 
 from __future__ import annotations
@@ -23,20 +29,42 @@ __all__ = ["RedisStreamCounter"]
 
 logger = logging.getLogger(__name__)
 
-# KEYS: the tenant's hash. ARGV: replica id, limit, lease key prefix. Returns 1 if taken.
+# KEYS: the tenant's hash. ARGV: replica id, limit, lease key prefix, lease ms, places this
+# replica holds already (its count is at least that: a lapsed lease may have dropped it).
+# Returns 1 if taken.
 _ACQUIRE: Final = """
+redis.call('SET', ARGV[3] .. ARGV[1], '1', 'PX', ARGV[4])
+local own = math.max(tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0'), tonumber(ARGV[5]))
+local total = own
 local counts = redis.call('HGETALL', KEYS[1])
-local total = 0
 for i = 1, #counts, 2 do
   local replica = counts[i]
-  if replica == ARGV[1] or redis.call('EXISTS', ARGV[3] .. replica) == 1 then
-    total = total + tonumber(counts[i + 1])
-  else
-    redis.call('HDEL', KEYS[1], replica)
+  if replica ~= ARGV[1] then
+    if redis.call('EXISTS', ARGV[3] .. replica) == 1 then
+      total = total + tonumber(counts[i + 1])
+    else
+      redis.call('HDEL', KEYS[1], replica)
+    end
   end
 end
-if total >= tonumber(ARGV[2]) then return 0 end
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+if total >= tonumber(ARGV[2]) then
+  if own > 0 then redis.call('HSET', KEYS[1], ARGV[1], own) end
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], own + 1)
+return 1
+"""
+
+# KEYS: the lease, then the hash of each tenant this replica holds places in. ARGV: replica
+# id, lease ms, then the places held in each of those tenants.
+_RENEW: Final = """
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+for i = 2, #KEYS do
+  local held = tonumber(ARGV[i + 1])
+  if tonumber(redis.call('HGET', KEYS[i], ARGV[1]) or '0') < held then
+    redis.call('HSET', KEYS[i], ARGV[1], held)
+  end
+end
 return 1
 """
 
@@ -64,10 +92,13 @@ class RedisStreamCounter:
         self._shared: Counter[str] = Counter()  # places this replica holds in Redis
         self._acquire = link.redis.register_script(_ACQUIRE)
         self._release = link.redis.register_script(_RELEASE)
+        self._renew = link.redis.register_script(_RENEW)
         self._pending: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
+        # The first lease before any place is taken (each place writes it too).
+        await self._renew_once()
         self._renewer = asyncio.create_task(self._renew_lease(), name="stream-count-lease")
         return self
 
@@ -91,7 +122,13 @@ class RedisStreamCounter:
             try:
                 taken = await self._acquire(
                     keys=[self._prefix + tenant_id],
-                    args=[self._replica_id, limit, self._lease_prefix],
+                    args=[
+                        self._replica_id,
+                        limit,
+                        self._lease_prefix,
+                        self._lease_ms,
+                        self._shared[tenant_id],
+                    ],
                 )
             except REDIS_ERRORS as exc:
                 self._link.failed(exc)
@@ -103,7 +140,9 @@ class RedisStreamCounter:
         return await self._local.acquire(tenant_id, limit)
 
     def release(self, tenant_id: str) -> None:
-        if self._shared[tenant_id] <= 0:
+        # Which of the tenant's streams ended is not known, only how many remain: places taken
+        # while Redis was down go first, as they need no Redis to be given back.
+        if self._local.count(tenant_id) > 0 or self._shared[tenant_id] <= 0:
             self._local.release(tenant_id)
             return
         self._shared[tenant_id] -= 1
@@ -124,8 +163,20 @@ class RedisStreamCounter:
 
     async def _renew_lease(self) -> None:
         while True:
-            if self._link.up:
-                # The link's own probe judges Redis's health; a lapsed renewal is retried.
-                with contextlib.suppress(*REDIS_ERRORS):
-                    await self._link.redis.set(self._lease_key, "1", px=self._lease_ms)
             await asyncio.sleep(self._lease_ms / 3000)
+            await self._renew_once()
+
+    async def _renew_once(self) -> None:
+        """Extend the lease and write back any count of this replica's found lower than what it
+        holds (dropped while the lease had lapsed)."""
+        if not self._link.up:
+            return  # the link's own probe judges Redis's health
+        held = [(tenant, count) for tenant, count in self._shared.items() if count > 0]
+        try:
+            await self._renew(
+                keys=[self._lease_key, *(self._prefix + tenant for tenant, _ in held)],
+                args=[self._replica_id, self._lease_ms, *(count for _, count in held)],
+            )
+        except REDIS_ERRORS as exc:
+            # A lapsed renewal is retried; the next place taken writes the lease as well.
+            logger.debug("Renewing the stream count lease failed: %r", exc)

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 from experience_plane.executions.cache import ExecutionKey, TerminalCache
+from experience_plane.executions.freshness import Timers
 from experience_plane.executions.replicated import (
     CoordinationUnavailable,
     ReplicatedWatcher,
@@ -33,15 +34,18 @@ class ExecutionTracker:
 
     Subscribers call `follow()`, an async generator: it yields the current status at once, then
     each change exactly once and in order, and ends after the terminal status. However many
-    subscribers follow an execution, a single watcher task reads it from the Runtime (through its
-    stream when it has one, else by polling with backoff) and the subscribers replay what that
-    watcher broadcasts (see `experience_plane.executions.broadcast`). Watchers are keyed by
-    tenant as well as execution id, so one tenant never sees through another's watcher. A watcher
-    stops when its execution ends or its last subscriber leaves; terminal statuses are kept in a
-    bounded LRU cache so late subscribers cost no Runtime call. `sleep` is injectable so tests can
-    record poll intervals instead of waiting them out. With a `coordinator` (Redis, when
-    several replicas run), watchers are `ReplicatedWatcher`s: one replica reads each execution
-    from the Runtime and the others follow what it publishes.
+    subscribers follow an execution, a single watcher task reads it from the Runtime (through
+    its stream when it has one, else by polling with backoff) and the subscribers replay what
+    that watcher broadcasts (see `experience_plane.executions.broadcast`). Watchers are keyed by
+    tenant as well as execution id, so one tenant never sees through another's watcher. A
+    watcher stops when its execution ends or its last subscriber leaves; terminal statuses are
+    kept in a bounded LRU cache so late subscribers cost no Runtime call. Subscribers (and
+    `current()`) are told the status is stale no later than `stale_after` seconds after the
+    Runtime was last heard from (see `executions.freshness`). `sleep` and `timers` are
+    injectable so tests can record poll intervals and move the freshness clock instead of
+    waiting. With a `coordinator` (Redis, when several replicas run), watchers are
+    `ReplicatedWatcher`s: one replica reads each execution from the Runtime and the others
+    follow what it publishes.
     """
 
     def __init__(
@@ -55,6 +59,7 @@ class ExecutionTracker:
         terminal_cache_size: int = 10_000,
         stale_after: float = 5.0,
         sleep: Sleep = asyncio.sleep,
+        timers: Timers | None = None,
         coordinator: WatchCoordinator | None = None,
     ) -> None:
         self._client = client
@@ -66,6 +71,7 @@ class ExecutionTracker:
             use_stream=use_stream,
             sleep=sleep,
             stale_after=stale_after,
+            timers=timers,
         )
         self._streams = StreamSupport()
         self._terminal = TerminalCache(terminal_cache_size)
@@ -145,23 +151,22 @@ class ExecutionTracker:
         finally:
             self._subscribers -= 1
 
-    async def current(self, tenant_id: str, execution_id: str) -> ExecutionStatus:
-        """The latest known status: a running watcher's, the cached terminal one, else a read."""
+    async def current(self, tenant_id: str, execution_id: str) -> Snapshot:
+        """The latest known status: a running watcher's snapshot (flagged stale, as its
+        subscribers see it, once the Runtime has not been heard from for `stale_after`), the
+        cached terminal one, else a read."""
         key = (tenant_id, execution_id)
         watcher = self._watchers.get(key)
-        if (
-            watcher is not None
-            and watcher.error is None
-            and watcher.latest is not None
-            and not watcher.stale  # the Runtime is not answering: let the read say so
-        ):
-            return watcher.latest
+        if watcher is not None and watcher.error is None:
+            snapshot = watcher.snapshot
+            if snapshot is not None:
+                return snapshot
         cached = self._terminal.get(key) or await self._shared_terminal(key)
         if cached is not None:
-            return cached
+            return Snapshot(cached)
         status = await self._client.get_execution(tenant_id, execution_id)
         self._terminal.put(key, status)
-        return status
+        return Snapshot(status)
 
     def remember(self, status_tenant: str, status: ExecutionStatus) -> None:
         """Seed the terminal cache, e.g. with a synchronous Runtime's final status.

@@ -4,21 +4,23 @@ of subscribers. It publishes each distinct snapshot into a `Broadcast` (`executi
 which its subscribers replay: each change exactly once and in order, ending after the terminal
 status, with no queue per subscriber. Executions have few distinct statuses, so the history stays
 small; it is bounded all the same, and a subscriber that falls further behind than the bound
-resumes at the oldest snapshot kept.
+resumes at the oldest snapshot kept. Whether the snapshot is still current is the watcher's
+`Freshness` (`executions.freshness`): a deadline timer beside the reads, so that subscribers hear
+`stale: true` within the promise even while a read hangs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from experience_plane.executions.broadcast import Broadcast
 from experience_plane.executions.cache import ExecutionKey
+from experience_plane.executions.freshness import Freshness, StaleCause, Timers
 from experience_plane.runtime import (
     ExecutionNotFound,
     ExecutionStatus,
@@ -42,9 +44,10 @@ class StatusSource(Protocol):
         ...
 
     def stream_execution(
-        self, tenant_id: str, execution_id: str, /
+        self, tenant_id: str, execution_id: str, /, *, heard: Callable[[], None] | None = None
     ) -> AsyncIterator[ExecutionStatus]:
-        """Push the status at each change; raises `StreamUnavailable` if the Runtime has none."""
+        """Push the status at each change, calling `heard` at every message (keep-alives
+        too); raises `StreamUnavailable` if the Runtime has none."""
         ...
 
 
@@ -52,21 +55,27 @@ class StatusSource(Protocol):
 class Snapshot:
     """One published state of a watched execution: its status, and whether it is current.
 
-    `stale` is True while the Runtime has not answered the watcher's reads for longer than
-    `PollPolicy.stale_after`: `status` is then the last one known, `last_error` says why it
-    could not be refreshed and `stale_since` when reads began failing. The next snapshot after
-    the Runtime answers again has `stale` False and the true status.
+    `stale` is True once the Runtime has not been heard from for `PollPolicy.stale_after`
+    seconds: `status` is then the last one known, `stale_cause` says why it could not be
+    refreshed and `stale_since` when the Runtime was last heard. The next snapshot after the
+    Runtime answers again has `stale` False and the true status.
     """
 
     status: ExecutionStatus
     stale: bool = False
-    last_error: str | None = None
+    stale_cause: StaleCause | None = None
     stale_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PollPolicy:
-    """How a watcher paces its status reads when it cannot (or may not) use the stream."""
+    """How a watcher paces its status reads when it cannot (or may not) use the stream, and
+    how long the Runtime may stay silent before its subscribers are told (`stale_after`).
+
+    A watcher reads at least twice per `stale_after`, whatever `interval_max` says, so that
+    a Runtime that answers never looks stale. `timers` runs the freshness deadline (the event
+    loop when None; unit tests pass a clock of their own).
+    """
 
     interval_min: float
     interval_max: float
@@ -74,17 +83,29 @@ class PollPolicy:
     use_stream: bool
     sleep: Sleep
     stale_after: float = 5.0
-    clock: Callable[[], float] = time.monotonic
+    timers: Timers | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.interval_min <= self.interval_max:
             raise ValueError("poll intervals must be 0 < poll_interval_min <= poll_interval_max")
         if self.backoff < 1:
             raise ValueError(f"poll_backoff must be >= 1, got {self.backoff}")
+        if self.stale_after <= 0:
+            raise ValueError(f"stale_after must be > 0, got {self.stale_after}")
+
+    @property
+    def longest(self) -> float:
+        """The longest pause between two reads."""
+        return min(self.interval_max, self.stale_after / 2)
+
+    @property
+    def shortest(self) -> float:
+        """The pause after a read that brought news."""
+        return min(self.interval_min, self.longest)
 
     def next_interval(self, interval: float) -> float:
         """The interval after a read that brought nothing new."""
-        return min(interval * self.backoff, self.interval_max)
+        return min(interval * self.backoff, self.longest)
 
 
 class StreamSupport:
@@ -100,9 +121,10 @@ class ExecutionWatcher:
     `run()` is the body of the watcher's task: a fresh read first (whose failure, such as
     `ExecutionNotFound`, goes to the subscribers waiting for their first item), then the stream
     when the Runtime has one, else polling with backoff. Transient Runtime errors after the first
-    read are retried here and never surface as a status. `on_finished` is called exactly once,
-    synchronously, when no more snapshots will come: after the terminal status, an error, or
-    cancellation.
+    read are retried here and never surface as a status: once the Runtime has not been heard
+    from for `stale_after`, `freshness` republishes the last status flagged stale. `on_finished`
+    is called exactly once, synchronously, when no more snapshots will come: after the terminal
+    status, an error, or cancellation.
     """
 
     def __init__(
@@ -119,6 +141,7 @@ class ExecutionWatcher:
         self._policy = policy
         self._streams = streams
         self._on_finished = on_finished
+        self.freshness = Freshness(policy.stale_after, self._went_stale, policy.timers)
 
     @property
     def finished(self) -> bool:
@@ -137,13 +160,17 @@ class ExecutionWatcher:
         return snapshot.status if snapshot is not None else None
 
     @property
-    def stale(self) -> bool:
-        """Whether the newest snapshot is flagged stale (the Runtime is not answering)."""
-        snapshot = self.broadcast.latest
-        return snapshot is not None and snapshot.stale
+    def snapshot(self) -> Snapshot | None:
+        """The newest snapshot as it stands now: flagged stale once the Runtime has not been
+        heard from for `stale_after`, even if the freshness timer has not run yet."""
+        latest = self.broadcast.latest
+        if latest is None or latest.stale or not self.freshness.expired:
+            return latest
+        return self._stale(latest.status, self.freshness.cause, self.freshness.heard_at)
 
     def finish(self, error: BaseException | None = None) -> None:
         """Mark the watcher finished (idempotent) and wake every subscriber."""
+        self.freshness.stop()
         if self.broadcast.finish(error):
             self._on_finished(self)
 
@@ -164,13 +191,22 @@ class ExecutionWatcher:
             self.finish()
 
     async def _watch(self) -> None:
-        """Read the execution from the Runtime, then follow it, publishing every change."""
-        status = await self._source.get_execution(*self.key)
-        self._publish(status)
-        if not status.state.is_terminal:
-            self._publish(await self._follow())
+        """Read the execution from the Runtime, then follow it, publishing every change.
 
-    async def _follow(self) -> ExecutionStatus:
+        A watcher that already has a snapshot (one taking over from another replica) follows
+        on from it: its subscribers keep what they have while the Runtime does not answer."""
+        taking_over = self.broadcast.latest is not None
+        if taking_over:
+            self.freshness.heard()  # the other replica's last news; this one's promise starts
+        else:
+            status = await self._source.get_execution(*self.key)
+            self.freshness.heard()
+            self._publish(status)
+            if status.state.is_terminal:
+                return
+        self._publish(await self._follow(read_at_once=taking_over))
+
+    async def _follow(self, *, read_at_once: bool) -> ExecutionStatus:
         """Publish every change after the first read; return the terminal status unpublished."""
         if self._policy.use_stream and self._streams.available:
             terminal = await self._stream()
@@ -178,12 +214,12 @@ class ExecutionWatcher:
                 return terminal
             # The stream is gone or never was: re-read at once so no change in between is lost.
             return await self._poll(read_at_once=True)
-        return await self._poll(read_at_once=False)
+        return await self._poll(read_at_once=read_at_once)
 
     async def _stream(self) -> ExecutionStatus | None:
         """Follow the Runtime's stream; None when it is unavailable or drops before the end."""
         tenant_id, execution_id = self.key
-        stream = self._source.stream_execution(tenant_id, execution_id)
+        stream = self._source.stream_execution(tenant_id, execution_id, heard=self.freshness.heard)
         try:
             async for status in stream:
                 if status.state.is_terminal:
@@ -194,6 +230,7 @@ class ExecutionWatcher:
             self._streams.available = False
             logger.info("the Runtime has no execution stream; polling from now on")
         except RuntimeClientError as exc:  # a dropped stream is recoverable: polling takes over
+            self.freshness.failed(exc)
             logger.warning("execution stream for %s dropped (%s); polling", execution_id, exc)
         except Exception:  # unexpected, so with its traceback; polling is still a safe way on
             logger.exception("execution stream for %s failed; polling", execution_id)
@@ -207,9 +244,8 @@ class ExecutionWatcher:
         """Poll with backoff until the status is terminal; returns it unpublished."""
         tenant_id, execution_id = self.key
         policy = self._policy
-        interval = policy.interval_min
-        failing_since: float | None = None
-        failing_at: datetime | None = None
+        interval = policy.shortest
+        failing = False
         if not read_at_once:
             await policy.sleep(interval)
         while True:
@@ -218,24 +254,41 @@ class ExecutionWatcher:
             except ExecutionNotFound:
                 raise
             except RuntimeClientError as exc:
-                # The client has already retried this read; keep polling, but more gently.
-                if failing_since is None:
+                # The client has already retried this read; keep polling, but more gently. The
+                # freshness timer tells subscribers, in time, without inventing a status.
+                self.freshness.failed(exc)
+                if not failing:
                     logger.warning("status read for %s failed (%s); retrying", execution_id, exc)
-                    failing_since, failing_at = policy.clock(), datetime.now(UTC)
+                    failing = True
                 interval = policy.next_interval(interval)
-                latest = self.latest
-                if latest is not None and policy.clock() - failing_since >= policy.stale_after:
-                    # Tell subscribers the status may be out of date, without inventing one.
-                    self._publish(latest, stale=Snapshot(latest, True, str(exc), failing_at))
             else:
-                if failing_since is not None:
+                self.freshness.heard()
+                if failing:
                     logger.info("status reads for %s recovered", execution_id)
-                failing_since = failing_at = None
+                    failing = False
                 if status.state.is_terminal:
                     return status
                 changed = self._publish(status) is not None
-                interval = policy.interval_min if changed else policy.next_interval(interval)
+                interval = policy.shortest if changed else policy.next_interval(interval)
             await policy.sleep(interval)
+
+    def _went_stale(self, cause: StaleCause, since: datetime) -> None:
+        """The freshness timer: republish the last status flagged stale (never a new one)."""
+        latest = self.broadcast.latest
+        if latest is None or self.finished:
+            return
+        logger.warning(
+            "execution %s: the Runtime has not been heard from for %.1fs (%s); "
+            "subscribers are told the status is stale",
+            self.key[1],
+            self.freshness.stale_after,
+            cause.value,
+        )
+        self._publish(latest.status, stale=self._stale(latest.status, cause, since))
+
+    @staticmethod
+    def _stale(status: ExecutionStatus, cause: StaleCause, since: datetime | None) -> Snapshot:
+        return Snapshot(status, stale=True, stale_cause=cause, stale_since=since)
 
     def _publish(
         self, status: ExecutionStatus, *, stale: Snapshot | None = None
@@ -256,7 +309,7 @@ def _is_terminal(snapshot: Snapshot) -> bool:
 
 
 def _same(a: Snapshot, b: Snapshot) -> bool:
-    # A stale snapshot repeated with a newer error message is no news to subscribers.
+    # A stale snapshot repeated with another cause is no news to subscribers.
     return a.status == b.status and a.stale == b.stale
 
 

@@ -7,6 +7,7 @@ import strawberry
 from experience_plane import services
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.errors import public_error
+from experience_plane.graphql.global_ids import Node
 from experience_plane.services import presentation
 from experience_plane.services.presentation import ArtifactT
 
@@ -14,12 +15,9 @@ from experience_plane.services.presentation import ArtifactT
 @strawberry.interface(
     description="Something an execution produced: an uploaded file or a data mash."
 )
-class Artifact:
-    """Fields every artifact has."""
-
-    id: strawberry.ID = strawberry.field(
-        description="The artifact's id (a file id or a mash id), usable as a content ref."
-    )
+class Artifact(Node):
+    """Fields every artifact has: a global `id`; the own id is the type's `fileId` or
+    `mashId`."""
 
 
 async def complete_artifact(info: Info, artifact: ArtifactT) -> ArtifactT:

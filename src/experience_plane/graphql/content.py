@@ -19,6 +19,7 @@ from experience_plane.graphql.errors import (
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
+from experience_plane.graphql.global_ids import global_id
 from experience_plane.graphql.objects import schema_type
 from experience_plane.runtime import FileArtifact
 
@@ -48,8 +49,11 @@ class ContentFile(Artifact):
     @classmethod
     def from_artifact(cls, artifact: FileArtifact) -> ContentFile:
         """The schema object for a file artifact of an execution status."""
-        file_id = strawberry.ID(artifact.file_id)
-        return cls(id=file_id, file_id=file_id, artifact=artifact)
+        return cls(
+            id=global_id("ContentFile", artifact.file_id),
+            file_id=strawberry.ID(artifact.file_id),
+            artifact=artifact,
+        )
 
     async def details(self, info: Info) -> FileArtifact:
         """The complete artifact: the status's own, or the Runtime's full record of it."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, TypeAlias
@@ -18,19 +16,23 @@ from experience_plane.graphql.enums import schema_enum
 from experience_plane.graphql.errors import (
     Error,
     IdempotencyKeyArgument,
-    PublicError,
     ResultUnion,
     public_error,
 )
 from experience_plane.graphql.executions import Execution, ExecutionAccepted
 from experience_plane.graphql.fields import described_field
+from experience_plane.graphql.global_ids import global_id
 from experience_plane.graphql.objects import schema_type
+from experience_plane.graphql.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    PageInfo,
+    first_argument,
+    last_argument,
+)
 from experience_plane.runtime import DataMashArtifact
-from experience_plane.services import ErrorCode
-from experience_plane.services.presentation import MAX_RECORDS_PAGE
-
-_CURSOR_PREFIX = "record:"
-
+from experience_plane.services.pagination import Page, PageRequest, read_page
+from experience_plane.services.presentation import DEFAULT_RECORDS_PAGE, MAX_RECORDS_PAGE
 
 ConfidenceLevel = schema_enum(
     services.ConfidenceLevel,
@@ -127,18 +129,12 @@ else:
 class MashRecordEdge:
     """A record with its cursor."""
 
-    cursor: str = strawberry.field(description="Pass as `after` to read the records after it.")
-    node: JSON = strawberry.field(description="The record: canonical field name to value.")
-
-
-@strawberry.type(description="Where a page sits in the whole list.")
-class PageInfo:
-    """Whether there is more, and the cursor to continue from."""
-
-    has_next_page: bool = strawberry.field(description="True when more records follow.")
-    end_cursor: str | None = strawberry.field(
-        description="The cursor of the page's last record; null for an empty page."
+    cursor: str = strawberry.field(
+        description=(
+            "Opaque; pass it as `after` for the records after it, or `before` for those before."
+        )
     )
+    node: JSON = strawberry.field(description="The record: canonical field name to value.")
 
 
 @strawberry.type(description="A page of a mash's joined records.")
@@ -146,7 +142,7 @@ class MashRecordConnection:
     """Records in the order the Runtime joined them."""
 
     edges: list[MashRecordEdge] = strawberry.field(description="The records of this page.")
-    page_info: PageInfo = strawberry.field(description="How to read the next page.")
+    page_info: PageInfo = strawberry.field(description="How to read the pages around it.")
     total_count: int = strawberry.field(description="How many records the mash has in all.")
 
 
@@ -160,8 +156,11 @@ class DataMash(Artifact):
     @classmethod
     def from_artifact(cls, artifact: DataMashArtifact) -> DataMash:
         """The schema object for a data mash artifact of an execution status."""
-        mash_id = strawberry.ID(artifact.mash_id)
-        return cls(id=mash_id, mash_id=mash_id, artifact=artifact)
+        return cls(
+            id=global_id("DataMash", artifact.mash_id),
+            mash_id=strawberry.ID(artifact.mash_id),
+            artifact=artifact,
+        )
 
     async def details(self, info: Info) -> DataMashArtifact:
         """The complete artifact: the status's own, or the Runtime's full record of it."""
@@ -198,64 +197,46 @@ class DataMash(Artifact):
     async def quality_report(self, info: Info) -> QualityReport | None:
         return (await self.details(info)).quality_report
 
-    @described_field("The joined records, a page at a time.")
+    @described_field(
+        "The joined records, a page at a time: `first`/`after` forwards, `last`/`before` "
+        "backwards. A cursor stays valid across pages; one this API did not make is "
+        "INVALID_INPUT."
+    )
     async def records(
         self,
         info: Info,
-        first: Annotated[
-            int, strawberry.argument(description=f"Page size, 1 to {MAX_RECORDS_PAGE}.")
-        ] = 50,
-        after: Annotated[
-            str | None,
-            strawberry.argument(description="Read the records after this cursor."),
-        ] = None,
+        first: Annotated[int | None, first_argument(MAX_RECORDS_PAGE, DEFAULT_RECORDS_PAGE)] = None,
+        after: AfterArgument = None,
+        last: Annotated[int | None, last_argument(MAX_RECORDS_PAGE)] = None,
+        before: BeforeArgument = None,
     ) -> MashRecordConnection:
-        if not 1 <= first <= MAX_RECORDS_PAGE:
-            raise PublicError(
-                f"`first` must be between 1 and {MAX_RECORDS_PAGE}, got {first}.",
-                ErrorCode.INVALID_INPUT,
-            )
-        offset = 0 if after is None else decode_cursor(after) + 1
+        request = PageRequest(
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            default_size=DEFAULT_RECORDS_PAGE,
+            max_size=MAX_RECORDS_PAGE,
+        )
+        mash_id = self.artifact.mash_id
+        loaders = info.context.loaders
+
+        async def read(offset: int, limit: int) -> Page[Mapping[str, object]]:
+            page = await loaders.records_page(mash_id, offset=offset, limit=limit)
+            return Page(offset=page.offset, items=page.records, total=page.total)
+
         try:
-            page = await info.context.loaders.records_page(
-                self.artifact.mash_id, offset=offset, limit=first
-            )
+            page = await read_page(request, read)
         except services.ServiceError as exc:
             raise public_error(exc) from exc
-        edges = [
-            MashRecordEdge(cursor=encode_cursor(page.offset + index), node=_plain(record))
-            for index, record in enumerate(page.records)
-        ]
         return MashRecordConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.offset + len(edges) < page.total,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            edges=[
+                MashRecordEdge(cursor=page.cursor(index), node=JSON(dict(record)))
+                for index, record in enumerate(page.items)
+            ],
+            page_info=PageInfo.of(page),
             total_count=page.total,
         )
-
-
-def encode_cursor(position: int) -> str:
-    """The opaque cursor of the record at `position`."""
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{position}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    """The position a cursor stands for; a clear error for anything not made by this API."""
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if text.startswith(_CURSOR_PREFIX):
-            position = int(text.removeprefix(_CURSOR_PREFIX))
-            if position >= 0:
-                return position
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        pass
-    raise PublicError(f"`after` is not a valid cursor: {cursor!r}.", ErrorCode.INVALID_INPUT)
-
-
-def _plain(record: Mapping[str, object]) -> JSON:
-    return JSON(dict(record))
 
 
 @strawberry.input(description="What to mash and how.")

@@ -48,6 +48,8 @@ ErrorCodeEnum = schema_enum(
             "before opening another."
         ),
         ErrorCode.UNAUTHENTICATED: "The credentials are missing, invalid or have expired.",
+        ErrorCode.ALREADY_FINISHED: "The execution has finished; it cannot be cancelled.",
+        ErrorCode.CANCEL_UNSUPPORTED: "The Runtime cannot cancel executions.",
     },
 )
 """The schema's `ErrorCode`, derived from `services.ErrorCode`; Python code passes the service

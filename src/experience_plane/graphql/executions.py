@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -17,8 +17,15 @@ from experience_plane.graphql.context import Info
 from experience_plane.graphql.enums import schema_enum
 from experience_plane.graphql.errors import PublicError, public_error
 from experience_plane.graphql.fields import described_field
-from experience_plane.services import ErrorCode
-from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
+from experience_plane.graphql.global_ids import Node, global_id, own_execution_id
+from experience_plane.graphql.objects import schema_type
+from experience_plane.services import ErrorCode, execution_failures
+from experience_plane.services.execution_failures import (
+    FAILURE_KINDS,
+    FailureCode,
+    execution_failure,
+)
+from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE, stale_reason
 
 ExecutionState = schema_enum(
     runtime.ExecutionState,
@@ -36,6 +43,26 @@ ExecutionState = schema_enum(
 )
 
 
+FailureCodeEnum = schema_enum(
+    FailureCode,
+    description="Stable codes of why an execution did not complete.",
+    values={kind.code: kind.description for kind in FAILURE_KINDS},
+)
+
+if TYPE_CHECKING:
+    # To mypy the derived type is the domain class whose values its resolver returns.
+    from experience_plane.services.execution_failures import ExecutionFailure
+else:
+    ExecutionFailure = schema_type(
+        execution_failures.ExecutionFailure,
+        types={"code": FailureCodeEnum},
+        descriptions={
+            "code": "Why it did not complete, for programs to switch on.",
+            "message": "What happened, in the Runtime's words, for people to read.",
+        },
+    )
+
+
 @strawberry.type(description="How far a running execution has got.")
 class Progress:
     """The Runtime's current phase and a percentage."""
@@ -45,10 +72,12 @@ class Progress:
 
 
 @strawberry.type(description="An execution of an intent (an upload, a data mash) by the Runtime.")
-class Execution:
+class Execution(Node):
     """A snapshot of the execution's status; artifacts appear once it has completed."""
 
-    id: strawberry.ID = strawberry.field(description="The execution's id.")
+    execution_id: strawberry.ID = strawberry.field(
+        description="The execution's own id, as `executionId` arguments and REST paths take it."
+    )
     intent_type: str | None = strawberry.field(
         description="The intent executed, e.g. `content.upload` or `data_mash.create`."
     )
@@ -59,7 +88,16 @@ class Execution:
     progress: Progress | None = strawberry.field(
         description="How far it has got, when the Runtime reports it."
     )
-    error: str | None = strawberry.field(description="Why it failed, for a failed execution.")
+    error: str | None = strawberry.field(
+        description="Why it failed, for a failed execution.",
+        deprecation_reason="Use failure.",
+    )
+    failure: ExecutionFailure | None = strawberry.field(
+        description=(
+            "Why it did not complete: set when it failed, was cancelled or was lost by the "
+            "Runtime; null otherwise."
+        )
+    )
     created_at: datetime | None = strawberry.field(description="When it was submitted.")
     updated_at: datetime | None = strawberry.field(description="When its status last changed.")
     is_terminal: bool = strawberry.field(
@@ -68,29 +106,34 @@ class Execution:
     stale: bool = strawberry.field(
         default=False,
         description=(
-            "True when the Runtime has not answered for a while (it is down or restarting): the "
-            "other fields are the last status known and may be out of date. Only subscription "
-            "events are ever stale; the execution has NOT failed. A later event with `stale: "
-            "false` brings the true status once the Runtime answers again."
+            "True when the Runtime has not been heard from for longer than the service's stale "
+            "promise (it is down, frozen, slow or restarting): the other fields are the last "
+            "status known and may be out of date; the execution has NOT failed. A subscription "
+            "sends the next event with `stale: false` and the true status once the Runtime "
+            "answers again; a query answered from the last status known says so the same way."
         ),
     )
     stale_reason: str | None = strawberry.field(
         default=None,
-        description="Why the status could not be refreshed, while `stale` is true.",
+        description=(
+            "Why the status could not be refreshed, while `stale` is true: one fixed sentence "
+            "per cause (the Runtime not answering, unavailable, or its answers unreadable)."
+        ),
     )
     stale_since: datetime | None = strawberry.field(
         default=None,
-        description="When the Runtime stopped answering, while `stale` is true.",
+        description="When the Runtime was last heard from, while `stale` is true.",
     )
     status: strawberry.Private[runtime.ExecutionStatus]
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> Execution:
-        """The schema object for a subscription event (a status, maybe flagged stale)."""
+        """The schema object for a tracked status (an event, a query's answer), maybe
+        flagged stale."""
         execution = cls.from_status(snapshot.status)
         if snapshot.stale:
             execution.stale = True
-            execution.stale_reason = snapshot.last_error
+            execution.stale_reason = stale_reason(snapshot)
             execution.stale_since = snapshot.stale_since
         return execution
 
@@ -99,12 +142,14 @@ class Execution:
         """The schema object for a status read from the Runtime (through the tracker)."""
         progress = status.progress
         return cls(
-            id=strawberry.ID(status.execution_id),
+            id=global_id("Execution", status.execution_id),
+            execution_id=strawberry.ID(status.execution_id),
             intent_type=status.intent_type,
             state=status.state,
             raw_status=status.raw_status,
             progress=Progress(phase=progress.phase, percent=progress.percent) if progress else None,
             error=status.error,
+            failure=execution_failure(status),
             created_at=status.created_at,
             updated_at=status.updated_at,
             is_terminal=status.state.is_terminal,
@@ -136,18 +181,25 @@ class ExecutionAccepted:
 
 
 ExecutionIdArgument = Annotated[
-    strawberry.ID, strawberry.argument(description="The execution's id.")
+    strawberry.ID,
+    strawberry.argument(
+        description="The execution's `executionId` (its global `id` is accepted as well)."
+    ),
 ]
 
 
 async def execution_status(info: Info, execution_id: ExecutionIdArgument) -> Execution | None:
-    """The execution's current status; null when it is unknown to the caller's tenant."""
+    """The execution's current status; null when it is unknown to the caller's tenant. While
+    the execution is followed and the Runtime has not been heard from for longer than
+    `subscription_stale_after_seconds`, the last status known, flagged `stale: true`."""
     principal = info.context.principal
     try:
-        status = await info.context.services.executions.get(principal, str(execution_id))
+        snapshot = await info.context.services.executions.get(
+            principal, own_execution_id(execution_id)
+        )
     except services.ServiceError as exc:
         raise public_error(exc) from exc
-    return Execution.from_status(status) if status is not None else None
+    return Execution.from_snapshot(snapshot) if snapshot is not None else None
 
 
 async def watch_execution_status(
@@ -156,14 +208,15 @@ async def watch_execution_status(
     """The current status at once, then one event per change; completes after a terminal one.
 
     An id unknown to the caller's tenant is an error ("Execution ... not found") and no events.
-    While the Runtime does not answer, the watcher retries with backoff and, past
-    `subscription_stale_after_seconds`, sends the last status again flagged `stale: true`; the
+    While the Runtime does not answer, the watcher retries with backoff and, no later than
+    `subscription_stale_after_seconds` after the Runtime was last heard from (whether it
+    refuses, fails, hangs or is slow), sends the last status again flagged `stale: true`; the
     true status follows when the Runtime is back. It never reports a failure it did not read.
     When the caller's token expires the subscription ends with an UNAUTHENTICATED error
     (reason `expired`), on every transport.
     """
     context = info.context
-    statuses = context.services.executions.follow(context.principal, str(execution_id))
+    statuses = context.services.executions.follow(context.principal, own_execution_id(execution_id))
     try:
         # aclosing: a client going away closes the tracker's stream now, not at collection.
         async with aclosing(statuses):

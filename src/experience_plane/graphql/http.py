@@ -16,6 +16,7 @@ size limits are `middleware.BodySizeLimitMiddleware`'s, for every surface.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -26,7 +27,7 @@ from cross_web import HTTPException, StarletteRequestAdapter
 from fastapi import Depends
 from starlette.background import BackgroundTasks
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.exceptions import MissingQueryError
 from strawberry.fastapi import GraphQLRouter
@@ -42,6 +43,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
+from experience_plane import json_input
 from experience_plane.graphiql import GraphiQLPage
 from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.documents import UNKNOWN_DOCUMENT, UNTRUSTED_MESSAGE, DocumentCache
@@ -55,8 +57,10 @@ from experience_plane.graphql.uploads import (
     read_form,
 )
 from experience_plane.graphql.websockets import LegacyWSHandler, TransportWSHandler
+from experience_plane.json_input import JsonInputError
 from experience_plane.negotiation import (
     APPLICATION_JSON,
+    BAD_REQUEST,
     EVENT_STREAM,
     GRAPHQL_RESPONSE_JSON,
     JSON_OFFERS,
@@ -67,6 +71,7 @@ from experience_plane.negotiation import (
     graphql_error_response,
     parse_accept,
 )
+from experience_plane.services import ErrorCode
 from experience_plane.strawberry_adapter import (
     STREAM_TRANSPORTS,
     CannotGetOperationTypeError,
@@ -155,6 +160,16 @@ ACCEPT_ANYTHING = Negotiation.of(None)
 _negotiation: ContextVar[Negotiation] = ContextVar("graphql_negotiation", default=ACCEPT_ANYTHING)
 
 
+class InputRefused(HTTPException):
+    """JSON that `json_input` refused, as a 400: code `BAD_REQUEST` when it is not JSON,
+    `INVALID_INPUT` (with the `reason`) when it is JSON beyond a limit."""
+
+    def __init__(self, error: JsonInputError) -> None:
+        super().__init__(400, error.message)
+        self.code = BAD_REQUEST if error.malformed else ErrorCode.INVALID_INPUT.name
+        self.extensions = {"reason": error.reason.value}
+
+
 def is_csrf_risk(method: str, headers: Mapping[str, str]) -> bool:
     """True for a request a browser could send cross-site without a CORS preflight.
 
@@ -203,6 +218,7 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         csrf_prevention: bool = True,
         persisted_queries: PersistedQueries | None = None,
         allowed_origin_pattern: re.Pattern[str] | None = None,
+        max_json_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault(
@@ -218,6 +234,8 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         self.csrf_prevention = csrf_prevention
         self.persisted_queries = persisted_queries or PersistedQueries()
         self.allowed_origin_pattern = allowed_origin_pattern
+        # The most JSON one body, parameter, part or message may hold (None: no limit here).
+        self.max_json_bytes = max_json_bytes
 
         async def handle_stream(
             request: Request,
@@ -269,8 +287,10 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             set_sub_response(self, sub_response)
             try:
                 result = cast(Response, await self.run(request, context=context, root_value=None))
-            except HTTPException as exc:  # as Strawberry's route answers them
-                return PlainTextResponse(exc.reason, status_code=exc.status_code)
+            except HTTPException as exc:  # refused before `run` could answer it
+                return graphql_error_response(
+                    exc.status_code, exc.reason, accept=request.headers.get("accept")
+                )
             if tasks.tasks:
                 result.background = tasks
             return result
@@ -314,7 +334,12 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         except HTTPException as exc:
             headers = {"Allow": "POST"} if exc.status_code == 405 else None
             return graphql_error_response(
-                exc.status_code, exc.reason, media_type=error_type, headers=headers
+                exc.status_code,
+                exc.reason,
+                media_type=error_type,
+                headers=headers,
+                code=getattr(exc, "code", None),
+                extensions=getattr(exc, "extensions", None),
             )
         except PersistedQueryError as exc:
             return graphql_error_response(
@@ -369,14 +394,27 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
             raise HTTPException(406, NOT_ACCEPTABLE_MESSAGE)
         return replace(data, query=query, protocol=protocol)
 
-    def parse_json(self, data: str | bytes) -> object:
-        """Strawberry's JSON parsing, refusing a body that is not a JSON object (or a batch
-        list), or one that is not UTF-8: Strawberry would otherwise call `.get` on a number or
-        a string, or let the decoding error through, and answer 500."""
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON as `json_input` reads it, for WebSocket messages (HTTP goes by `parse_json`):
+        a message that is not JSON is Strawberry's to answer as it does (graphql-transport-ws
+        closes with 4400, legacy graphql-ws ignores it); one beyond a limit raises
+        `JsonInputError`, which the protocol handlers answer with a 4400 close."""
         try:
-            parsed = super().parse_json(data)
-        except UnicodeDecodeError as exc:
-            raise HTTPException(400, "The request body is not valid UTF-8 JSON.") from exc
+            return json_input.loads(data, max_bytes=self.max_json_bytes)
+        except JsonInputError as exc:
+            if exc.malformed:
+                raise json.JSONDecodeError(exc.message, "", 0) from exc
+            raise
+
+    def parse_json(self, data: str | bytes) -> object:
+        """A request body, GET parameter or multipart part read by `json_input` (a 400 with
+        code `BAD_REQUEST` when it is not JSON, `INVALID_INPUT` when it is JSON beyond a limit
+        or holds a lone surrogate), then refused unless a JSON object (or a batch list):
+        Strawberry would otherwise call `.get` on a number or a string, and answer 500."""
+        try:
+            parsed = json_input.loads(data, max_bytes=self.max_json_bytes)
+        except JsonInputError as exc:
+            raise InputRefused(exc) from exc
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "The request body must be a JSON object.")
         if isinstance(parsed, dict):

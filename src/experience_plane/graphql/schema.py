@@ -25,6 +25,7 @@ from graphql import (
 )
 from graphql import build_schema as build_graphql_schema
 from strawberry.exceptions import MissingQueryError
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from experience_plane.graphql.content import ContentFile, UploadContentResult, upload_content
@@ -42,12 +43,16 @@ from experience_plane.graphql.executions import (
     watch_execution_status,
 )
 from experience_plane.graphql.fields import described_subscription
+from experience_plane.graphql.global_ids import Node
+from experience_plane.graphql.nodes import MAX_NODES, node, nodes
+from experience_plane.graphql.scalars import SCALAR_MAP
 from experience_plane.middleware import current_request_id
 from experience_plane.observability.graphql import (
     PARSE_FAILED_CODE,
     VALIDATION_FAILED_CODE,
     OperationMetrics,
 )
+from experience_plane.services import ErrorCode
 from experience_plane.services.presentation import INTERNAL_ERROR_CODE, UNEXPECTED_ERROR_MESSAGE
 from experience_plane.strawberry_adapter import (
     CannotGetOperationTypeError,
@@ -77,10 +82,27 @@ class Query:
     execution_status: Execution | None = strawberry.field(
         resolver=execution_status,
         description=(
-            "An execution's current status; null only when it is unknown to your tenant. When "
-            "the Runtime cannot be asked, the field is null *with* an error whose "
+            "An execution's current status; null only when it is unknown to your tenant. While "
+            "the execution is followed and the Runtime has not been heard from for longer than "
+            "the stale promise, the last status known with `stale: true`. When the Runtime "
+            "cannot be asked otherwise, the field is null *with* an error whose "
             "`extensions.code` is RUNTIME_UNAVAILABLE, RUNTIME_TIMEOUT or "
             "RUNTIME_PROTOCOL_ERROR: retry later, the execution is not gone."
+        ),
+    )
+    node: Node | None = strawberry.field(
+        resolver=node,
+        description=(
+            "The object with this global `id` (an execution, a file, a data mash); null when "
+            "your tenant has no such object. An id this API did not make is INVALID_INPUT."
+        ),
+    )
+    nodes: list[Node | None] = strawberry.field(
+        resolver=nodes,
+        description=(
+            f"The objects with these global ids, in their order (at most {MAX_NODES}): null "
+            "for each your tenant has no such object, an INVALID_INPUT error at the place of "
+            "each id this API did not make."
         ),
     )
 
@@ -105,9 +127,11 @@ class Subscription:
 
     @described_subscription(
         "The execution's status now, then once per change; completes after a terminal "
-        "status. An unknown id is an error. Runtime outages are ridden out: after a while "
-        "the last status is sent again with `stale: true`, and the true status follows when "
-        "the Runtime is back. On server shutdown the subscription completes; subscribe again."
+        "status. An unknown id is an error. Runtime outages are ridden out: no later than "
+        "the stale promise after the Runtime was last heard from (refusing, failing, frozen "
+        "or slow), the last status is sent again with `stale: true`, and the true status "
+        "follows when the Runtime is back. On server shutdown the subscription completes; "
+        "subscribe again."
     )
     async def execution_status(
         self, info: Info, execution_id: ExecutionIdArgument
@@ -182,6 +206,10 @@ class ExperienceSchema(strawberry.Schema):
                     error.extensions = {**extensions, "code": PARSE_FAILED_CODE}
                 elif error.original_error is None:
                     error.extensions = {**extensions, "code": VALIDATION_FAILED_CODE}
+                elif isinstance(error.original_error, GraphQLError):
+                    # A variable's value refused by its type (graphql-core's coercion wraps
+                    # the reason): the caller's input is wrong, as REST says it.
+                    error.extensions = {**extensions, "code": ErrorCode.INVALID_INPUT.name}
             if is_unexpected(error):
                 logger.error(
                     "Unexpected error (request id %s) at %s: %s",
@@ -226,6 +254,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         types=[ContentFile, DataMash],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[
             # First, so that it sees the result last: masked, with every error's code.
             OperationMetrics,

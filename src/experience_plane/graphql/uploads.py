@@ -66,13 +66,10 @@ def operations_with_files(form: FormData, parse_json: Callable[[str], object]) -
     repeated = sorted(name for name, count in parts.items() if count > 1)
     if repeated:
         raise MultipartRefused(f"The multipart body repeats the part(s) {repeated}.")
-    try:
-        operations = parse_json(_text(form.get("operations"), "operations"))
-        files_map = parse_json(_text(form.get("map"), "map"))
-    except MultipartRefused:
-        raise
-    except HTTPException as exc:  # the router's refusal of a part that is not JSON
-        raise MultipartRefused(exc.reason) from exc
+    # The router's `parse_json` refuses a part that is not JSON (or beyond `json_input`'s
+    # limits) with its own 400 and code.
+    operations = parse_json(_text(form.get("operations"), "operations"))
+    files_map = parse_json(_text(form.get("map"), "map"))
     if not isinstance(operations, dict | list) or not _is_map(files_map):
         raise MultipartRefused(f"{MALFORMED}.")
     files = {name: value for name, value in form.multi_items() if isinstance(value, UploadFile)}

@@ -3,12 +3,14 @@ and keep-alives on top. The caller is authenticated from the `connection_init` p
 (`Authorization: Bearer <t>` or `authToken`, else the handshake's header) before the connection
 is acknowledged, so nothing runs for a refused caller, who gets close code 4403 with the reason
 (e.g. `Forbidden: expired`; legacy graphql-ws sends a `connection_error` first); the payload may
-carry the client's `sessionId`. On graphql-transport-ws the server pings every
-`keep_alive_interval` seconds, and subscribers of the same operation (document, variables,
-operation name, tenant and roles) share one execution of it (`graphql.sharing`) when the router
-has a `subscription_hub` (`create_app` always gives it one), each subscriber's own token
-expiry still ending its subscription; legacy graphql-ws gets the same `connection_init` timeout
-(4408). Queries and mutations over a socket, legacy graphql-ws and SSE are never shared.
+carry the client's `sessionId`. A message beyond `json_input`'s limits (nested too deep, a lone
+surrogate), or JSON that is no message of the protocol, closes either protocol with 4400 and
+the reason. On graphql-transport-ws the server
+pings every `keep_alive_interval` seconds, and subscribers of the same operation (document,
+variables, operation name, tenant and roles) share one execution of it (`graphql.sharing`) when
+the router has a `subscription_hub` (`create_app` always gives it one), each subscriber's own
+token expiry still ending its subscription; legacy graphql-ws gets the same `connection_init`
+timeout (4408). Queries and mutations over a socket, legacy graphql-ws and SSE are never shared.
 Every subscription holds a place in its tenant's count of open streams (`services.streams`);
 past the ceiling it is refused with an `error` message (`TOO_MANY_SUBSCRIPTIONS`). When the
 service shuts down an acknowledged connection is closed with 1012 (service restart) and a
@@ -59,6 +61,7 @@ from experience_plane.graphql.sharing import (
     operation_key,
     shared_principal,
 )
+from experience_plane.json_input import JsonInputError
 from experience_plane.services import ErrorCode, TooManySubscriptionsError
 from experience_plane.services.presentation import TOKEN_EXPIRED_MESSAGE
 from experience_plane.strawberry_adapter import (
@@ -73,10 +76,56 @@ from experience_plane.strawberry_adapter import (
 
 logger = logging.getLogger(__name__)
 
+# graphql-transport-ws's close code for a bad message; legacy graphql-ws gets it too.
+INVALID_MESSAGE = 4400
 FORBIDDEN = 4403
 INIT_TIMEOUT = 4408
 SERVICE_RESTART = 1012
 RESTART_REASON = "Service restart: reconnect and subscribe again"
+
+
+class InvalidMessage(Exception):
+    """A JSON message that is no message of the protocol (not an object, no string `type`, an
+    `id` or `payload` of the wrong kind), which Strawberry's handlers would fail on."""
+
+
+def check_message(message: object, *, start: str, with_id: frozenset[str]) -> None:
+    """Raise `InvalidMessage` unless `message` is shaped as the handlers read it: an object
+    with a string `type`; a string `id` for the types in `with_id`; for `start` (the message
+    that runs an operation) a `payload` with a string `query`, and `variables` and
+    `extensions` objects and `operationName` a string when present."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise InvalidMessage("a message must be a JSON object with a string `type`")
+    kind = message["type"]
+    if kind in with_id and not isinstance(message.get("id"), str):
+        raise InvalidMessage(f"a `{kind}` message needs a string `id`")
+    if kind != start:
+        return
+    payload = message.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        raise InvalidMessage(f"a `{kind}` payload needs a string `query`")
+    for name, kinds in _PAYLOAD_FIELDS.items():
+        if not isinstance(payload.get(name), kinds):
+            raise InvalidMessage(f"`payload.{name}` is of the wrong kind")
+
+
+_PAYLOAD_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "variables": (dict, type(None)),
+    "extensions": (dict, type(None)),
+    "operationName": (str, type(None)),
+}
+_TRANSPORT_IDS = frozenset({"subscribe", "complete"})
+_LEGACY_IDS = frozenset({"start", "stop"})
+
+
+async def close_for_input(websocket: Any, error: JsonInputError | InvalidMessage) -> None:
+    """Close a connection whose message `json_input` refused (nested too deep, a lone
+    surrogate...) or that is no protocol message, with 4400 and the reason, as
+    graphql-transport-ws closes any bad message."""
+    what = "input" if isinstance(error, JsonInputError) else "message"
+    with suppress(Exception):  # it may be closing already (a restart, the client)
+        # The messages are short: within the 123 bytes a close reason may have.
+        await websocket.close(code=INVALID_MESSAGE, reason=f"Invalid {what}: {error}")
 
 
 def counted_tenant(context: GraphQLContext, query: str, operation_name: str | None) -> str | None:
@@ -189,6 +238,16 @@ class TransportWSHandler(Restartable, BaseGraphQLTransportWSHandler[GraphQLConte
     async def send_message(self, message: Any) -> None:
         if not self.restarting:  # closed as a restart: nothing more, `complete` least of all
             await super().send_message(message)
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        except (JsonInputError, InvalidMessage) as exc:
+            await close_for_input(self.websocket, exc)
+
+    async def handle_message(self, message: Any) -> None:
+        check_message(message, start="subscribe", with_id=_TRANSPORT_IDS)
+        await super().handle_message(message)
 
     async def handle_task_exception(self, error: Exception) -> None:
         if not quiet_disconnects(error):
@@ -368,11 +427,17 @@ class LegacyWSHandler(Restartable, BaseGraphQLWSHandler[GraphQLContext, None]):
         timer = asyncio.create_task(self._close_unless_initialised())
         try:
             await super().handle()
+        except (JsonInputError, InvalidMessage) as exc:
+            await close_for_input(self.websocket, exc)
         finally:
             self.stop_watching_restart()
             timer.cancel()
             with suppress(BaseException):
                 await timer
+
+    async def handle_message(self, message: Any) -> None:
+        check_message(message, start="start", with_id=_LEGACY_IDS)
+        await super().handle_message(message)
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())

@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 # The Runtime contract's paths, each named once; ids never become labels.
 _CALL_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"/api/execution/[^/]+/status"), "status"),
+    (re.compile(r"/api/execution/[^/]+/cancel"), "cancel"),
+    (re.compile(r"/api/executions"), "list"),
     (re.compile(r"/api/intent/submit"), "submit"),
     (re.compile(r"/api/artifacts/[^/]+"), "artifact"),
     (re.compile(r"/api/session/create"), "session"),

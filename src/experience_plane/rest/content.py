@@ -14,7 +14,13 @@ from fastapi import APIRouter, Depends, File, Form, Header, Request, UploadFile
 from starlette.responses import JSONResponse
 
 from experience_plane.auth import Principal
-from experience_plane.context import client_session_id, get_principal, get_services
+from experience_plane.context import (
+    SESSION_ID_PATTERN,
+    client_session_id,
+    get_principal,
+    get_services,
+)
+from experience_plane.idempotency import MAX_KEY_LENGTH
 from experience_plane.rest.errors import INVALID_INPUT, RestError, error_responses
 from experience_plane.rest.models import (
     STATUS_PATH,
@@ -25,6 +31,15 @@ from experience_plane.rest.models import (
 from experience_plane.rest.route import RestRoute
 from experience_plane.services import ConfidenceLevel, JoinMode, Services
 
+# `parse_idempotency_key`'s rule: visible ASCII, bare or in one pair of double quotes, not empty.
+_KEY_CHARS = rf"[\x21-\x7E]{{1,{MAX_KEY_LENGTH}}}"
+IDEMPOTENCY_KEY_SCHEMA: dict[str, object] = {
+    "anyOf": [
+        {"type": "string", "pattern": f"^{_KEY_CHARS}$", "not": {"const": '""'}},
+        {"type": "string", "pattern": f'^"{_KEY_CHARS}"$'},
+    ]
+}
+
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -32,15 +47,24 @@ IdempotencyKeyHeader = Annotated[
         description=(
             "Makes a retry safe: the same key (per tenant and operation) with the same input "
             "returns the first request's execution and starts nothing new; with different "
-            "input it is a 409 IDEMPOTENCY_CONFLICT. Up to 255 visible ASCII characters."
+            "input it is a 409 IDEMPOTENCY_CONFLICT. 1 to 255 visible ASCII characters, "
+            'optionally in double quotes (a structured-field string: `"8e03978e-..."`); '
+            "anything else (an empty key included) is a 422 INVALID_INPUT."
         ),
+        # Documented, not validated here: the service's check answers with its own message.
+        json_schema_extra=IDEMPOTENCY_KEY_SCHEMA,
     ),
 ]
 SessionHeader = Annotated[
     str | None,
     Header(
         alias="X-Session-Id",
-        description="Your client's own session id: each gets a Runtime session of its own.",
+        description=(
+            "Your client's own session id: each gets a Runtime session of its own. Up to 128 "
+            "letters, digits or `.`, `_`, `:`, `-` (empty: none); anything else is a 400 "
+            "INVALID_INPUT."
+        ),
+        json_schema_extra={"anyOf": [{"type": "string", "pattern": SESSION_ID_PATTERN}]},
     ),
 ]
 
@@ -63,7 +87,7 @@ def accepted(execution: Execution) -> JSONResponse:
     response_model=Execution,
     tags=["content"],
     summary="Upload a file; returns its execution at once.",
-    responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
+    responses=error_responses(400, 409, 413, 415, 422, 429, 502, 503, 504),
     # An upload's parts: one `file`, `filename` and `mime_type`; more is a 400 INVALID_INPUT.
     form_limits={"max_files": 1, "max_fields": 2},
 )
@@ -116,7 +140,7 @@ async def upload_content(
     response_model=Execution,
     tags=["data mash"],
     summary="Compose uploaded files into one canonical view; returns at once.",
-    responses=error_responses(400, 409, 413, 422, 429, 502, 503, 504),
+    responses=error_responses(400, 409, 413, 415, 422, 429, 502, 503, 504),
 )
 async def create_data_mash(
     body: CreateDataMashRequest,

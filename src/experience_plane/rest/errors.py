@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from experience_plane import services
 from experience_plane.auth import AuthenticationError, AuthFailure
+from experience_plane.json_input import MAX_DEPTH
 from experience_plane.middleware import current_request_id
 from experience_plane.negotiation import REQUEST_TOO_LARGE
 from experience_plane.observability.metrics import record_error
@@ -165,7 +166,11 @@ def snake_case(name: str) -> str:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` documenting the error shape for `statuses` (401 and 500 always)."""
     descriptions = {
-        400: "The body could not be parsed (`INVALID_INPUT`).",
+        400: (
+            "The body could not be read (`INVALID_INPUT`): not JSON (or not multipart), JSON "
+            f"nested more than {MAX_DEPTH} levels deep or holding a lone surrogate "
+            "(`details.reason`), more parts than the operation takes, or a bad `X-Session-Id`."
+        ),
         401: "Missing, invalid or expired bearer token (`UNAUTHENTICATED`).",
         404: "No such id for your tenant (`NOT_FOUND`).",
         409: "The `Idempotency-Key` was used with different input (`IDEMPOTENCY_CONFLICT`).",
@@ -173,6 +178,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "The file is larger than the upload limit (`UPLOAD_TOO_LARGE`), or the body than "
             "the request limit (`REQUEST_TOO_LARGE`)."
         ),
+        415: "The body is not of the media type the operation takes (`INVALID_INPUT`).",
         422: "Invalid input (`INVALID_INPUT`) or refused by the Runtime (`RUNTIME_REJECTED`).",
         429: "Your tenant's rate is exceeded (`RATE_LIMITED`); see `Retry-After`.",
         500: "Unexpected error, masked (`INTERNAL_SERVER_ERROR`); quote the request id.",

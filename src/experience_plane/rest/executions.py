@@ -5,20 +5,22 @@ The WebSocket at `/v1/execution/{id}/events` is `rest.websocket`'s.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from experience_plane.auth import Principal
 from experience_plane.context import get_principal, get_services
 from experience_plane.rest.errors import RestError, error_responses, not_found
-from experience_plane.rest.models import Execution, RecordsPage, execution_json
+from experience_plane.rest.models import Execution, RecordsPage, snapshot_json
 from experience_plane.rest.route import RestRoute
 from experience_plane.rest.streams import SHUTTING_DOWN, KeepAlive, follow_execution
-from experience_plane.services import Services
-from experience_plane.services.presentation import MAX_RECORDS_PAGE
+from experience_plane.services import InvalidInputError, Services
+from experience_plane.services.pagination import Page, PageRequest, encode_cursor, read_page
+from experience_plane.services.presentation import DEFAULT_RECORDS_PAGE, MAX_RECORDS_PAGE
 
 EVENTS_DESCRIPTION = """\
 Server-Sent Events, one per change of the execution:
@@ -46,9 +48,11 @@ event: restarting
 data: {"id": "exec_…", "message": "The service is restarting; reconnect to follow the execution."}
 ```
 
-which is no completion: reconnect (another replica answers) and follow on. While the Runtime
-does not answer, the last status is sent again with `stale: true`; the true status follows when
-it is back. Unknown ids answer 404 before any event.
+which is no completion: reconnect (another replica answers) and follow on. No later than
+`EXPERIENCE_TUNING__SUBSCRIPTION_STALE_AFTER_SECONDS` after the Runtime was last heard from
+(refusing, failing, frozen or slow), the last status is sent again with `stale: true` and a
+`stale_reason`; the true status follows when it is back. Unknown ids answer 404 before any
+event.
 
 **WebSocket at the same path** (`ws://…/v1/execution/{id}/events`): authenticate with the
 `Authorization: Bearer` header on the handshake, or (browsers cannot set headers) send
@@ -64,6 +68,32 @@ unavailable, or `TOO_MANY_SUBSCRIPTIONS`) or 1011.
 # How long an `EventSource` waits before reconnecting (the `retry:` line every stream starts with).
 RETRY_MILLISECONDS = 1000
 RESTARTING_MESSAGE = "The service is restarting; reconnect to follow the execution."
+
+# One event of the stream (OpenAPI 3.1 reads an event stream's schema as each event's, its
+# fields as the SSE spec names them); `data` is JSON, as `contentSchema` says for each event.
+SSE_EVENT_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "event": {"enum": ["status", "complete", "error", "restarting"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": "integer", "description": "Milliseconds to wait before reconnecting."},
+        "id": {"type": "string"},
+    },
+    "oneOf": [
+        {"required": ["retry"], "not": {"required": ["event"]}},
+        {
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"const": "status"},
+                "data": {"contentSchema": {"$ref": "#/components/schemas/Execution"}},
+            },
+        },
+        {
+            "required": ["event", "data"],
+            "properties": {"event": {"enum": ["complete", "error", "restarting"]}},
+        },
+    ],
+}
 
 # Its routes answer failures in the common error shape; `rest` adds authentication's OpenAPI.
 router = APIRouter(route_class=RestRoute)
@@ -86,11 +116,13 @@ async def execution_status(
     principal: Annotated[Principal, Depends(get_principal)],
     services: Annotated[Services, Depends(get_services)],
 ) -> Execution:
-    """The execution as it stands, artifacts with all their details once completed."""
-    status = await services.executions.get(principal, execution_id)
-    if status is None:
+    """The execution as it stands, artifacts with all their details once completed; flagged
+    `stale` when it is the last status known and the Runtime has not been heard from for
+    longer than the stale promise."""
+    snapshot = await services.executions.get(principal, execution_id)
+    if snapshot is None:
         raise not_found("Execution", execution_id)
-    return await execution_json(services.executions, principal, status)
+    return await snapshot_json(services.executions, principal, snapshot)
 
 
 @router.get(
@@ -102,7 +134,7 @@ async def execution_status(
     responses={
         200: {
             "description": "An event stream.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         },
         **error_responses(404, 422, 502, 503, 504),
     },
@@ -150,24 +182,112 @@ async def execution_events(
     response_model=RecordsPage,
     tags=["data mash"],
     summary="A page of a data mash's joined records.",
-    responses=error_responses(404, 422, 502, 503, 504),
+    responses={
+        200: {
+            "description": "A page of records.",
+            "headers": {
+                "Link": {
+                    "description": (
+                        'The pages around this one (RFC 8288): `<…>; rel="next"` and '
+                        '`<…>; rel="prev"`, each when there is such a page.'
+                    ),
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        **error_responses(404, 422, 502, 503, 504),
+    },
 )
 async def mash_records(
+    request: Request,
+    response: Response,
     mash_id: Annotated[str, Path(description="The mash's id (`mash_id` of its artifact).")],
     principal: Annotated[Principal, Depends(get_principal)],
     services: Annotated[Services, Depends(get_services)],
-    offset: Annotated[int, Query(ge=0, description="Records to skip.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_RECORDS_PAGE, description="Page size.")] = 50,
+    offset: Annotated[
+        int | None, Query(ge=0, description="Records to skip (not with `after`/`before`).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_RECORDS_PAGE,
+            description=f"Page size: the first records (default {DEFAULT_RECORDS_PAGE}).",
+        ),
+    ] = None,
+    after: Annotated[
+        str | None, Query(description="Read the records after this cursor (`end_cursor`).")
+    ] = None,
+    before: Annotated[
+        str | None, Query(description="Read the records before this cursor (`start_cursor`).")
+    ] = None,
+    last: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_RECORDS_PAGE,
+            description="Page size, read backwards: the last records before `before` (or of "
+            "the mash); not with `limit`.",
+        ),
+    ] = None,
 ) -> RecordsPage:
-    """Records in the order the Runtime joined them; follow `next_offset` to the end."""
-    page = await services.executions.mash_records(principal, mash_id, offset=offset, limit=limit)
-    records = [dict(record) for record in page.records]
+    """Records in the order the Runtime joined them. Page forwards with `offset`/`limit` (follow
+    `next_offset`) or with cursors: `after=<end_cursor>` with `limit`, and backwards with
+    `before=<start_cursor>` with `last`. Cursors are opaque and stay valid; one this API did not
+    make is a 422 INVALID_INPUT. The `Link` header has the next and previous pages' URLs."""
+    if offset is not None and (after is not None or before is not None):
+        raise InvalidInputError(
+            "Pass `offset` or the cursors `after`/`before`, not both.", field="offset"
+        )
+    if offset:
+        after = encode_cursor(offset - 1)
+    page_request = PageRequest(
+        first=limit,
+        after=after,
+        last=last,
+        before=before,
+        default_size=DEFAULT_RECORDS_PAGE,
+        max_size=MAX_RECORDS_PAGE,
+        names=("limit", "after", "last", "before"),
+    )
+    size = page_request.size
+
+    async def read(start: int, count: int) -> Page[Mapping[str, object]]:
+        page = await services.executions.mash_records(principal, mash_id, offset=start, limit=count)
+        return Page(offset=page.offset, items=page.records, total=page.total)
+
+    page = await read_page(page_request, read)
+    records = [dict(record) for record in page.items]
     end = page.offset + len(records)
+    links = []
+    if page.has_next_page:
+        links.append(_link(request, "next", after=_cursor_before(end), limit=size))
+    if page.has_previous_page:
+        start = min(page.offset, page.total)
+        links.append(_link(request, "prev", before=encode_cursor(start), last=size))
+    if links:
+        response.headers["Link"] = ", ".join(links)
     return RecordsPage(
         mash_id=mash_id,
         offset=page.offset,
-        limit=limit,
+        limit=size,
         total=page.total,
         records=records,
         next_offset=end if records and end < page.total else None,
+        prev_offset=max(0, page.offset - size) if page.has_previous_page else None,
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        start_cursor=page.start_cursor,
+        end_cursor=page.end_cursor,
     )
+
+
+def _cursor_before(position: int) -> str | None:
+    """The `after` cursor from which a page starts at `position` (None: the start)."""
+    return encode_cursor(position - 1) if position > 0 else None
+
+
+def _link(request: Request, rel: str, **params: str | int | None) -> str:
+    """One `Link` header value (RFC 8288): this path with `params`, relative like `Location`."""
+    query = urlencode({name: value for name, value in params.items() if value is not None})
+    return f'<{request.url.path}?{query}>; rel="{rel}"'

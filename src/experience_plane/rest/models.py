@@ -12,13 +12,25 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from experience_plane import runtime
 from experience_plane.auth import Principal
 from experience_plane.executions import Snapshot
 from experience_plane.services import ExecutionService
-from experience_plane.services.presentation import complete_artifact
+from experience_plane.services.data_mash import MAX_CONTENT_REFS, MAX_NAME_LENGTH
+from experience_plane.services.execution_failures import FAILURE_KINDS, execution_failure
+from experience_plane.services.execution_failures import FailureCode as DomainFailureCode
+from experience_plane.services.presentation import complete_artifact, stale_reason
+from experience_plane.services.timestamps import rfc3339
+
+# What `str.strip()` removes, as a character class JSON Schema (ECMA) and Python regexes both
+# read the same way: their `\s` differ, and the service strips what Python calls whitespace.
+_WHITESPACE = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspace())
+NOT_BLANK_PATTERN = f"[^{_WHITESPACE}]"
+"""A string with something besides whitespace (JSON Schema patterns match anywhere)."""
+TRIMMED_TEXT_PATTERN = f"^[^{_WHITESPACE}]([\\s\\S]*[^{_WHITESPACE}])?$"
+"""A non-blank string without surrounding whitespace."""
 
 RECORDS_PATH = "/v1/data-mash/{mash_id}/records"
 STATUS_PATH = "/v1/execution/{execution_id}/status"
@@ -36,11 +48,37 @@ def _spelt_by_name(domain: type[StrEnum], doc: str) -> type[StrEnum]:
 if TYPE_CHECKING:
     # A class built at run time is not a type to mypy; every member is a StrEnum all the same.
     ExecutionState = StrEnum
+    FailureCode = StrEnum
 else:
     ExecutionState = _spelt_by_name(
         runtime.ExecutionState,
         "Where an execution is in its life (GraphQL's `ExecutionState` values).",
     )
+    FailureCode = _spelt_by_name(
+        DomainFailureCode,
+        "Why an execution did not complete (GraphQL's `FailureCode` values):\n\n"
+        + "\n".join(f"- `{kind.code.name}`: {kind.description}" for kind in FAILURE_KINDS),
+    )
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 in UTC with `Z`, e.g. `2025-01-31T12:00:00.123Z`.",
+        }
+    ),
+]
+"""A timestamp, written exactly as GraphQL's `DateTime` writes it."""
+
+
+class ExecutionFailure(BaseModel):
+    """Why an execution did not complete: a stable code and the Runtime's message."""
+
+    code: FailureCode = Field(description="Why it did not complete, for programs to switch on.")
+    message: str = Field(description="What happened, in the Runtime's words, for people to read.")
 
 
 class Progress(BaseModel):
@@ -98,28 +136,41 @@ ArtifactOut = Annotated[ContentFile | DataMash, Field(discriminator="type")]
 class Execution(BaseModel):
     """An execution of an intent (an upload, a data mash): GraphQL's `Execution`."""
 
-    id: str
+    id: str = Field(description="The execution's id (GraphQL's `executionId`).")
     intent_type: str | None = Field(description="`content.upload` or `data_mash.create`.")
     state: ExecutionState
     raw_status: str = Field(description="The status exactly as the Runtime spelt it.")
     progress: Progress | None
-    error: str | None = Field(description="Why it failed, for a failed execution.")
-    created_at: datetime | None
-    updated_at: datetime | None
+    error: str | None = Field(
+        description="Deprecated: use `failure`. Why it failed, for a failed execution.",
+        json_schema_extra={"deprecated": True},
+    )
+    failure: ExecutionFailure | None = Field(
+        description=(
+            "Why it did not complete: set when it failed, was cancelled or was lost by the "
+            "Runtime; null otherwise."
+        )
+    )
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
     is_terminal: bool = Field(description="True once the execution will not change any more.")
     stale: bool = Field(
         default=False,
         description=(
-            "Events only: true while the Runtime has not answered for a while; the other "
-            "fields are then the last status known (the execution has NOT failed). A later "
-            "event with `stale: false` brings the true status."
+            "True once the Runtime has not been heard from for longer than the service's stale "
+            "promise; the other fields are then the last status known (the execution has NOT "
+            "failed). A later event with `stale: false` brings the true status; a status read "
+            "answered from the last status known says so the same way."
         ),
     )
     stale_reason: str | None = Field(
-        default=None, description="Why the status could not be refreshed, while stale."
+        default=None,
+        description=(
+            "Why the status could not be refreshed, while stale: one fixed sentence per cause."
+        ),
     )
-    stale_since: datetime | None = Field(
-        default=None, description="When the Runtime stopped answering, while stale."
+    stale_since: Timestamp | None = Field(
+        default=None, description="When the Runtime was last heard from, while stale."
     )
     artifacts: list[ArtifactOut] = Field(description="What it produced, once completed.")
 
@@ -129,17 +180,36 @@ class CreateDataMashRequest(BaseModel):
 
     model_config = {"extra": "forbid"}
 
+    # The limits below are the service's (`services.data_mash`), which answers them with its
+    # own messages; `json_schema_extra` documents them without a second check here.
     content_refs: list[str] = Field(
-        description="File ids of uploaded files (at least one, no duplicates).",
+        description=(
+            f"File ids of uploaded files: 1 to {MAX_CONTENT_REFS}, none blank, no duplicates "
+            "(surrounding whitespace is ignored)."
+        ),
         examples=[["file_0123", "file_4567"]],
+        json_schema_extra={
+            "minItems": 1,
+            "maxItems": MAX_CONTENT_REFS,
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": TRIMMED_TEXT_PATTERN},
+        },
     )
     target_domain: str = Field(
-        default="general", description="Vocabulary for matching fields, e.g. `insurance`."
+        default="general",
+        description="Vocabulary for matching fields, e.g. `insurance`; not blank.",
+        json_schema_extra={"pattern": NOT_BLANK_PATTERN},
     )
     confidence_level: Literal["low", "medium", "high"] = Field(
         default="medium", description="The least confidence at which a column is mapped."
     )
-    name: str | None = Field(default=None, description="A name for the mash.")
+    name: str | None = Field(
+        default=None,
+        description=f"A name for the mash, up to {MAX_NAME_LENGTH} characters.",
+        json_schema_extra={
+            "anyOf": [{"type": "string", "maxLength": MAX_NAME_LENGTH}, {"type": "null"}]
+        },
+    )
     join: Literal["left", "full"] = Field(
         default="left",
         description=(
@@ -150,14 +220,32 @@ class CreateDataMashRequest(BaseModel):
 
 
 class RecordsPage(BaseModel):
-    """A page of a mash's joined records, in the order the Runtime joined them."""
+    """A page of a mash's joined records, in the order the Runtime joined them. The `Link`
+    header has the URLs of the pages around it (`rel="next"`, `rel="prev"`)."""
 
     mash_id: str
-    offset: int
-    limit: int
+    offset: int = Field(description="The position of the page's first record in the mash.")
+    limit: int = Field(description="The page size asked for (`limit` or `last`).")
     total: int = Field(description="How many records the mash has in all.")
     records: list[dict[str, Any]] = Field(description="Canonical field name to value.")
     next_offset: int | None = Field(description="The offset of the next page; null at the end.")
+    prev_offset: int | None = Field(
+        description="The offset of the page of `limit` records before; null at the start."
+    )
+    has_next_page: bool = Field(description="True when records follow this page.")
+    has_previous_page: bool = Field(description="True when records come before this page.")
+    start_cursor: str | None = Field(
+        description=(
+            "The opaque cursor of the page's first record: `before` it reads the page before; "
+            "null for an empty page."
+        )
+    )
+    end_cursor: str | None = Field(
+        description=(
+            "The opaque cursor of the page's last record: `after` it reads the page after; null "
+            "for an empty page."
+        )
+    )
 
 
 async def execution_json(
@@ -176,6 +264,7 @@ async def execution_json(
         raw_status=status.raw_status,
         progress=Progress(phase=progress.phase, percent=progress.percent) if progress else None,
         error=status.error,
+        failure=_failure(status),
         created_at=status.created_at,
         updated_at=status.updated_at,
         is_terminal=status.state.is_terminal,
@@ -183,14 +272,22 @@ async def execution_json(
     )
 
 
+def _failure(status: runtime.ExecutionStatus) -> ExecutionFailure | None:
+    failure = execution_failure(status)
+    if failure is None:
+        return None
+    return ExecutionFailure(code=FailureCode(failure.code.name), message=failure.message)
+
+
 async def snapshot_json(
     executions: ExecutionService, principal: Principal, snapshot: Snapshot
 ) -> Execution:
-    """The REST `Execution` of an event: a status, flagged when it is stale."""
+    """The REST `Execution` of a tracked status (an event, a status read), flagged when it is
+    stale."""
     execution = await execution_json(executions, principal, snapshot.status)
     if snapshot.stale:
         execution.stale = True
-        execution.stale_reason = snapshot.last_error
+        execution.stale_reason = stale_reason(snapshot)
         execution.stale_since = snapshot.stale_since
     return execution
 

@@ -9,16 +9,18 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from experience_plane import services
+from experience_plane import json_input, services
 from experience_plane.context import InvalidSessionId, Unauthenticated, get_principal
+from experience_plane.json_input import JsonInputError
 from experience_plane.middleware import current_request_id
+from experience_plane.negotiation import APPLICATION_JSON
 from experience_plane.rest.errors import (
     INVALID_INPUT,
     NOT_FOUND,
@@ -30,6 +32,8 @@ from experience_plane.rest.errors import (
 
 logger = logging.getLogger(__name__)
 
+MULTIPART_FORM_DATA = "multipart/form-data"
+
 
 class RestRoute(APIRoute):
     """An `APIRoute` whose handler turns every exception into the common error response."""
@@ -37,6 +41,7 @@ class RestRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         has_body = self.body_field is not None
+        form = self.body_field is not None and isinstance(self.body_field.field_info, params.Form)
 
         async def handle(request: Request) -> Response:
             try:
@@ -44,12 +49,52 @@ class RestRoute(APIRoute):
                     # FastAPI reads (and spools) the body before it runs dependencies: refuse
                     # an unauthenticated caller first, so it is a 401 whatever it sent.
                     await get_principal(request)
+                    await check_body(request, form=form)
                 return await handler(request)
             except Exception as exc:
                 # Every failure, expected or not, gets the one shape.
                 return to_rest_error(exc, request).response()
 
         return handle
+
+
+async def check_body(request: Request, *, form: bool) -> None:
+    """Refuse, before FastAPI reads it, a body of another media type than the route takes
+    (415: `multipart/form-data` for a form, JSON otherwise, which a missing `Content-Type` is
+    taken for) and JSON that `json_input` refuses (400, with its `reason`: nested too deep, a
+    lone surrogate, not JSON). Raises `RestError` (`INVALID_INPUT`)."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    expected = MULTIPART_FORM_DATA if form else APPLICATION_JSON
+    if form and media_type != MULTIPART_FORM_DATA:
+        raise unsupported_media_type(expected)
+    if (
+        not form
+        and media_type
+        and media_type != APPLICATION_JSON
+        and not media_type.endswith("+json")
+    ):
+        raise unsupported_media_type(expected)
+    if form:
+        return
+    body = await request.body()  # kept by starlette for FastAPI's own reading
+    if not body:
+        return  # FastAPI answers a missing body with its validation error
+    try:
+        json_input.loads(body)
+    except JsonInputError as exc:
+        raise RestError(
+            INVALID_INPUT, exc.message, status_code=400, details={"reason": exc.reason.value}
+        ) from exc
+
+
+def unsupported_media_type(expected: str) -> RestError:
+    """415 for a body that is not `expected`."""
+    return RestError(
+        INVALID_INPUT,
+        f"Send the body as {expected}.",
+        status_code=415,
+        details={"field": "Content-Type"},
+    )
 
 
 def to_rest_error(exc: Exception, request: Request | None = None) -> RestError:

@@ -2,8 +2,9 @@
 Authentication: the handshake's `Authorization: Bearer <token>` header, or, for browsers (which
 cannot set headers on a WebSocket), a first message `{"type": "auth", "token": "<token>"}`
 within `ws_connection_init_timeout` seconds. A refused caller is closed with 4403 and a reason
-such as `Forbidden: expired` before anything is sent. Cross-origin pages are refused (4403)
-unless listed in `ws_allowed_origins` (or loopback in development), as on `/graphql`.
+such as `Forbidden: expired` before anything is sent; a first message beyond `json_input`'s
+limits (nested too deep, a lone surrogate) with 4400 and the reason. Cross-origin pages are
+refused (4403) unless listed in `ws_allowed_origins` (or loopback in development), as on `/graphql`.
 Messages: `{"type": "status", "execution": {...}}` per change; close 1000 after the terminal
 one. A failure is `{"type": "error", "error": {...}}` (the common error body), then a close:
 4404 not found, 4403 token expired, 1012 the service is shutting down (reconnect), 1013 Runtime
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 from contextlib import aclosing
@@ -22,8 +22,10 @@ from contextlib import aclosing
 from fastapi import APIRouter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from experience_plane import json_input
 from experience_plane.auth import AuthenticationError, AuthFailure, Principal
 from experience_plane.context import get_authenticator, get_services
+from experience_plane.json_input import JsonInputError
 from experience_plane.rest.errors import NOT_FOUND, UNAUTHENTICATED, RestError
 from experience_plane.rest.models import Execution
 from experience_plane.rest.streams import SHUTTING_DOWN, follow_execution
@@ -36,6 +38,8 @@ from experience_plane.strawberry_adapter import (
 
 logger = logging.getLogger(__name__)
 
+# A first message beyond `json_input`'s limits (as graphql-transport-ws closes a bad message).
+INVALID_MESSAGE = 4400
 FORBIDDEN = 4403
 NOT_FOUND_CLOSE = 4404
 TRY_AGAIN_LATER = 1013
@@ -54,11 +58,15 @@ _RETRYABLE = frozenset(
 
 
 class Refused(Exception):
-    """The connection is refused before anything is sent; `reason` is the close reason code."""
+    """The connection is refused before anything is sent: closed with `code` (4403 unless
+    said otherwise) and `close_reason`; `reason` is the stable part of it."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, code: int = FORBIDDEN, message: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+        # At most 123 bytes, as close frames allow: the reasons and messages are short.
+        self.close_reason = message or f"Forbidden: {reason}"
 
 
 def origin_allowed(
@@ -88,13 +96,22 @@ async def authenticate(websocket: WebSocket, wait_seconds: float) -> Principal:
             return await authenticator.from_header(header)
         try:
             async with asyncio.timeout(wait_seconds):
-                raw = await websocket.receive_text()
+                received = await websocket.receive()
         except TimeoutError:
             raise Refused(AuthFailure.MISSING_TOKEN.value) from None
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000))
+        raw = received.get("text")
+        if raw is None:  # a binary message is no `auth` message
+            raise Refused(AuthFailure.MISSING_TOKEN.value)
         try:
-            message = json.loads(raw)
-        except ValueError:
-            raise Refused(AuthFailure.MISSING_TOKEN.value) from None
+            message = json_input.loads(raw)
+        except JsonInputError as exc:
+            if exc.malformed:
+                raise Refused(AuthFailure.MISSING_TOKEN.value) from None
+            raise Refused(
+                exc.reason.value, code=INVALID_MESSAGE, message=f"Invalid input: {exc.message}"
+            ) from exc
         if not isinstance(message, dict) or message.get("type") != "auth":
             raise Refused(AuthFailure.MISSING_TOKEN.value)
         token = message.get("token")
@@ -134,7 +151,7 @@ def add_websocket_route(router: APIRouter) -> None:
                 raise Refused("origin")
             principal = await authenticate(websocket, settings.tuning.ws_connection_init_timeout)
         except Refused as refused:
-            await websocket.close(code=FORBIDDEN, reason=f"Forbidden: {refused.reason}")
+            await websocket.close(code=refused.code, reason=refused.close_reason)
             return
         except WebSocketDisconnect:
             return

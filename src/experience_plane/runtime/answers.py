@@ -18,7 +18,15 @@ from experience_plane.runtime.errors import (
 from experience_plane.runtime.models import ExecutionState, SubmitResult
 from experience_plane.runtime.transport import Answer
 
-__all__ = ["checked", "failed_submit", "json_body", "parse_answer", "parse_body", "retry_after"]
+__all__ = [
+    "checked",
+    "error_detail",
+    "failed_submit",
+    "json_body",
+    "parse_answer",
+    "parse_body",
+    "retry_after",
+]
 
 _W = TypeVar("_W", bound=pydantic.BaseModel)
 
@@ -131,6 +139,11 @@ def _detail(response: Answer) -> object:
     if isinstance(data, dict) and "detail" in data:
         return data["detail"]
     return data
+
+
+def error_detail(response: Answer) -> str:
+    """An error answer's `detail` (or text), short enough for a message."""
+    return _short(_detail(response))
 
 
 def _short(value: object, limit: int = 300) -> str:

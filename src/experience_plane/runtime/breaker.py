@@ -56,7 +56,8 @@ class BreakerSnapshot:
     last_failure: str | None
 
     def as_dict(self) -> dict[str, object]:
-        """The snapshot as JSON-ready values."""
+        """The snapshot as JSON-ready values, for anyone to read: states and counts, not
+        `last_failure` (its text names the Runtime's address and the raw error)."""
         return {
             "state": self.state.value,
             "consecutive_failures": self.consecutive_failures,
@@ -64,7 +65,6 @@ class BreakerSnapshot:
             "cooldown_seconds": self.cooldown,
             "retry_after_seconds": self.retry_after,
             "trips": self.trips,
-            "last_failure": self.last_failure,
         }
 
 

@@ -25,6 +25,7 @@ from experience_plane.runtime.errors import (
 )
 from experience_plane.runtime.guarded import GuardedCalls
 from experience_plane.runtime.models import RuntimeFlavour
+from experience_plane.runtime.optional import OptionalEndpoints
 from experience_plane.runtime.transport import (
     TRANSPORT_ERRORS,
     Answer,
@@ -51,9 +52,10 @@ class RuntimeConnection:
     `breaker_*` arguments configure the circuit breaker (see `CircuitBreaker`); `breaker` replaces
     it whole (tests pass one with a fake clock).
     `submit_outcome_retries` is how many times a submit carrying an idempotency key is repeated
-    when its answer is lost (0: never). `stream_headers` gives the headers to open an execution
-    stream with (the trace context); `instrument` wraps whatever carries the requests
-    (observability adds headers, metrics and spans that way).
+    when its answer is lost (0: never). An execution stream silent for `stream_idle_timeout`
+    seconds (the Runtime sends keep-alives) is given up as failed. `stream_headers` gives the
+    headers to open an execution stream with (the trace context); `instrument` wraps whatever
+    carries the requests (observability adds headers, metrics and spans that way).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class RuntimeConnection:
         breaker_max_reset_seconds: float = 60.0,
         breaker: CircuitBreaker | None = None,
         submit_outcome_retries: int = 1,
+        stream_idle_timeout: float = 10.0,
         stream_headers: Callable[[], Mapping[str, str]] | None = None,
         instrument: Callable[[Carrier], Carrier] | None = None,
     ) -> None:
@@ -84,6 +87,7 @@ class RuntimeConnection:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.submit_outcome_retries = max(0, submit_outcome_retries)
+        self.stream_idle_timeout = stream_idle_timeout
         self._stream_headers = stream_headers
         self._breaker = breaker or CircuitBreaker(
             failure_threshold=breaker_failure_threshold,
@@ -102,6 +106,8 @@ class RuntimeConnection:
         )
         self._http = instrument(carrier) if instrument is not None else carrier
         self._random = random.Random()  # noqa: S311 - jitter, not cryptography
+        # The optional endpoints (list, cancel) the Runtime was found without.
+        self.optional_endpoints = OptionalEndpoints()
 
     async def __aenter__(self) -> Self:
         return self

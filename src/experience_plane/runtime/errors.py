@@ -2,16 +2,20 @@
 Runtime (socket errors, timeouts, unexpected status codes, malformed bodies) is translated at the
 client boundary into a `RuntimeClientError` (`RuntimeUnavailable` with its `RuntimeTimeout`,
 `CircuitOpen` and `SubmitOutcomeUnknown`; `RuntimeRejected`; `ExecutionNotFound`;
-`ArtifactNotFound`; `RuntimeProtocolError`; `StreamUnavailable`), raised `from` the original
-exception so the cause stays in the traceback.
+`ArtifactNotFound`; `AlreadyFinished`; `RuntimeProtocolError`; `StreamUnavailable`,
+`ListUnsupported` and `CancelUnsupported` for the contract's optional endpoints), raised `from`
+the original exception so the cause stays in the traceback.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyFinished",
     "ArtifactNotFound",
+    "CancelUnsupported",
     "CircuitOpen",
     "ExecutionNotFound",
+    "ListUnsupported",
     "RuntimeClientError",
     "RuntimeProtocolError",
     "RuntimeRejected",
@@ -128,3 +132,31 @@ class StreamUnavailable(RuntimeClientError):
 
     The platform's current Runtime has no stream endpoint; the caller should poll instead.
     """
+
+
+class ListUnsupported(RuntimeClientError):
+    """The Runtime has no list of executions (`GET /api/executions` answered 404 or 405).
+
+    The list endpoint is optional; the platform's current Runtime has none. The Experience Plane
+    then lists the executions it started itself from its own index.
+    """
+
+
+class CancelUnsupported(RuntimeClientError):
+    """The Runtime cannot cancel executions (`POST /api/execution/{id}/cancel` is not a route
+    of it: 405, or FastAPI's `404 {"detail": "Not Found"}` for a path it does not serve).
+
+    The cancel endpoint is optional; the platform's current Runtime has none.
+    """
+
+
+class AlreadyFinished(RuntimeClientError):
+    """The execution cannot be cancelled: it has finished already (409 on a cancel).
+
+    `detail` is the Runtime's explanation (its `detail`, e.g. "Execution already finished:
+    completed").
+    """
+
+    def __init__(self, message: str, *, detail: object = None, status_code: int | None = None):
+        super().__init__(message, status_code=status_code)
+        self.detail = detail

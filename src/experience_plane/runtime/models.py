@@ -22,11 +22,13 @@ __all__ = [
     "ColumnProfile",
     "DanglingReferences",
     "DataMashArtifact",
+    "ExecutionList",
     "ExecutionState",
     "ExecutionStatus",
     "FileArtifact",
     "JoinCandidate",
     "JoinKey",
+    "ListedExecution",
     "MashRecordsPage",
     "Progress",
     "QualityReport",
@@ -289,3 +291,21 @@ class MashRecordsPage:
     records: tuple[Mapping[str, object], ...]
     total: int
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListedExecution:
+    """One execution of the Runtime's list: its status and the user it ran for (None when the
+    Runtime does not say)."""
+
+    status: ExecutionStatus
+    user_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionList:
+    """A page of the Runtime's list of executions, newest first; `next_cursor` continues after
+    its last one (None at the end)."""
+
+    executions: tuple[ListedExecution, ...]
+    next_cursor: str | None

@@ -1,4 +1,5 @@
-"""`RuntimeReads`: status, artifacts, a data mash's records and the execution stream.
+"""`RuntimeReads`: status, artifacts, a data mash's records, the list of executions and the
+execution stream.
 
 Reads are safe to repeat: each is retried on 5xx, 429, connection errors and timeouts, with
 full-jitter exponential backoff honouring `Retry-After`, as one logical call for the circuit
@@ -8,7 +9,7 @@ breaker (it stops retrying once the circuit opens).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from experience_plane.runtime.answers import checked, parse_body
@@ -17,22 +18,28 @@ from experience_plane.runtime.connection import RuntimeConnection
 from experience_plane.runtime.errors import (
     ArtifactNotFound,
     ExecutionNotFound,
+    ListUnsupported,
     RuntimeClientError,
     RuntimeProtocolError,
+    RuntimeRejected,
     RuntimeUnavailable,
 )
 from experience_plane.runtime.models import (
     Artifact,
     DataMashArtifact,
+    ExecutionList,
     ExecutionStatus,
     MashRecordsPage,
 )
+from experience_plane.runtime.optional import OptionalEndpoint
 from experience_plane.runtime.stream import stream_statuses
 from experience_plane.runtime.transport import Answer
 from experience_plane.runtime.wire import (
     WireArtifactDetail,
+    WireExecutionList,
     WireStatus,
     artifact_from_detail,
+    execution_list_from_wire,
     status_from_wire,
 )
 
@@ -84,19 +91,66 @@ class RuntimeReads(RuntimeConnection):
         end = None if limit is None else offset + limit
         return MashRecordsPage(records=records[offset:end], total=len(records), offset=offset)
 
-    def stream_execution(self, tenant_id: str, execution_id: str) -> AsyncIterator[ExecutionStatus]:
+    async def list_executions(
+        self,
+        tenant_id: str,
+        *,
+        user_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> ExecutionList:
+        """A page of the tenant's executions (one user's with `user_id`), newest first, from
+        the Runtime's optional list endpoint; `cursor` is a `next_cursor` it returned. Retried
+        like status reads.
+
+        Raises `ListUnsupported` when the Runtime has no list (404/405); that answer is
+        remembered for a while (`runtime.optional`), and raised again without a call. A cursor
+        the Runtime refuses is `RuntimeRejected` (422).
+        """
+        endpoints = self.optional_endpoints
+        if endpoints.known_absent(OptionalEndpoint.LIST):
+            raise ListUnsupported("The Runtime has no list of executions (found earlier)")
+        params = {"tenant_id": tenant_id, "limit": str(limit)}
+        if user_id is not None:
+            params["user_id"] = user_id
+        if cursor is not None:
+            params["cursor"] = cursor
+        try:
+            response = await self._get_with_retries("/api/executions", params, ListUnsupported)
+        except ListUnsupported:
+            endpoints.absent(OptionalEndpoint.LIST)
+            raise
+        except RuntimeRejected as exc:
+            if exc.status_code != 405:
+                raise
+            endpoints.absent(OptionalEndpoint.LIST)
+            raise ListUnsupported(exc.message, status_code=405) from exc
+        endpoints.present(OptionalEndpoint.LIST)
+        return execution_list_from_wire(parse_body(WireExecutionList, response))
+
+    def stream_execution(
+        self, tenant_id: str, execution_id: str, *, heard: Callable[[], None] | None = None
+    ) -> AsyncIterator[ExecutionStatus]:
         """Follow an execution over the Runtime's WebSocket stream: yields each new status and
-        ends after a terminal one (or when the Runtime closes the stream).
+        ends after a terminal one (or when the Runtime closes the stream); `heard` is called at
+        every message the Runtime sends, keep-alives included.
 
         Raises `StreamUnavailable` when the Runtime has no stream endpoint (handshake refused
-        with 403/404): poll `get_execution` instead. A lost connection is `RuntimeUnavailable`.
+        with 403/404): poll `get_execution` instead. A lost connection is `RuntimeUnavailable`;
+        a stream silent for longer than `stream_idle_timeout` is `RuntimeTimeout`.
         """
         ws_base = "ws" + self.base_url.removeprefix("http")
         query = urlencode({"tenant_id": tenant_id})
         url = f"{ws_base}/api/execution/{quote(execution_id, safe='')}/stream?{query}"
         headers = self._stream_headers() if self._stream_headers is not None else None
         return self._guard.stream(
-            lambda: stream_statuses(url, open_timeout=self._timeout.connect, headers=headers)
+            lambda: stream_statuses(
+                url,
+                open_timeout=self._timeout.connect,
+                idle_timeout=self.stream_idle_timeout,
+                headers=headers,
+                heard=heard,
+            )
         )
 
     # -- plumbing ---------------------------------------------------------------------------

@@ -1,15 +1,23 @@
-"""Following an execution over the Runtime's optional WebSocket stream."""
+"""Following an execution over the Runtime's optional WebSocket stream.
+
+The Runtime sends keep-alives (`{"type": "ping"}`, every few seconds by the contract) while
+nothing changes, so silence means something is wrong: a frozen Runtime, a half-open connection
+a proxy keeps alive. A stream silent for longer than `idle_timeout` fails with `RuntimeTimeout`,
+and its caller falls back to reading the status.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 
 import pydantic
 from websockets.asyncio.client import connect
 from websockets.exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
+    ConnectionClosedOK,
     InvalidHandshake,
     InvalidStatus,
 )
@@ -32,11 +40,17 @@ MAX_MESSAGE_SIZE = 16 * 2**20
 
 
 async def stream_statuses(
-    url: str, *, open_timeout: float | None, headers: Mapping[str, str] | None = None
+    url: str,
+    *,
+    open_timeout: float | None,
+    idle_timeout: float,
+    headers: Mapping[str, str] | None = None,
+    heard: Callable[[], None] | None = None,
 ) -> AsyncGenerator[ExecutionStatus, None]:
     """Yield each new status the Runtime pushes on `url` (opened with `headers`), ending after
-    a terminal one or when the Runtime closes the stream normally. See
-    `RuntimeClient.stream_execution`."""
+    a terminal one or when the Runtime closes the stream normally; `heard` is called at every
+    message, keep-alives included, and `idle_timeout` seconds without one raise
+    `RuntimeTimeout`. See `RuntimeClient.stream_execution`."""
     try:
         # Proxies configured for outbound traffic must not capture the internal Runtime.
         websocket = await connect(
@@ -62,7 +76,16 @@ async def stream_statuses(
         raise RuntimeUnavailable(f"The execution stream could not be opened: {exc!r}") from exc
     last: ExecutionStatus | None = None
     try:
-        async for message in websocket:
+        while True:
+            try:
+                async with asyncio.timeout(idle_timeout):
+                    message = await websocket.recv()
+            except TimeoutError as exc:
+                raise RuntimeTimeout(
+                    f"The execution stream was silent for more than {idle_timeout:g}s"
+                ) from exc
+            if heard is not None:
+                heard()
             status = _parse(message)
             if status is None or status == last:
                 continue
@@ -70,6 +93,8 @@ async def stream_statuses(
             yield status
             if status.state.is_terminal:
                 return
+    except ConnectionClosedOK:
+        return
     except ConnectionClosedError as exc:
         raise RuntimeUnavailable(f"The execution stream was lost: {exc}") from exc
     finally:

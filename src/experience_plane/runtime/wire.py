@@ -28,11 +28,13 @@ from experience_plane.runtime.models import (
     ColumnProfile,
     DanglingReferences,
     DataMashArtifact,
+    ExecutionList,
     ExecutionState,
     ExecutionStatus,
     FileArtifact,
     JoinCandidate,
     JoinKey,
+    ListedExecution,
     Progress,
     QualityReport,
     SourceColumn,
@@ -41,12 +43,14 @@ from experience_plane.runtime.models import (
 
 __all__ = [
     "WireArtifactDetail",
+    "WireExecutionList",
     "WireHealth",
     "WireSession",
     "WireStatus",
     "WireSubmit",
     "artifact_from_detail",
     "artifacts_from_wire",
+    "execution_list_from_wire",
     "status_from_wire",
     "submit_from_wire",
 ]
@@ -141,6 +145,19 @@ class WireArtifactDetail(_Wire):
     file_size: int | None = None
     mime_type: OptionalStr = None
     metadata: dict[str, Any] | None = None
+
+
+class WireListedStatus(WireStatus):
+    """One execution of `GET /api/executions`: a status record with its user."""
+
+    user_id: OptionalStr = None
+
+
+class WireExecutionList(_Wire):
+    """`GET /api/executions` 200."""
+
+    executions: list[WireListedStatus]
+    next_cursor: OptionalStr = None
 
 
 class WireSession(_Wire):
@@ -454,3 +471,14 @@ def _file_metadata(raw: dict[str, Any] | None) -> _WireFileMetadata:
                     continue
                 kept[key] = value
         return _WireFileMetadata.model_validate(kept)
+
+
+def execution_list_from_wire(wire: WireExecutionList) -> ExecutionList:
+    """Turn a parsed page of the Runtime's list into an `ExecutionList`."""
+    return ExecutionList(
+        executions=tuple(
+            ListedExecution(status=status_from_wire(item), user_id=item.user_id)
+            for item in wire.executions
+        ),
+        next_cursor=wire.next_cursor,
+    )

@@ -1,4 +1,4 @@
-"""`RuntimeWrites`: sessions, intents, uploads and data mashes.
+"""`RuntimeWrites`: sessions, intents, uploads, data mashes and cancellations.
 
 A submit is never blindly retried: only one carrying an idempotency key whose answer was lost
 (`SubmitOutcomeUnknown`) is repeated, at most `submit_outcome_retries` times, because the Runtime
@@ -10,15 +10,42 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from urllib.parse import quote
 
-from experience_plane.runtime.answers import failed_submit, json_body, parse_answer
+from experience_plane.runtime.answers import (
+    checked,
+    error_detail,
+    failed_submit,
+    json_body,
+    parse_answer,
+    parse_body,
+)
 from experience_plane.runtime.breaker import Permit
 from experience_plane.runtime.connection import RuntimeConnection
-from experience_plane.runtime.errors import RuntimeTimeout, RuntimeUnavailable
-from experience_plane.runtime.models import RuntimeCaller, RuntimeFlavour, SubmitResult
+from experience_plane.runtime.errors import (
+    AlreadyFinished,
+    CancelUnsupported,
+    ExecutionNotFound,
+    RuntimeTimeout,
+    RuntimeUnavailable,
+)
+from experience_plane.runtime.models import (
+    ExecutionStatus,
+    RuntimeCaller,
+    RuntimeFlavour,
+    SubmitResult,
+)
+from experience_plane.runtime.optional import OptionalEndpoint, route_missing
 from experience_plane.runtime.submits import SUBMIT_PATH, SubmitAttempt, retry_lost_answers
+from experience_plane.runtime.transport import Answer
 from experience_plane.runtime.upload import ContentEncoding, platform_file_type, upload_body
-from experience_plane.runtime.wire import WireSession, WireSubmit, submit_from_wire
+from experience_plane.runtime.wire import (
+    WireSession,
+    WireStatus,
+    WireSubmit,
+    status_from_wire,
+    submit_from_wire,
+)
 
 __all__ = ["RuntimeWrites"]
 
@@ -149,6 +176,34 @@ class RuntimeWrites(RuntimeConnection):
             metadata=metadata,
         )
 
+    async def cancel_execution(self, tenant_id: str, execution_id: str) -> ExecutionStatus:
+        """Cancel a running execution through the Runtime's optional cancel endpoint; return its
+        status: `cancelled`, or still running when its work has not reached a safe point yet.
+        Not retried (a second cancel of a cancelled execution answers differently).
+
+        Raises `AlreadyFinished` (409: it has finished), `ExecutionNotFound` (an unknown id or
+        another tenant's), and `CancelUnsupported` when the Runtime has no cancel endpoint:
+        405, or a 404 that is FastAPI's route miss rather than the contract's "Execution not
+        found" (`runtime.optional`). Found absent, it is remembered for a while and raised again
+        without a call.
+        """
+        endpoints = self.optional_endpoints
+        if endpoints.known_absent(OptionalEndpoint.CANCEL):
+            raise CancelUnsupported("The Runtime cannot cancel executions (found earlier)")
+        path = f"/api/execution/{quote(execution_id, safe='')}/cancel"
+
+        async def cancel(_: Permit) -> ExecutionStatus:
+            response = await self._send("POST", path, params={"tenant_id": tenant_id})
+            try:
+                _check_cancel(response)
+            except CancelUnsupported:
+                endpoints.absent(OptionalEndpoint.CANCEL)
+                raise
+            endpoints.present(OptionalEndpoint.CANCEL)
+            return status_from_wire(parse_body(WireStatus, checked(response, None)))
+
+        return await self._guard.call(cancel, can_probe=False)
+
     # -- plumbing ---------------------------------------------------------------------------
 
     async def _submit(
@@ -186,3 +241,20 @@ class RuntimeWrites(RuntimeConnection):
             if failed is not None:
                 return failed
         return submit_from_wire(parse_answer(WireSubmit, json_body(response, None)))
+
+
+def _check_cancel(response: Answer) -> None:
+    """Raise the cancel-specific errors for a 404, 405 or 409 answer to a cancel."""
+    status = response.status_code
+    if status not in (404, 405, 409):
+        return
+    detail = error_detail(response)
+    message = f"{response.what}: {status} {detail}"
+    if status == 409:
+        raise AlreadyFinished(message, detail=detail, status_code=status) from (
+            response.status_error()
+        )
+    if route_missing(response):
+        # The Runtime does not serve the route: it cannot cancel anything.
+        raise CancelUnsupported(message, status_code=status) from response.status_error()
+    raise ExecutionNotFound(message, status_code=status) from response.status_error()

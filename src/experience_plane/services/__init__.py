@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, cast
 
 from experience_plane.auth import RateLimiter, TokenBucketLimiter
 from experience_plane.executions import ExecutionTracker
+from experience_plane.index import ExecutionFilter
 from experience_plane.runtime import RuntimeClient
 from experience_plane.services.content import ContentService
 from experience_plane.services.data_mash import ConfidenceLevel, DataMashService, JoinMode
 from experience_plane.services.errors import (
+    AlreadyFinishedError,
+    CancelUnsupportedError,
     ErrorCode,
     IdempotencyConflictError,
     InvalidInputError,
@@ -27,6 +30,14 @@ from experience_plane.services.errors import (
 )
 from experience_plane.services.executions import ExecutionService
 from experience_plane.services.idempotent import IdempotentSubmits, releases_key
+from experience_plane.services.listing import (
+    DEFAULT_EXECUTIONS_PAGE,
+    MAX_EXECUTIONS_PAGE,
+    TENANT_ADMIN_ROLE,
+    ExecutionEdge,
+    ExecutionsPage,
+    PageRequest,
+)
 from experience_plane.services.sessions import RuntimeSessions
 from experience_plane.services.streams import OpenStreams
 from experience_plane.settings import Settings
@@ -34,6 +45,7 @@ from experience_plane.settings import Settings
 if TYPE_CHECKING:
     from experience_plane.cluster import Cluster
     from experience_plane.idempotency import InMemoryIdempotencyStore
+    from experience_plane.index import ExecutionIndex
     from experience_plane.runtime import ExecutionStatus
 
 
@@ -51,6 +63,7 @@ class Services:
     idempotent: IdempotentSubmits
     streams: OpenStreams
     cluster: Cluster | None = None
+    index: ExecutionIndex | None = None
 
     @classmethod
     def build(
@@ -59,12 +72,13 @@ class Services:
         client: RuntimeClient,
         tracker: ExecutionTracker,
         cluster: Cluster | None = None,
+        index: ExecutionIndex | None = None,
     ) -> Services:
         """Wire the services over one Runtime client and one tracker; with a `cluster`
         (Redis), rate limits, idempotency keys and the count of open streams are shared with the
-        other replicas."""
+        other replicas. `index` records the executions started here, for listing them against
+        a Runtime without a list endpoint."""
         sessions = RuntimeSessions(client)
-        executions = ExecutionService(client, tracker)
         limiter: RateLimiter | None = None
         if settings.rate_limit_per_second > 0:
             local = TokenBucketLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -77,6 +91,9 @@ class Services:
             # The in-memory store stays as the fallback while Redis is unreachable.
             local_store = cast("InMemoryIdempotencyStore[ExecutionStatus]", idempotent.store)
             idempotent = IdempotentSubmits(cluster.idempotency_store(local_store, releases_key))
+        executions = ExecutionService(
+            client, tracker, index=index, limiter=limiter, idempotent=idempotent
+        )
         return cls(
             settings=settings,
             client=client,
@@ -100,21 +117,31 @@ class Services:
                 cluster.streams if cluster is not None else None,
             ),
             cluster=cluster,
+            index=index,
         )
 
 
 __all__ = [
+    "DEFAULT_EXECUTIONS_PAGE",
+    "MAX_EXECUTIONS_PAGE",
+    "TENANT_ADMIN_ROLE",
+    "AlreadyFinishedError",
+    "CancelUnsupportedError",
     "ConfidenceLevel",
     "ContentService",
     "DataMashService",
     "ErrorCode",
+    "ExecutionEdge",
+    "ExecutionFilter",
     "ExecutionService",
+    "ExecutionsPage",
     "IdempotencyConflictError",
     "IdempotentSubmits",
     "InvalidInputError",
     "JoinMode",
     "NotFoundError",
     "OpenStreams",
+    "PageRequest",
     "RateLimitedError",
     "RuntimeOutcomeUnknownError",
     "RuntimeProtocolFailure",

@@ -1,22 +1,12 @@
 """Expected failures of the service layer, each with a stable code.
 GraphQL maps them onto its error types and REST onto problem responses; both read `code` and
-`message` and never the Runtime client's exceptions.
+`message` and never the Runtime client's exceptions (`presentation.runtime_errors` translates
+those, with the words clients see).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
-
-from experience_plane.runtime import (
-    CircuitOpen,
-    RuntimeProtocolError,
-    RuntimeRejected,
-    RuntimeTimeout,
-    RuntimeUnavailable,
-    SubmitOutcomeUnknown,
-)
 
 
 class ErrorCode(StrEnum):
@@ -37,6 +27,8 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     RUNTIME_OUTCOME_UNKNOWN = "RUNTIME_OUTCOME_UNKNOWN"
     TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+    ALREADY_FINISHED = "ALREADY_FINISHED"
+    CANCEL_UNSUPPORTED = "CANCEL_UNSUPPORTED"
     # Raised by authentication, before any service runs; a public code all the same.
     UNAUTHENTICATED = "UNAUTHENTICATED"
 
@@ -115,6 +107,19 @@ class NotFoundError(ServiceError):
     code = ErrorCode.NOT_FOUND
 
 
+class AlreadyFinishedError(ServiceError):
+    """The execution cannot be cancelled: it has finished (completed, failed or cancelled)."""
+
+    code = ErrorCode.ALREADY_FINISHED
+
+
+class CancelUnsupportedError(ServiceError):
+    """The Runtime behind this service cannot cancel executions (its contract's cancel endpoint
+    is optional); nothing was changed."""
+
+    code = ErrorCode.CANCEL_UNSUPPORTED
+
+
 class RateLimitedError(ServiceError):
     """The tenant started more work than its rate allows; nothing was submitted."""
 
@@ -158,31 +163,3 @@ def outcome_unknown_message(idempotency_key: str | None) -> str:
         "execution; send an idempotency key (argument or Idempotency-Key header) with every "
         "mutation so that a retry is always safe."
     )
-
-
-@contextmanager
-def runtime_errors() -> Iterator[None]:
-    """Translate the Runtime client's exceptions into service errors, raised `from` them.
-
-    Not-found errors pass through untouched: each caller decides what "not found" means.
-    """
-    try:
-        yield
-    except SubmitOutcomeUnknown as exc:
-        raise RuntimeOutcomeUnknownError(
-            outcome_unknown_message(exc.idempotency_key), idempotency_key=exc.idempotency_key
-        ) from exc
-    except CircuitOpen as exc:
-        wait = f" (next attempt in {exc.retry_after:.0f}s)" if exc.retry_after else ""
-        raise RuntimeUnavailableError(
-            f"The Runtime is unavailable{wait}; nothing was started, try again later."
-        ) from exc
-    except RuntimeTimeout as exc:
-        raise RuntimeTimeoutError("The Runtime did not answer in time.") from exc
-    except RuntimeUnavailable as exc:
-        raise RuntimeUnavailableError("The Runtime is unavailable; try again later.") from exc
-    except RuntimeRejected as exc:
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else str(exc)
-        raise RuntimeRejectedError(f"The Runtime rejected the request: {detail}") from exc
-    except RuntimeProtocolError as exc:
-        raise RuntimeProtocolFailure("The Runtime sent an answer that could not be read.") from exc

@@ -2,20 +2,47 @@
 the one table of expected failures (each `ServiceError` class with the HTTP status REST answers
 it with, the GraphQL error type a mutation returns for it, and the attributes both pass on, as
 GraphQL fields and REST `details`; the mutation result unions are built from it, in its order),
-the masked answer to an unexpected failure, the token-expiry message, the page limit, the
-`WWW-Authenticate` challenge and artifact completion."""
+the words clients see when the Runtime fails (`runtime_errors`, one fixed sentence per code,
+and `STALE_REASONS`, one per stale cause: the details go to the log under the request id, never
+to a client), the masked answer to an unexpected failure, the token-expiry message, the page
+limit, the `WWW-Authenticate` challenge and artifact completion."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from experience_plane.auth import AuthFailure
+from experience_plane.executions import Snapshot, StaleCause
 from experience_plane.negotiation import REQUEST_TOO_LARGE
-from experience_plane.runtime import Artifact, DataMashArtifact, FileArtifact
+from experience_plane.runtime import (
+    Artifact,
+    CircuitOpen,
+    DataMashArtifact,
+    FileArtifact,
+    RuntimeClientError,
+    RuntimeProtocolError,
+    RuntimeRejected,
+    RuntimeTimeout,
+    RuntimeUnavailable,
+    SubmitOutcomeUnknown,
+)
 from experience_plane.services import errors
-from experience_plane.services.errors import ErrorCode, ServiceError
+from experience_plane.services.errors import (
+    ErrorCode,
+    RuntimeOutcomeUnknownError,
+    RuntimeProtocolFailure,
+    RuntimeRejectedError,
+    RuntimeTimeoutError,
+    RuntimeUnavailableError,
+    ServiceError,
+    outcome_unknown_message,
+)
+
+logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR_CODE = "INTERNAL_SERVER_ERROR"
 """The code of an unexpected failure: masked, outside `ErrorCode` (no client handles it)."""
@@ -23,7 +50,69 @@ UNEXPECTED_ERROR_MESSAGE = "Unexpected error."
 TOKEN_EXPIRED_MESSAGE = "Your token has expired; reconnect with a fresh one."  # noqa: S105 - a message
 REALM = "experience-plane"
 MAX_RECORDS_PAGE = 500
-"""The most records one page may ask for (GraphQL's `first`, REST's `limit`)."""
+"""The most records one page may ask for (GraphQL's `first`/`last`, REST's `limit`/`last`)."""
+DEFAULT_RECORDS_PAGE = 50
+"""The records of a page that asks for no size."""
+
+RUNTIME_UNAVAILABLE_MESSAGE = "The Runtime is unavailable; try again later."
+CIRCUIT_OPEN_MESSAGE = "The Runtime is unavailable; nothing was started, try again later."
+RUNTIME_TIMEOUT_MESSAGE = "The Runtime did not answer in time; try again later."
+RUNTIME_UNREADABLE_MESSAGE = "The Runtime sent an answer that could not be read."
+RUNTIME_REJECTED_MESSAGE = "The Runtime rejected the request."
+
+STALE_REASONS: Mapping[StaleCause, str] = {
+    StaleCause.NOT_ANSWERING: "The Runtime is not answering; showing the last known status.",
+    StaleCause.UNAVAILABLE: "The Runtime is unavailable; showing the last known status.",
+    StaleCause.UNREADABLE: ("The Runtime's answers cannot be read; showing the last known status."),
+}
+"""`staleReason`: what a stale status says, per cause, on every surface."""
+
+
+def stale_reason(snapshot: Snapshot) -> str | None:
+    """Why a stale snapshot could not be refreshed, in the words clients see (None if fresh)."""
+    if not snapshot.stale:
+        return None
+    return STALE_REASONS[snapshot.stale_cause or StaleCause.NOT_ANSWERING]
+
+
+@contextmanager
+def runtime_errors() -> Iterator[None]:
+    """Translate the Runtime client's exceptions into service errors, raised `from` them, with
+    one fixed message per code; what actually happened is logged (under the request id).
+
+    Not-found errors pass through untouched: each caller decides what "not found" means. A
+    rejection keeps the Runtime's own explanation when it gave one in words.
+    """
+    try:
+        yield
+    except SubmitOutcomeUnknown as exc:
+        _log(exc, ErrorCode.RUNTIME_OUTCOME_UNKNOWN)
+        raise RuntimeOutcomeUnknownError(
+            outcome_unknown_message(exc.idempotency_key), idempotency_key=exc.idempotency_key
+        ) from exc
+    except CircuitOpen as exc:  # failed fast: nothing was sent
+        _log(exc, ErrorCode.RUNTIME_UNAVAILABLE)
+        raise RuntimeUnavailableError(CIRCUIT_OPEN_MESSAGE) from exc
+    except RuntimeTimeout as exc:
+        _log(exc, ErrorCode.RUNTIME_TIMEOUT)
+        raise RuntimeTimeoutError(RUNTIME_TIMEOUT_MESSAGE) from exc
+    except RuntimeUnavailable as exc:
+        _log(exc, ErrorCode.RUNTIME_UNAVAILABLE)
+        raise RuntimeUnavailableError(RUNTIME_UNAVAILABLE_MESSAGE) from exc
+    except RuntimeRejected as exc:
+        _log(exc, ErrorCode.RUNTIME_REJECTED)
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else None
+        message = (
+            f"{RUNTIME_REJECTED_MESSAGE[:-1]}: {detail}" if detail else RUNTIME_REJECTED_MESSAGE
+        )
+        raise RuntimeRejectedError(message) from exc
+    except RuntimeProtocolError as exc:
+        _log(exc, ErrorCode.RUNTIME_PROTOCOL_ERROR)
+        raise RuntimeProtocolFailure(RUNTIME_UNREADABLE_MESSAGE) from exc
+
+
+def _log(error: RuntimeClientError, code: ErrorCode) -> None:
+    logger.warning("Runtime call failed, answered %s: %s", code.name, error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +124,8 @@ class Failure:
     """The HTTP status of REST's answer."""
     schema_type: str | None
     """The GraphQL error type (by name) a mutation result carries; None for a failure no
-    mutation meets (it is refused where a stream opens)."""
+    mutation meets (it is refused where a stream opens) or whose type the schema does not
+    have yet."""
     details: tuple[str, ...] = ()
     """The error's attributes passed on: GraphQL fields, REST `details` keys."""
 
@@ -63,6 +153,10 @@ FAILURES: tuple[Failure, ...] = (
     Failure(errors.NotFoundError, 404, "RuntimeUnavailableError"),
     Failure(ServiceError, 503, "RuntimeUnavailableError"),
     Failure(errors.TooManySubscriptionsError, 429, None),
+    # cancelExecution's: its result union names them `AlreadyFinishedError` and
+    # `CancelUnsupportedError` once the schema has them.
+    Failure(errors.AlreadyFinishedError, 409, None),
+    Failure(errors.CancelUnsupportedError, 501, None),
 )
 
 _BY_ERROR: Mapping[type[ServiceError], Failure] = {row.error: row for row in FAILURES}

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from experience_plane.auth import Principal
 from experience_plane.runtime import RuntimeCaller, RuntimeClient, RuntimeRejected
-from experience_plane.services.errors import runtime_errors
+from experience_plane.services.presentation import runtime_errors
 
 logger = logging.getLogger(__name__)
 

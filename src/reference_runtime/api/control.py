@@ -21,6 +21,7 @@ class FaultUpdate(BaseModel):
     phase_delay: float | None = Field(default=None, ge=0.0)
     error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
     drop_after_handling_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    step_delay: float | None = Field(default=None, ge=0.0)
 
 
 @router.get("/stats")

@@ -112,9 +112,11 @@ def build_mash(
     if not sources:
         raise MashError("A data mash needs at least one content ref")
     tick = checkpoint or (lambda: None)
+    tick()
     vocabulary = get_vocabulary(options.target_domain)
     index = KeyIndex(sources)
     names = align(sources, vocabulary, options.confidence_level)
+    tick()
     plan = plan_joins(sources, names, index)
     tick()
     alignment = separate(

@@ -10,22 +10,31 @@ from dataclasses import dataclass
 import pytest
 
 from experience_plane.cluster import RedisLink, RedisWatchCoordinator
-from experience_plane.executions import ExecutionTracker, Snapshot
+from experience_plane.executions import ExecutionTracker, Snapshot, StaleCause
 from experience_plane.runtime import ExecutionNotFound, RuntimeUnavailable
 from tests.experience_plane.cluster.conftest import open_link
-from tests.experience_plane.executions.fakes import ManualClock, ScriptedRuntime, lifecycle, status
+from tests.experience_plane.executions.fakes import (
+    ManualClock,
+    ScriptedRuntime,
+    VirtualTime,
+    lifecycle,
+    status,
+)
 from tests.support.redis import RedisServer
 
 LEASE = 0.8
+STALE_AFTER = 5.0
 RAW = ["created", "executing", "artifacts_received", "completed"]
 
 
 @dataclass
 class Replica:
-    """A tracker with its own Redis connection and poll clock, like one API process."""
+    """A tracker with its own Redis connection, poll clock and freshness clock, like one API
+    process."""
 
     tracker: ExecutionTracker
     clock: ManualClock
+    time: VirtualTime
     coordinator: RedisWatchCoordinator
 
 
@@ -35,24 +44,23 @@ async def until(condition: Callable[[], bool], seconds: float = 20.0) -> None:
             await asyncio.sleep(0.01)
 
 
-async def start_replica(
-    stack: AsyncExitStack, link: RedisLink, fake: ScriptedRuntime, stale_after: float = 5.0
-) -> Replica:
+async def start_replica(stack: AsyncExitStack, link: RedisLink, fake: ScriptedRuntime) -> Replica:
     coordinator = await stack.enter_async_context(
         RedisWatchCoordinator(link, prefix="test", lease_seconds=LEASE, status_ttl_seconds=60)
     )
     await until(lambda: coordinator.available)
-    clock = ManualClock(auto=False)
+    clock, time = ManualClock(auto=False), VirtualTime()
     tracker = await stack.enter_async_context(
         ExecutionTracker(
             fake,
             use_stream=False,
             sleep=clock.sleep,
-            stale_after=stale_after,
+            timers=time,
+            stale_after=STALE_AFTER,
             coordinator=coordinator,
         )
     )
-    return Replica(tracker, clock, coordinator)
+    return Replica(tracker, clock, time, coordinator)
 
 
 @pytest.fixture
@@ -63,8 +71,8 @@ async def two(
     async with AsyncExitStack() as stack:
         other = await open_link(redis_server)
         stack.push_async_exit(other)
-        a = await start_replica(stack, link, fake, stale_after=1e-9)
-        b = await start_replica(stack, other, fake, stale_after=1e-9)
+        a = await start_replica(stack, link, fake)
+        b = await start_replica(stack, other, fake)
         yield fake, a, b
 
 
@@ -97,7 +105,7 @@ async def test_subscribers_on_both_replicas_see_every_change_from_one_watcher(
     assert fake.reads[("t1", "e1")] == len(RAW)  # one watcher's reads, not two
     assert b.clock.sleeps == []  # the follower never polled
     # A late subscriber on either replica gets the terminal status with no Runtime read.
-    assert (await b.tracker.current("t1", "e1")).raw_status == "completed"
+    assert (await b.tracker.current("t1", "e1")).status.raw_status == "completed"
     assert fake.reads[("t1", "e1")] == len(RAW)
 
 
@@ -172,7 +180,7 @@ async def test_when_the_leaders_subscribers_leave_a_follower_takes_over(
     assert fake.reads[("t1", "e4")] == len(RAW)  # never two watchers at once
 
 
-async def test_stale_flags_reach_the_followers_with_the_error(
+async def test_stale_flags_reach_the_followers_with_their_cause(
     two: tuple[ScriptedRuntime, Replica, Replica],
 ) -> None:
     fake, a, b = two
@@ -189,6 +197,11 @@ async def test_stale_flags_reach_the_followers_with_the_error(
 
     on_b = asyncio.create_task(follow_b())
     await until(lambda: len(snapshots) == 1)
+    a.clock.release()  # the leader's read fails
+    await asyncio.sleep(0.05)
+    a.time.advance(STALE_AFTER)  # the leader's promise falls due; the follower is told
+    await until(lambda: len(snapshots) == 2)
+    b.time.advance(STALE_AFTER * 10)  # a follower keeps no deadline: the leader says
     while not on_b.done():
         a.clock.release()
         await asyncio.sleep(0.05)
@@ -198,7 +211,6 @@ async def test_stale_flags_reach_the_followers_with_the_error(
         ("executing", False),
         ("completed", False),
     ]
-    assert snapshots[1].last_error is not None
-    assert "connection refused" in snapshots[1].last_error
+    assert snapshots[1].stale_cause is StaleCause.UNAVAILABLE
     assert snapshots[1].stale_since is not None
     await asyncio.wait({on_a.task}, timeout=20)

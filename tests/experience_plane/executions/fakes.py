@@ -1,4 +1,5 @@
-"""A scripted stand-in for the two Runtime client calls the tracker makes, and a manual clock.
+"""A scripted stand-in for the two Runtime client calls the tracker makes, a manual poll clock
+and a virtual clock for the freshness timer.
 
 Unit tests only: the integration tests run the tracker against the real reference Runtime.
 """
@@ -6,8 +7,11 @@ Unit tests only: the integration tests run the tracker against the real referenc
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 
 from experience_plane.executions import ExecutionKey, ExecutionTracker
 from experience_plane.runtime import (
@@ -18,7 +22,28 @@ from experience_plane.runtime import (
     StreamUnavailable,
 )
 
-Step = ExecutionStatus | Exception
+
+@dataclass
+class Hang:
+    """A step that blocks, as a frozen or slow Runtime does, until `answer()`; then the read
+    returns `status` (or the stream goes on)."""
+
+    status: ExecutionStatus | None = None
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def answer(self) -> None:
+        self._released.set()
+
+    async def wait(self) -> None:
+        await self._released.wait()
+
+
+@dataclass(frozen=True)
+class Ping:
+    """A stream step: a keep-alive, which carries no status."""
+
+
+Step = ExecutionStatus | Exception | Hang | Ping
 
 
 def status(execution_id: str, raw: str, percent: float | None = None) -> ExecutionStatus:
@@ -84,12 +109,16 @@ class ScriptedRuntime:
         if script is None:
             raise ExecutionNotFound("Execution not found", status_code=404)
         step = script.pop(0) if len(script) > 1 else script[0]
+        if isinstance(step, Hang):
+            await step.wait()
+            step = step.status
         if isinstance(step, Exception):
             raise step
+        assert isinstance(step, ExecutionStatus), f"a read cannot answer {step!r}"
         return step
 
     async def stream_execution(
-        self, tenant_id: str, execution_id: str
+        self, tenant_id: str, execution_id: str, *, heard: Callable[[], None] | None = None
     ) -> AsyncIterator[ExecutionStatus]:
         key = (tenant_id, execution_id)
         self.stream_opens[key] += 1
@@ -99,9 +128,17 @@ class ScriptedRuntime:
         try:
             for step in self._streams.get(key, []):
                 await asyncio.sleep(0)
+                if isinstance(step, Hang):
+                    await step.wait()
+                    if step.status is None:
+                        continue
+                    step = step.status
                 if isinstance(step, Exception):
                     raise step
-                yield step
+                if heard is not None:
+                    heard()
+                if isinstance(step, ExecutionStatus):
+                    yield step
         finally:
             self.open_streams -= 1
 
@@ -136,6 +173,40 @@ class ManualClock:
         for future in pending:
             if not future.done():
                 future.set_result(None)
+
+
+class VirtualTime:
+    """The freshness timer's clock (`executions.Timers`): time stands still until `advance()`,
+    which runs the callbacks that fall due, in order."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._due: list[tuple[float, int, _Handle]] = []
+        self._order = itertools.count()
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], object], /) -> _Handle:
+        handle = _Handle(callback)
+        heapq.heappush(self._due, (when, next(self._order), handle))
+        return handle
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        while self._due and self._due[0][0] <= self.now:
+            _, _, handle = heapq.heappop(self._due)
+            if not handle.cancelled:
+                handle.callback()
+
+
+@dataclass
+class _Handle:
+    callback: Callable[[], object]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 async def settle() -> None:

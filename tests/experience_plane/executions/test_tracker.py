@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -311,7 +311,7 @@ async def test_late_subscriber_gets_the_cached_terminal_status_without_a_runtime
     reads = fake.total_reads
 
     assert await collect(tracker, "t1", "e1") == [status("e1", "completed")]
-    assert await tracker.current("t1", "e1") == status("e1", "completed")
+    assert (await tracker.current("t1", "e1")).status == status("e1", "completed")
     assert fake.total_reads == reads
     assert_nothing_left(tracker)
 
@@ -336,12 +336,12 @@ async def test_current_prefers_the_running_watcher_then_the_cache(fake: Scripted
     async with ExecutionTracker(fake, use_stream=False, sleep=clock.sleep) as tracker:
         watch = tracker.follow("t1", "e1")
         await anext(watch)
-        assert await tracker.current("t1", "e1") == status("e1", "executing")
+        assert (await tracker.current("t1", "e1")).status == status("e1", "executing")
         assert fake.total_reads == 1
 
         clock.release()
         assert [s.status async for s in watch] == [status("e1", "completed")]
-        assert await tracker.current("t1", "e1") == status("e1", "completed")
+        assert (await tracker.current("t1", "e1")).status == status("e1", "completed")
         assert fake.total_reads == 2
 
 
@@ -350,9 +350,9 @@ async def test_current_reads_the_runtime_when_nothing_is_known(
 ) -> None:
     fake.script("t1", "e1", [status("e1", "executing"), status("e1", "completed")])
 
-    assert await tracker.current("t1", "e1") == status("e1", "executing")
-    assert await tracker.current("t1", "e1") == status("e1", "completed")
-    assert await tracker.current("t1", "e1") == status("e1", "completed")  # cached now
+    assert (await tracker.current("t1", "e1")).status == status("e1", "executing")
+    assert (await tracker.current("t1", "e1")).status == status("e1", "completed")
+    assert (await tracker.current("t1", "e1")).status == status("e1", "completed")  # cached now
     assert fake.total_reads == 2
     with pytest.raises(ExecutionNotFound):
         await tracker.current("t1", "unknown")
@@ -367,7 +367,7 @@ async def test_remember_seeds_the_terminal_cache(
     fake.script("t1", "e2", [status("e2", "completed")])
 
     assert await collect(tracker, "t1", "e1") == [done]
-    assert await tracker.current("t1", "e2") == status("e2", "completed")
+    assert (await tracker.current("t1", "e2")).status == status("e2", "completed")
     assert fake.reads == {("t1", "e2"): 1}
 
 
@@ -542,7 +542,7 @@ async def test_leaving_a_streamed_execution_closes_the_stream() -> None:
 
     class HangingStream(ScriptedRuntime):
         async def stream_execution(
-            self, tenant_id: str, execution_id: str
+            self, tenant_id: str, execution_id: str, *, heard: Callable[[], None] | None = None
         ) -> AsyncIterator[ExecutionStatus]:
             self.open_streams += 1
             try:

@@ -128,15 +128,89 @@ def multipart_request(body: dict[str, Any]) -> dict[str, Any]:
     return {"data": data, "files": files}
 
 
+# Nesting around `json_input.MAX_DEPTH` (64) and far past it, where a recursive reader fails.
+DEPTHS = st.one_of(st.sampled_from([63, 64, 65, 1000, 10_000]), st.integers(0, 130))
+OUT_OF_RANGE_NUMBERS = ["1e999", "-1e400", "9" * 5000, "NaN", "Infinity", "-Infinity"]
+
+
+@st.composite
+def lone_surrogates(draw: st.DrawFn) -> str:
+    """A JSON string literal holding a lone surrogate escape, maybe amid other text."""
+    text = draw(st.text(max_size=6))
+    cut = draw(st.integers(min_value=0, max_value=len(text)))
+    before, after = (json.dumps(part)[1:-1] for part in (text[:cut], text[cut:]))
+    code = draw(st.integers(min_value=0xD800, max_value=0xDFFF))
+    return f'"{before}\\u{code:04x}{after}"'
+
+
+@st.composite
+def hostile_json(draw: st.DrawFn) -> str:
+    """JSON text (or nearly) no client may get a 500 or a dropped socket for: values nested
+    around and far past the limit, strings and keys with lone surrogates, numbers no double
+    holds and JSON's non-values, or a plain value."""
+    kind = draw(st.sampled_from(["nested", "surrogate", "key", "number", "plain"]))
+    if kind == "plain":
+        return json.dumps(draw(json_values))
+    if kind == "surrogate":
+        return draw(lone_surrogates())
+    if kind == "key":
+        return f"{{{draw(lone_surrogates())}: 1}}"
+    if kind == "number":
+        return draw(st.sampled_from(OUT_OF_RANGE_NUMBERS))
+    depth = draw(DEPTHS)
+    inner = draw(st.one_of(json_values.map(json.dumps), lone_surrogates()))
+    opener, closer = draw(st.sampled_from([("[", "]"), ('{"k":', "}")]))
+    return opener * depth + inner + closer * depth
+
+
+@st.composite
+def hostile_graphql_bodies(draw: st.DrawFn) -> str:
+    """A GraphQL request's JSON text with `hostile_json` as the whole body, its variables, a
+    variable, a content ref, or its extensions."""
+    hostile = draw(hostile_json())
+    where = draw(st.sampled_from(["body", "variables", "id", "ref", "extensions"]))
+    if where == "body":
+        return hostile
+    if where == "ref":
+        key = json.dumps(draw(st.text(max_size=8)))
+        variables = f'{{"input": {{"contentRefs": [{hostile}]}}, "key": {key}}}'
+        return f'{{"query": {json.dumps(MASH)}, "variables": {variables}}}'
+    query = json.dumps(STATUS)
+    if where == "variables":
+        return f'{{"query": {query}, "variables": {hostile}}}'
+    if where == "id":
+        return f'{{"query": {query}, "variables": {{"id": {hostile}}}}}'
+    return f'{{"query": {query}, "extensions": {hostile}}}'
+
+
 def assert_handled(response: httpx.Response) -> None:
-    """A clear 4xx, or a 200 whose errors are all typed (never a 5xx, never masked)."""
+    """A clear 4xx, or a 200 whose errors are all typed (never a 5xx, never masked), each
+    error with a code; a refusal quotes the request id of its `X-Request-Id` header."""
     assert response.status_code < 500, (response.status_code, response.text[:500])
+    assert "Traceback" not in response.text, response.text[:500]
     content_type = response.headers.get("content-type", "")
     if "json" not in content_type:
-        assert response.status_code >= 400 or "event-stream" in content_type, response.text[:200]
+        assert "event-stream" in content_type, (response.status_code, response.text[:200])
         return
     body = response.json()
     errors = body.get("errors") or [] if isinstance(body, dict) else []
+    assert errors or response.status_code < 400, body
     for error in errors:
-        code = (error.get("extensions") or {}).get("code")
-        assert code != "INTERNAL_SERVER_ERROR", body
+        extensions = error.get("extensions") or {}
+        assert extensions.get("code"), body
+        assert extensions["code"] != "INTERNAL_SERVER_ERROR", body
+        if response.status_code >= 400:
+            assert extensions.get("requestId") == response.headers["x-request-id"], body
+
+
+def assert_rest_handled(response: httpx.Response) -> None:
+    """A REST answer: a success, or a 4xx in the REST error body with a code and the request
+    id of its `X-Request-Id` header (never a 5xx)."""
+    assert response.status_code < 500, (response.status_code, response.text[:500])
+    assert "Traceback" not in response.text, response.text[:500]
+    if response.status_code < 400:
+        return
+    assert response.headers.get("content-type", "").startswith("application/json"), response
+    error = response.json()["error"]
+    assert error["code"], error
+    assert error["request_id"] == response.headers["x-request-id"], error

@@ -80,7 +80,10 @@ async def test_unacceptable_accept_is_406(app: RunningApp, accept: str) -> None:
     assert response.headers["content-type"] == f"{JSON}; charset=utf-8"
     (error,) = response.json()["errors"]
     assert "application/graphql-response+json" in error["message"]
-    assert error["extensions"] == {"code": "NOT_ACCEPTABLE"}
+    assert error["extensions"] == {
+        "code": "NOT_ACCEPTABLE",
+        "requestId": response.headers["x-request-id"],
+    }
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,10 @@ async def test_apq_not_found_then_register_then_hit(app: RunningApp, method: str
         "errors": [
             {
                 "message": "PersistedQueryNotFound",
-                "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+                "extensions": {
+                    "code": "PERSISTED_QUERY_NOT_FOUND",
+                    "requestId": missing.headers["x-request-id"],
+                },
             }
         ]
     }

@@ -16,6 +16,7 @@ from graphql import (
 )
 
 from experience_plane.graphql.schema import build_schema, possible_types_json, schema_sdl
+from experience_plane.services.execution_failures import FailureCode
 
 SCHEMA_DIR = Path(__file__).parents[3] / "schema"
 SCHEMA_PATH = SCHEMA_DIR / "schema.graphql"
@@ -145,3 +146,27 @@ def test_error_types_share_the_error_interface_with_a_stable_code() -> None:
         "RUNTIME_REJECTED",
         "UPLOAD_TOO_LARGE",
     } <= set(codes.values)
+
+
+def test_node_types_implement_node_and_execution_keeps_its_own_id() -> None:
+    schema = build_schema()._schema
+    node = schema.get_type("Node")
+    assert isinstance(node, GraphQLInterfaceType)
+    assert sorted(t.name for t in schema.get_possible_types(node)) == [
+        "ContentFile",
+        "DataMash",
+        "Execution",
+    ]
+    possible = json.loads(POSSIBLE_TYPES_PATH.read_text(encoding="utf-8"))
+    assert possible["Node"] == ["ContentFile", "DataMash", "Execution"]
+    execution = schema.get_type("Execution")
+    assert isinstance(execution, GraphQLObjectType)
+    assert {"id", "executionId", "failure", "error"} <= set(execution.fields)
+    assert execution.fields["error"].deprecation_reason == "Use failure."
+    assert execution.fields["failure"].deprecation_reason is None
+
+
+def test_failure_codes_are_the_services() -> None:
+    enum = build_schema()._schema.get_type("FailureCode")
+    assert isinstance(enum, GraphQLEnumType)
+    assert list(enum.values) == [code.name for code in FailureCode]

@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 
-from experience_plane.middleware import _request_id
 from experience_plane.observability.logging import (
     JsonFormatter,
     LogFormat,
@@ -14,6 +13,7 @@ from experience_plane.observability.logging import (
     uvicorn_log_config,
 )
 from experience_plane.observability.tracecontext import TraceContext, reset_trace, set_trace
+from experience_plane.request_ids import request_id_var
 from experience_plane.settings import Settings
 
 TRACE = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1)
@@ -36,13 +36,13 @@ def formatted(entry: logging.LogRecord) -> dict[str, object]:
 
 
 def test_a_line_during_a_request_carries_its_ids() -> None:
-    request_token = _request_id.set("req-42")
+    request_token = request_id_var.set("req-42")
     trace_token = set_trace(TRACE)
     try:
         entry = formatted(record("answered %s in %d ms", "GET /x", 12, tenant="t1"))
     finally:
         reset_trace(trace_token)
-        _request_id.reset(request_token)
+        request_id_var.reset(request_token)
     assert entry["message"] == "answered GET /x in 12 ms"
     assert entry["level"] == "WARNING"
     assert entry["logger"] == "experience_plane.test"

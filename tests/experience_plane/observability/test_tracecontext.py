@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from experience_plane.middleware import _request_id
 from experience_plane.observability.tracecontext import (
     TraceContext,
     outgoing_headers,
     reset_trace,
     set_trace,
 )
+from experience_plane.request_ids import request_id_var
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -67,13 +67,13 @@ def test_outgoing_headers_carry_the_current_trace_and_request_id() -> None:
     assert outgoing_headers() == {}
     trace = TraceContext(TRACE, SPAN, 1)
     token = set_trace(trace)
-    request_token = _request_id.set("req-1")
+    request_token = request_id_var.set("req-1")
     try:
         assert outgoing_headers() == {
             "traceparent": f"00-{TRACE}-{SPAN}-01",
             "x-request-id": "req-1",
         }
     finally:
-        _request_id.reset(request_token)
+        request_id_var.reset(request_token)
         reset_trace(token)
     assert outgoing_headers() == {}

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from experience_plane.services.execution_failures import FailureCode
 from experience_plane.settings import Environment, Settings
 from tests.experience_plane.rest.conftest import SECRET, bearer
 from tests.experience_plane.support import RunningApp, running_app
@@ -79,7 +80,29 @@ async def test_invalid_json_is_a_400_in_the_common_shape(app: RunningApp) -> Non
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "INVALID_INPUT"
-    assert "not valid JSON" in error["message"]
+    assert "The JSON is malformed" in error["message"]
+    assert error["details"] == {"reason": "malformed"}
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"content_refs": ' + b"[" * 65 + b"]" * 65 + b"}", "too_deep"),
+        (b'{"content_refs": ["file_\\ud800"]}', "lone_surrogate"),
+        (b'{"content_refs": ["file_\xed\xa0\x80"]}', "malformed"),  # a surrogate, UTF-8'd
+        (b'{"content_refs": [NaN]}', "malformed"),
+    ],
+)
+async def test_json_beyond_the_limits_is_a_400_naming_the_reason(
+    app: RunningApp, body: bytes, reason: str
+) -> None:
+    headers = {**bearer(), "content-type": "application/json"}
+    response = await app.http.post(MASH, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["code"] == "INVALID_INPUT"
+    assert error["details"] == {"reason": reason}
+    assert error["request_id"] == response.headers["x-request-id"]
 
 
 @pytest.mark.parametrize(
@@ -105,15 +128,31 @@ async def test_invalid_mash_bodies_are_422_naming_the_field(
 
 
 async def test_an_upload_without_a_file_part_is_422(app: RunningApp) -> None:
-    response = await app.http.post(UPLOAD, data={"filename": "a.csv"}, headers=bearer())
+    # A multipart body with only a `filename` part (httpx sends `(None, value)` as a field).
+    files = {"filename": (None, "a.csv")}
+    response = await app.http.post(UPLOAD, files=files, headers=bearer())
     assert response.status_code == 422
     assert error_of(response)["details"]["field"] == "file"
 
 
-async def test_a_json_upload_is_refused_in_the_common_shape(app: RunningApp) -> None:
-    response = await app.http.post(UPLOAD, json={"file": "a,b"}, headers=bearer())
-    assert response.status_code in (400, 422)
-    assert error_of(response)["code"] == "INVALID_INPUT"
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        (UPLOAD, {"json": {"file": "a,b"}}, "multipart/form-data"),
+        (UPLOAD, {"data": {"filename": "a.csv"}}, "multipart/form-data"),
+        (MASH, {"content": b"content_refs=a", "headers": {"content-type": "text/plain"}}, "JSON"),
+    ],
+)
+async def test_a_body_of_another_media_type_is_415_in_the_common_shape(
+    app: RunningApp, path: str, body: dict[str, Any], expected: str
+) -> None:
+    headers = {**bearer(), **body.pop("headers", {})}
+    response = await app.http.post(path, headers=headers, **body)
+    assert response.status_code == 415, response.text
+    error = error_of(response)
+    assert error["code"] == "INVALID_INPUT"
+    assert error["details"] == {"field": "Content-Type"}
+    assert expected.lower() in error["message"].lower()
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=501", "offset=-1", "limit=ten"])
@@ -279,4 +318,45 @@ async def test_a_body_over_the_limit_is_413_in_the_common_shape() -> None:
     assert error["request_id"]
     assert graphql.status_code == 413
     (graphql_error,) = graphql.json()["errors"]
-    assert graphql_error["extensions"] == {"code": "REQUEST_TOO_LARGE"}
+    assert graphql_error["extensions"] == {
+        "code": "REQUEST_TOO_LARGE",
+        "requestId": graphql.headers["x-request-id"],
+    }
+
+
+async def test_openapi_deprecates_error_for_failure_and_documents_times_and_links(
+    app: RunningApp,
+) -> None:
+    spec = (await app.http.get("/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    execution = schemas["Execution"]["properties"]
+    assert execution["error"]["deprecated"] is True
+    assert "failure" in execution["error"]["description"]
+    assert schemas["FailureCode"]["enum"] == [code.name for code in FailureCode]
+    for name in ("created_at", "updated_at", "stale_since"):
+        (timestamp, _) = execution[name]["anyOf"]
+        assert timestamp["format"] == "date-time", name
+        assert "`Z`" in timestamp["description"], name
+    records = spec["paths"]["/v1/data-mash/{mash_id}/records"]["get"]
+    assert "Link" in records["responses"]["200"]["headers"]
+    assert {"offset", "limit", "after", "before", "last"} <= {
+        parameter["name"] for parameter in records["parameters"]
+    }
+
+
+async def test_records_bad_cursors_are_refused_before_the_runtime_is_asked(
+    app: RunningApp,
+) -> None:
+    # This app's Runtime is unreachable: a 422 (not a 503) means nothing was asked.
+    for params, field in (
+        ({"after": "bogus"}, "after"),
+        ({"before": "bogus", "last": "2"}, "before"),
+        ({"limit": "2", "last": "2"}, "last"),
+        ({"offset": "1", "before": "cmVjb3JkOjE="}, "offset"),
+    ):
+        response = await app.http.get(
+            "/v1/data-mash/mash_1/records", params=params, headers=bearer()
+        )
+        assert response.status_code == 422, (params, response.text)
+        assert error_of(response)["code"] == "INVALID_INPUT"
+        assert error_of(response)["details"]["field"] == field

@@ -20,6 +20,7 @@ from experience_plane.runtime import (
     ExecutionState,
     RuntimeClient,
     RuntimeProtocolError,
+    RuntimeTimeout,
     RuntimeUnavailable,
     StreamUnavailable,
     stream,
@@ -88,6 +89,37 @@ async def test_yields_changes_skips_pings_and_repeats_and_ends_at_terminal() -> 
         (ExecutionState.COMPLETED, 100),
     ]
     assert paths == ["/api/execution/exec-1/stream?tenant_id=tenant+a"]
+
+
+async def test_every_message_is_heard_keep_alives_and_repeats_included() -> None:
+    messages = [status("created"), json.dumps({"type": "ping"}), status("created")]
+    heard: list[None] = []
+    async with runtime_stream(sending(messages)) as (client, _):
+        stream = client.stream_execution("t", "exec-1", heard=lambda: heard.append(None))
+        seen = [s.state async for s in stream]
+    assert seen == [ExecutionState.PENDING]
+    assert len(heard) == 3
+
+
+async def test_a_silent_stream_times_out_and_keep_alives_keep_it_open() -> None:
+    """Silence longer than the idle timeout is a failure (`RuntimeTimeout`), not a wait that
+    lasts as long as the Runtime stays frozen; keep-alives in time keep the stream open."""
+
+    async def pings_then_silence(connection: ServerConnection) -> None:
+        await connection.send(status("executing"))
+        for _ in range(4):
+            await asyncio.sleep(0.1)
+            await connection.send(json.dumps({"type": "ping"}))
+        await connection.wait_closed()  # frozen: silent, the connection still open
+
+    async with runtime_stream(pings_then_silence) as (client, _):
+        client.stream_idle_timeout = 0.3
+        heard: list[None] = []
+        updates = client.stream_execution("t", "exec-1", heard=lambda: heard.append(None))
+        assert (await anext(updates)).state is ExecutionState.RUNNING
+        with pytest.raises(RuntimeTimeout, match="silent"):
+            await anext(updates)
+    assert len(heard) == 5  # the status and four keep-alives, all within the idle timeout
 
 
 async def test_normal_close_before_terminal_just_ends() -> None:

@@ -25,8 +25,8 @@ from experience_plane.services import (
     RuntimeRejectedError,
     RuntimeUnavailableError,
 )
-from experience_plane.services.errors import runtime_errors
 from experience_plane.services.idempotent import checked_key, releases_key
+from experience_plane.services.presentation import runtime_errors
 from experience_plane.services.submitting import idempotency_key_of
 
 ALICE = Principal(tenant_id="t1", user_id="alice")

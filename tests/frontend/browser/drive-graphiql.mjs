@@ -99,7 +99,7 @@ try {
   await runOperation(
     page,
     'Status',
-    `query Status { executionStatus(executionId: "${executionId}") { id state } }`,
+    `query Status { executionStatus(executionId: "${executionId}") { id executionId state } }`,
   );
   report.query = await waitForResponse(
     page,
@@ -111,7 +111,7 @@ try {
   await runOperation(
     page,
     'Watch',
-    `subscription Watch { executionStatus(executionId: "${executionId}") { id state isTerminal } }`,
+    `subscription Watch { executionStatus(executionId: "${executionId}") { id executionId state isTerminal } }`,
   );
   report.subscription = await waitForResponse(
     page,

@@ -64,7 +64,7 @@ async def drive_graphiql(api: ApiProcess, options: dict[str, str]) -> dict[str, 
         if json.loads(first or b"{}").get("event") == "loaded":
             async with httpx.AsyncClient(timeout=30) as http:
                 accepted = result(await upload(http, api), "uploadContent")
-            process.stdin.write(f"{accepted['execution']['id']}\n".encode())
+            process.stdin.write(f"{accepted['execution']['executionId']}\n".encode())
             await process.stdin.drain()
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     finally:

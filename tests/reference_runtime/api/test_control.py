@@ -48,6 +48,7 @@ def test_faults_are_set_live_and_reported(shared_runtime: RuntimeProcess) -> Non
         "phase_delay": 0.0,
         "error_rate": 0.0,
         "drop_after_handling_rate": 0.0,
+        "step_delay": 0.0,
     }
     # One client made beforehand: building one (its TLS context) is no part of what is timed,
     # and on a busy machine can take longer than the latency itself.

@@ -92,6 +92,31 @@ def test_stream_sends_pings_while_nothing_changes(tmp_path: Path) -> None:
         api.close()
 
 
+def test_stream_errors_fail_an_open_stream_and_refuse_new_ones(tmp_path: Path) -> None:
+    """`error_rate` reaches the stream, as a failing Runtime's errors would: an open stream is
+    closed with 1011, a new handshake answered 503 (a Runtime error, not a missing endpoint)."""
+    env = {"REFERENCE_RUNTIME_STREAM_PING_INTERVAL": "0.05", "REFERENCE_RUNTIME_PHASE_DELAY": "30"}
+    with RuntimeProcess(tmp_path / "rt", env=env) as runtime:
+        api = RuntimeApi(runtime.url)
+        execution_id = api.submit_upload("a.txt", b"x", "text/plain")
+        url = _ws_url(runtime, execution_id, api.tenant_id)
+
+        async def failed() -> int | None:
+            async with websockets.connect(url) as socket:
+                assert json.loads(await socket.recv())["status"] == "created"
+                assert json.loads(await socket.recv()) == {"type": "ping"}
+                runtime.set_faults(error_rate=1.0)
+                with pytest.raises(websockets.ConnectionClosedError):
+                    _ = [message async for message in socket]
+                return socket.close_code
+
+        assert asyncio.run(failed()) == 1011
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            asyncio.run(_read_stream(url))
+        assert refused.value.response.status_code == 503
+        api.close()
+
+
 @pytest.mark.parametrize("tenant", ["other-tenant", ""])
 def test_stream_of_an_unknown_or_foreign_execution_is_refused(
     shared_runtime: RuntimeProcess, api: RuntimeApi, tenant: str

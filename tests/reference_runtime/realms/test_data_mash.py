@@ -251,7 +251,8 @@ def test_the_checkpoint_is_called_between_steps_and_may_stop_the_mash() -> None:
     calls: list[int] = []
     sources = [source("customers.csv", CUSTOMERS_CSV), source("policies.json", POLICIES_JSON)]
     mash(sources, MashOptions("insurance"), checkpoint=lambda: calls.append(1))
-    assert len(calls) == 3  # after planning, after the one join, after building the fields
+    # Before aligning, after aligning, after planning, after the one join, after the fields.
+    assert len(calls) == 5
 
     class Stopped(Exception):
         pass
