@@ -64,6 +64,7 @@ schema: $(STAMP) ## Re-export schema/schema.graphql and schema/possible-types.js
 		--possible-types schema/possible-types.json
 
 bench: $(STAMP) ## Run every benchmark and print its figures (BENCH_ARGS="--quick" or "--only NAME")
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 soak: $(STAMP) ## Soak: Runtime faults, a frozen Runtime, rolling restart of 2 replicas (~6 min; SOAK_ARGS="--quick")

@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "upload": "A 1 GiB uploadContent: API peak memory and throughput (target 4)",
     "subscriptions": "Subscription fan-out and scaling, shared vs per-subscriber (targets 3, 5)",
     "replicas": "Runtime requests per execution with 1 and 3 replicas on Redis (issue 8)",
+    "mash_scale": "A 300,000-row star-schema mash: time, memory, record pages (issue 16)",
     "list_index": "Listing 50 of a user's 100,000 executions from the index (issue 15)",
 }
 

@@ -2,7 +2,7 @@
 
     experience-plane upload FILE... [--wait]
     experience-plane mash FILE_ID... [--domain general] [--confidence low|medium|high]
-                                     [--name NAME] [--wait]
+                                     [--join left|full] [--name NAME] [--wait]
     experience-plane status EXECUTION_ID
     experience-plane watch EXECUTION_ID
     experience-plane records EXECUTION_ID [--limit N]
@@ -224,6 +224,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="least confidence at which columns are mapped (default: medium)",
     )  # fmt: skip
     mash.add_argument("--name", help="a name for the mash")
+    mash.add_argument(
+        "--join", choices=("left", "full"), default="left",
+        help="left: one record per row of the fact (default); full: also unreferenced rows",
+    )  # fmt: skip
 
     status = command("status", "print an execution's current status")
     status.add_argument("execution_id", metavar="EXECUTION_ID")
@@ -344,6 +348,7 @@ class Command:
             target_domain=self.args.domain,
             confidence_level=self.args.confidence,
             name=self.args.name,
+            join=self.args.join,
         )
         code = EXIT_OK
         if self.args.wait:

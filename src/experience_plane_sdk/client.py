@@ -58,6 +58,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 POLL_INTERVAL_MIN = 0.1
 POLL_INTERVAL_MAX = 2.0
 CONFIDENCE_LEVELS = ("low", "medium", "high")
+JOIN_MODES = ("left", "full")
 
 
 def _execution_filter(
@@ -302,11 +303,14 @@ class ExperienceClient:
         target_domain: str = "general",
         confidence_level: str = "medium",
         name: str | None = None,
+        join: str = "left",
         idempotency_key: str | None = None,
     ) -> Execution:
         """Compose uploaded files (their file ids) into one canonical view; returns at once.
 
-        `confidence_level` is `low`, `medium` or `high` (any case).
+        `confidence_level` is `low`, `medium` or `high` (any case); `join` is `left` (one record
+        per row of the fact, the default) or `full` (also the rows of referenced files that no
+        fact row names).
         """
         if isinstance(content_refs, str):
             raise InvalidInput("content_refs must be a sequence of ids, not one string")
@@ -317,6 +321,10 @@ class ExperienceClient:
                 f"got {confidence_level!r}",
                 field="confidenceLevel",
             )
+        if join.lower() not in JOIN_MODES:
+            raise InvalidInput(
+                f"join must be one of {', '.join(JOIN_MODES)}, got {join!r}", field="join"
+            )
         key = idempotency_key or new_idempotency_key()
         mash_input = {
             "contentRefs": list(content_refs),
@@ -324,6 +332,8 @@ class ExperienceClient:
             "confidenceLevel": level,
             "name": name,
         }
+        if join.lower() != "left":  # a server that predates the option still takes the rest
+            mash_input["join"] = join.upper()
         data = await self._with_retries(
             lambda: self._execute(
                 operations.CREATE_DATA_MASH,

@@ -123,6 +123,7 @@ class SyncExperienceClient:
         target_domain: str = "general",
         confidence_level: str = "medium",
         name: str | None = None,
+        join: str = "left",
         idempotency_key: str | None = None,
     ) -> Execution:
         """See `ExperienceClient.create_data_mash`."""
@@ -132,6 +133,7 @@ class SyncExperienceClient:
                 target_domain=target_domain,
                 confidence_level=confidence_level,
                 name=name,
+                join=join,
                 idempotency_key=idempotency_key,
             )
         )

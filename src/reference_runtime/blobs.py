@@ -21,7 +21,9 @@ class BlobStore:
     Writing the same content twice stores it once. Writes go to a temporary file that is renamed
     into place, so a crash never leaves a half-written blob under a valid name. Large content
     arrives through `incoming` (request bodies spooled while they are read, files decoded there
-    before `adopt`); what a previous process left there is deleted at start.
+    before `adopt`); what a previous process left there is deleted at start. Data derived from
+    a blob alone may live beside it under the blob's name and a suffix (a mash's line index,
+    `record_files`).
     """
 
     def __init__(self, root: Path) -> None:
@@ -65,6 +67,15 @@ class BlobStore:
         with path.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(path, target)
+
+    def read_range(self, digest: str, start: int, length: int) -> bytes:
+        """`length` bytes of the blob `digest` from byte `start` (fewer at its end)."""
+        try:
+            with self.path_for(digest).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
+        except FileNotFoundError as exc:
+            raise BlobNotFound(digest) from exc
 
     def get(self, digest: str) -> bytes:
         """The bytes stored under `digest`."""

@@ -182,10 +182,12 @@ async def _store_file(
     *,
     filename: str,
     mime_type: str,
+    file_type: str | None = None,
 ) -> ArtifactRecord:
-    """Decode, verify, profile and store the bytes; return the `file` artifact's record. The
-    content streams from the request's text to a file in `incoming`, never held whole, and
-    becomes a blob only once the execution is past its point of no return."""
+    """Decode, verify, profile and store the bytes; return the `file` artifact's record (its
+    payload with the `file_type` the platform's upload names, when given). The content streams
+    from the request's text to a file in `incoming`, never held whole, and becomes a blob only
+    once the execution is past its point of no return."""
     checkpoint = ctx.cancel.checkpoint
     path, digest, size = await asyncio.to_thread(
         _receive, ctx.blobs, encoded, encoding, filename, checkpoint
@@ -203,6 +205,7 @@ async def _store_file(
     finally:
         path.unlink(missing_ok=True)
     file_id = new_id("file")
+    created_at = utc_now()
     payload = describe_file(
         file_id=file_id,
         filename=filename,
@@ -210,7 +213,10 @@ async def _store_file(
         size=size,
         sha256=digest,
         profile=profile,
+        created_at=created_at,
     )
+    if file_type is not None:
+        payload["file_type"] = file_type
     return ArtifactRecord(
         artifact_id=file_id,
         tenant_id=ctx.execution.tenant_id,
@@ -221,7 +227,7 @@ async def _store_file(
         hash=digest,
         execution_id=ctx.execution.execution_id,
         payload=payload,
-        created_at=utc_now(),
+        created_at=created_at,
     )
 
 
@@ -280,6 +286,7 @@ async def ingest_file(ctx: IntentContext, params: dict[str, Any]) -> IntentResul
     ui_name = _text_param(params, "ui_name", intent, required=True) or ""
     filename = _text_param(params, "filename", intent, required=False) or ui_name
     mime_type = _text_param(params, "mime_type", intent, required=False)
+    file_type = _text_param(params, "file_type", intent, required=False)
     encoded = _file_content(params, intent, HEX)
     try:
         record = await _store_file(
@@ -289,6 +296,7 @@ async def ingest_file(ctx: IntentContext, params: dict[str, Any]) -> IntentResul
             params,
             filename=filename,
             mime_type=mime_type or "application/octet-stream",
+            file_type=file_type,
         )
     finally:
         discard_spooled(encoded)

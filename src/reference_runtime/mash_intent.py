@@ -1,13 +1,15 @@
-"""`data_mash.create`: load the referenced tabular files and compose them into one view."""
+"""`data_mash.create`: load the referenced tabular files and compose them into one view.
+The records are written as they are built (`record_files`: NDJSON with a line index), never held
+all at once; the artifact's `hash` and `size` are those of the NDJSON.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from reference_runtime.intents import IntentContext, IntentFailed, IntentResult, new_id
-from reference_runtime.realms.content import parse_content
+from reference_runtime.realms.content import ContentError, read_table
 from reference_runtime.realms.data_mash import (
     MashError,
     MashOptions,
@@ -15,7 +17,8 @@ from reference_runtime.realms.data_mash import (
     build_mash,
     parse_options,
 )
-from reference_runtime.realms.tabular import profile_table
+from reference_runtime.realms.tabular import ColumnProfile, Table, profile_table
+from reference_runtime.record_files import RecordsWriter
 from reference_runtime.store import ArtifactRecord
 from reference_runtime.timeutil import utc_now
 
@@ -59,43 +62,69 @@ def _load_sources(ctx: IntentContext, refs: list[str]) -> list[MashSource]:
                 f"Content ref {ref} ({record.name}) is not tabular data (format "
                 f"{record.payload.get('format')}); a data mash needs {TABULAR_FORMATS}"
             )
-        parsed = parse_content(ctx.blobs.get(record.hash), record.name, record.mime_type)
-        if parsed.table is None:
+        try:
+            table = read_table(
+                ctx.blobs.path_for(record.hash),
+                record.name,
+                record.mime_type,
+                checkpoint=ctx.cancel.checkpoint,
+            )
+        except ContentError as exc:
+            raise IntentFailed(str(exc)) from exc
+        if table is None:
             raise IntentFailed(f"Content ref {ref} ({record.name}) could not be read as a table")
         sources.append(
             MashSource(
                 file_id=ref,
                 filename=record.name,
-                table=parsed.table,
-                profiles=profile_table(parsed.table),
+                table=table,
+                profiles=_profiles(table, record.payload),
             )
         )
     return sources
 
 
+def _profiles(table: Table, payload: dict[str, Any]) -> list[ColumnProfile]:
+    """The columns' profiles made at upload, when they describe this table; else anew."""
+    columns = payload.get("columns")
+    if (
+        isinstance(columns, list)
+        and payload.get("row_count") == len(table.rows)
+        and [c.get("name") for c in columns if isinstance(c, dict)] == table.columns
+    ):
+        return [
+            ColumnProfile(c["name"], c["type"], c["null_count"], c["distinct_count"])
+            for c in columns
+        ]
+    return profile_table(table)
+
+
 def _mash(ctx: IntentContext, refs: list[str], options: MashOptions) -> ArtifactRecord:
     """Load and compose the mash, store its records' blob; return the artifact's record, which
     the executor stores with the status (blocking: run it on a worker thread). Cancelled, it
-    stops at the next source or stage, before anything is written."""
+    stops at the next source, stage or batch of records, and the records written so far (a
+    file in the blob store's `incoming`) are deleted: no blob or line index is left."""
     sources = _load_sources(ctx, refs)
     mash_id = new_id("mash")
-    try:
-        outcome = build_mash(mash_id, sources, options, ctx.cancel.checkpoint)
-    except MashError as exc:
-        raise IntentFailed(str(exc)) from exc
-    body = json.dumps(outcome.records, separators=(",", ":")).encode()
-    ctx.cancel.commit()
-    digest = ctx.blobs.put(body)
+    checkpoint = ctx.cancel.checkpoint
+    with RecordsWriter(ctx.blobs) as writer:
+        try:
+            payload = build_mash(mash_id, sources, options, writer.write, checkpoint=checkpoint)
+        except MashError as exc:
+            raise IntentFailed(str(exc)) from exc
+        # The point of no return: only now do the records become a blob and its line index.
+        ctx.cancel.commit()
+        stored = writer.commit()
     return ArtifactRecord(
         artifact_id=mash_id,
         tenant_id=ctx.execution.tenant_id,
         artifact_type="data_mash",
-        name=outcome.payload["name"],
+        name=payload["name"],
         mime_type=MASH_MIME_TYPE,
-        size=len(body),
-        hash=digest,
+        size=stored.size,
+        hash=stored.digest,
         execution_id=ctx.execution.execution_id,
-        payload=outcome.payload,
+        payload=payload,
         created_at=utc_now(),
     )
 

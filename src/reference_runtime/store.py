@@ -115,8 +115,9 @@ class ExecutionRecord:
 class ArtifactRecord:
     """Something an execution produced: an uploaded file or a data mash.
 
-    `hash` is the sha256 of the stored bytes (the file itself, or a mash's records as JSON) and
-    also the name of the blob holding them.
+    `hash` is the sha256 of the stored bytes (the file itself, or a mash's records as NDJSON,
+    one per line, with their line index beside the blob: `record_files`) and also the name of
+    the blob holding them.
     """
 
     artifact_id: str

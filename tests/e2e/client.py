@@ -24,7 +24,7 @@ EXECUTION_FIELDS = """
   progress { phase percent }
   artifacts {
     __typename id
-    ... on ContentFile { fileId name mimeType size sha256 format rowCount
+    ... on ContentFile { fileId name mimeType size sha256 format rowCount createdAt
                          columns { name type nullCount distinctCount } }
     ... on DataMash { mashId name entity rowCount }
   }
@@ -72,7 +72,17 @@ query Mash($id: ID!, $first: Int!, $after: String) {
         mashId name entity rowCount
         canonicalFields { name type confidence sources { fileId column confidence } }
         joinKeys { field overlap sources { fileId column } }
-        qualityReport { completeness nullDensity duplicateKeys typeConflicts issues }
+        joinCandidates {
+          kind containment uniqueness chosen reason
+          column { fileId column } references { fileId column }
+        }
+        qualityReport {
+          completeness nullDensity duplicateKeys typeConflicts issues
+          danglingReferences {
+            field count missing examples
+            column { fileId column } references { fileId column }
+          }
+        }
         records(first: $first, after: $after) {
           totalCount
           pageInfo { hasNextPage endCursor }

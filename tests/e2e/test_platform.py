@@ -3,6 +3,7 @@ submits, reduced artifacts, sparse statuses, failures without an id, no stream e
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import pytest
@@ -61,7 +62,13 @@ async def test_flow_against_the_platform_runtime(platform_api: ApiProcess) -> No
             assert execution["intentType"] == "content.upload"
             (artifact,) = execution["artifacts"]
             assert artifact["__typename"] == "ContentFile"
+            # Read from the platform's file record (Compatibility 7): nothing left null.
+            data = (EXAMPLES / name).read_bytes()
             assert artifact["name"] == name
+            assert artifact["size"] == len(data)
+            assert artifact["sha256"] == hashlib.sha256(data).hexdigest()
+            assert artifact["mimeType"] in ("text/csv", "application/json")
+            assert artifact["createdAt"] is not None
             assert artifact["rowCount"] == 6
             file_ids.append(artifact["fileId"])
 
@@ -77,9 +84,15 @@ async def test_flow_against_the_platform_runtime(platform_api: ApiProcess) -> No
 
         details = await session.execute(request(MASH_DETAILS, id=execution_id, first=2))
         (data_mash,) = details["executionStatus"]["artifacts"]
-        assert {column["column"] for column in data_mash["canonicalFields"][0]["sources"]} >= {
-            "customer_id"
-        }
+        assert {"customer_id", "cust_id"} in [
+            {source["column"] for source in field["sources"]}
+            for field in data_mash["canonicalFields"]
+        ]
+        (chosen,) = [c for c in data_mash["joinCandidates"] if c["chosen"]]
+        assert (chosen["column"]["column"], chosen["references"]["column"]) == (
+            "cust_id",
+            "customer_id",
+        )
         assert data_mash["records"]["totalCount"] == data_mash["rowCount"]
         assert len(data_mash["records"]["edges"]) == 2
 

@@ -40,6 +40,7 @@ def renamed(value: Any, names: dict[str, str]) -> Any:
 
 
 def graphql_profile(artifact: dict[str, Any]) -> dict[str, Any]:
+    assert artifact["createdAt"] is not None
     return {
         "name": artifact["name"],
         "mime_type": artifact["mimeType"],
@@ -61,6 +62,7 @@ def graphql_profile(artifact: dict[str, Any]) -> dict[str, Any]:
 
 def rest_profile(artifact: dict[str, Any]) -> dict[str, Any]:
     keys = ("name", "mime_type", "size", "sha256", "format", "row_count", "columns")
+    assert artifact["created_at"] is not None
     return {key: artifact[key] for key in keys}
 
 
@@ -85,12 +87,35 @@ def graphql_mash(mash: dict[str, Any]) -> dict[str, Any]:
             {"field": key["field"], "overlap": key["overlap"], "sources": sources(key["sources"])}
             for key in mash["joinKeys"]
         ],
+        "join_candidates": [
+            {
+                "kind": c["kind"],
+                "column": sources([c["column"]])[0],
+                "references": sources([c["references"]])[0],
+                "containment": c["containment"],
+                "uniqueness": c["uniqueness"],
+                "chosen": c["chosen"],
+                "reason": c["reason"],
+            }
+            for c in mash["joinCandidates"]
+        ],
         "quality_report": {
             "completeness": mash["qualityReport"]["completeness"],
             "null_density": mash["qualityReport"]["nullDensity"],
             "duplicate_keys": mash["qualityReport"]["duplicateKeys"],
             "type_conflicts": mash["qualityReport"]["typeConflicts"],
             "issues": mash["qualityReport"]["issues"],
+            "dangling_references": [
+                {
+                    "field": d["field"],
+                    "column": sources([d["column"]])[0],
+                    "references": sources([d["references"]])[0],
+                    "count": d["count"],
+                    "missing": d["missing"],
+                    "examples": d["examples"],
+                }
+                for d in mash["qualityReport"]["danglingReferences"]
+            ],
         },
         "records": [edge["node"] for edge in mash["records"]["edges"]],
     }
@@ -132,7 +157,25 @@ def rest_mash(mash: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, 
             }
             for key in mash["join_keys"]
         ],
-        "quality_report": mash["quality_report"],
+        "join_candidates": [
+            {
+                **c,
+                "column": sources([c["column"]], False)[0],
+                "references": sources([c["references"]], False)[0],
+            }
+            for c in mash["join_candidates"]
+        ],
+        "quality_report": {
+            **mash["quality_report"],
+            "dangling_references": [
+                {
+                    **d,
+                    "column": sources([d["column"]], False)[0],
+                    "references": sources([d["references"]], False)[0],
+                }
+                for d in mash["quality_report"]["dangling_references"]
+            ],
+        },
         "records": records,
     }
 

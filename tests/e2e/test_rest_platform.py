@@ -3,6 +3,7 @@ and reduced artifacts, whose details REST fetches through the services as GraphQ
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -48,7 +49,11 @@ async def test_rest_flow_against_the_platform_runtime(
         assert execution["is_terminal"] is True
         (artifact,) = execution["artifacts"]
         assert artifact["type"] == "content_file"
-        assert artifact["name"] == name
+        data = (EXAMPLES / name).read_bytes()
+        assert (artifact["name"], artifact["size"]) == (name, len(data))
+        assert artifact["sha256"] == hashlib.sha256(data).hexdigest()
+        assert artifact["mime_type"]
+        assert artifact["created_at"]
         assert artifact["row_count"] == 6
         assert artifact["columns"]
         file_ids.append(artifact["file_id"])
@@ -58,12 +63,14 @@ async def test_rest_flow_against_the_platform_runtime(
         messages, code, _ = await ws_messages(api, execution["id"], headers=api.headers())
         assert ([m["execution"]["state"] for m in messages], code) == (["COMPLETED"], 1000)
 
-    response = await create_mash(http, api, file_ids, target_domain="insurance")
+    response = await create_mash(http, api, file_ids, target_domain="insurance", join="full")
     assert response.status_code == 202, response.text
     (mash,) = response.json()["artifacts"]
     assert mash["type"] == "data_mash"
     assert mash["canonical_fields"]
-    assert mash["row_count"] > 0
+    # Six policies, and in a full join the customer without one.
+    assert mash["row_count"] == 7
+    assert [c["chosen"] for c in mash["join_candidates"]][:1] == [True]
     page = await http.get(api.url + mash["records_url"], params={"limit": 2}, headers=api.headers())
     assert page.status_code == 200
     assert page.json()["total"] == mash["row_count"]

@@ -25,6 +25,8 @@ POLICIES = EXAMPLES / "policies.json"
 PHASE_DELAY = 0.05
 CUSTOMER_IDS = {line.split(",")[0] for line in CUSTOMERS.read_text().splitlines()[1:] if line}
 CUSTOMER_COUNT = len(CUSTOMER_IDS)
+# The customers some policy names: a mash has one record per policy unless it is a full join.
+POLICY_CUSTOMER_IDS = {policy["cust_id"] for policy in json.loads(POLICIES.read_text())}
 
 
 @pytest.fixture(scope="package")

@@ -82,6 +82,8 @@ def test_upload_wait_json_then_mash_status_watch_and_records(api: ApiProcess, to
         "cli mash",
         "--confidence",
         "high",
+        "--join",
+        "full",
         "--wait",
         url=url,
         token=token,
@@ -111,8 +113,9 @@ def test_upload_wait_json_then_mash_status_watch_and_records(api: ApiProcess, to
     table = cli("records", execution_id, "--limit", "3", url=url, token=token)
     assert table.code == 0, table.err
     header, *rows = table.out.splitlines()
-    assert header.split()[0] == "customer_id"
-    assert [row.split()[0] for row in rows] == [r["customer_id"] for r in records.json_lines()[:3]]
+    first = header.split()[0]  # the fact's first column: policies reference customers
+    assert first == "policy_number"
+    assert [row.split()[0] for row in rows] == [r[first] for r in records.json_lines()[:3]]
 
 
 def test_upload_without_wait_prints_one_line_per_file(api: ApiProcess, token: str) -> None:

@@ -30,9 +30,9 @@ from experience_plane_sdk import (
 )
 from tests.experience_plane_sdk.conftest import (
     CUSTOMER_COUNT,
-    CUSTOMER_IDS,
     CUSTOMERS,
     POLICIES,
+    POLICY_CUSTOMER_IDS,
     Mashed,
     StandInServer,
 )
@@ -95,14 +95,14 @@ async def test_mash_and_wait_returns_the_data_mash(
 ) -> None:
     async with ExperienceClient(api.graphql_url, token) as client:
         accepted = await client.create_data_mash(
-            list(mashed.file_ids), name="again", confidence_level="HIGH"
+            list(mashed.file_ids), name="again", confidence_level="HIGH", join="full"
         )
         done = await client.wait(accepted.id, timeout=30)
     mash = done.data_mash
     assert mash is not None
     assert mash.name == "again"
     assert mash.entity  # which entity, and how policies join in, is the Runtime's business
-    # Every customer has a record.
+    # A full join: every customer has a record, with a policy or without.
     assert mash.row_count is not None
     assert mash.row_count >= CUSTOMER_COUNT
     assert [key.field for key in mash.join_keys] == ["customer_id"]
@@ -156,7 +156,8 @@ async def test_records_are_paginated_with_cursors(
     assert second.has_next_page is (total > 8)
     assert len(everything) == total
     assert everything[:8] == [*first.records, *second.records]
-    assert {record["customer_id"] for record in everything} == CUSTOMER_IDS
+    # One record per policy: every customer with a policy appears.
+    assert {record["customer_id"] for record in everything} == POLICY_CUSTOMER_IDS
 
 
 async def test_records_of_an_upload_are_invalid_input(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import strawberry
@@ -87,6 +88,10 @@ class ContentFile(Artifact):
     @described_field("How many data rows a tabular file has.")
     async def row_count(self, info: Info) -> int | None:
         return (await self.details(info)).row_count
+
+    @described_field("When the Runtime stored the file; null when it does not say.")
+    async def created_at(self, info: Info) -> datetime | None:
+        return (await self.details(info)).created_at
 
 
 UPLOAD_CONTENT_RESULT = ResultUnion(

@@ -46,9 +46,29 @@ ConfidenceLevel = schema_enum(
 )
 
 
+JoinMode = schema_enum(
+    services.JoinMode,
+    description="Which rows of the sources a mash makes records of.",
+    values={
+        services.JoinMode.LEFT: (
+            "One record per row of the fact (the file the others are referenced from); rows "
+            "of referenced files that no fact row names are counted, not emitted (default)."
+        ),
+        services.JoinMode.FULL: "As LEFT, and the unreferenced rows are records of their own.",
+    },
+)
+
+
 if TYPE_CHECKING:
     # To mypy a derived type is the domain class whose values its resolvers return.
-    from experience_plane.runtime import CanonicalField, JoinKey, QualityReport, SourceColumn
+    from experience_plane.runtime import (
+        CanonicalField,
+        DanglingReferences,
+        JoinCandidate,
+        JoinKey,
+        QualityReport,
+        SourceColumn,
+    )
 else:
     SourceColumn = schema_type(
         runtime.SourceColumn,
@@ -74,6 +94,23 @@ else:
             "sources": "The key's column in each source.",
         },
     )
+    JoinCandidate = schema_type(
+        runtime.JoinCandidate,
+        descriptions={
+            "column": "The column whose values were looked up.",
+            "references": "The column they were looked up in.",
+            "chosen": "True when the sources were joined on it.",
+        },
+    )
+    DanglingReferences = schema_type(
+        runtime.DanglingReferences,
+        descriptions={
+            "field": "The canonical field of the key.",
+            "column": "The referencing column.",
+            "references": "The referenced column.",
+            "examples": "A few of the values not found, as written.",
+        },
+    )
     QualityReport = schema_type(
         runtime.QualityReport,
         descriptions={
@@ -82,6 +119,9 @@ else:
             "duplicate_keys": "How many join keys repeat.",
             "type_conflicts": "How many fields had values of conflicting types.",
             "issues": "Findings worth a person's attention.",
+            "dangling_references": (
+                "Per reference joined: the records whose key the referenced file lacks."
+            ),
         },
     )
 
@@ -142,6 +182,13 @@ class DataMash(Artifact):
     @described_field("The fields the sources were joined on.")
     async def join_keys(self, info: Info) -> list[JoinKey]:
         return list((await self.details(info)).join_keys)
+
+    @described_field(
+        "Every pair of columns considered as a join key, with its containment and uniqueness: "
+        "the chosen ones first, then why each other one was refused."
+    )
+    async def join_candidates(self, info: Info) -> list[JoinCandidate]:
+        return list((await self.details(info)).join_candidates)
 
     @described_field("How many joined records the mash has.")
     async def row_count(self, info: Info) -> int | None:
@@ -211,6 +258,12 @@ class CreateDataMashInput:
         description="The least confidence at which a column is mapped onto a field.",
     )
     name: str | None = strawberry.field(default=None, description="A name for the mash.")
+    # A member of the derived `JoinMode`; the resolver maps it onto the service's by name.
+    join: Enum = strawberry.field(
+        graphql_type=JoinMode,
+        default=JoinMode["LEFT"],
+        description="Which rows become records: one per fact row (LEFT) or every row (FULL).",
+    )
 
 
 CREATE_DATA_MASH_RESULT = ResultUnion(
@@ -239,6 +292,7 @@ async def create_data_mash(
         target_domain=input.target_domain,
         confidence_level=services.ConfidenceLevel[input.confidence_level.name],
         name=input.name,
+        join=services.JoinMode[input.join.name],
         client_session=info.context.client_session,
         idempotency_key=idempotency_key,
         idempotency_header=info.context.idempotency_header,

@@ -29,7 +29,7 @@ from experience_plane.rest.models import (
     execution_json,
 )
 from experience_plane.rest.route import RestRoute
-from experience_plane.services import ConfidenceLevel, Services
+from experience_plane.services import ConfidenceLevel, JoinMode, Services
 
 # `parse_idempotency_key`'s rule: visible ASCII, bare or in one pair of double quotes, not empty.
 _KEY_CHARS = rf"[\x21-\x7E]{{1,{MAX_KEY_LENGTH}}}"
@@ -156,6 +156,7 @@ async def create_data_mash(
         target_domain=body.target_domain,
         confidence_level=ConfidenceLevel(body.confidence_level),
         name=body.name,
+        join=JoinMode(body.join),
         client_session=client_session_id(session),
         idempotency_key=key,
     )

@@ -103,6 +103,9 @@ class ContentFile(BaseModel):
         description="Null when the file is not tabular."
     )
     row_count: int | None
+    created_at: datetime | None = Field(
+        default=None, description="When the Runtime stored the file; null when it does not say."
+    )
 
 
 class DataMash(BaseModel):
@@ -115,6 +118,13 @@ class DataMash(BaseModel):
     entity: str | None = Field(description="What the records describe, e.g. `customer`.")
     canonical_fields: list[runtime.CanonicalField]
     join_keys: list[runtime.JoinKey]
+    join_candidates: list[runtime.JoinCandidate] = Field(
+        default_factory=list,
+        description=(
+            "Every pair of columns considered as a join key, with its containment and "
+            "uniqueness: the chosen ones first, then why each other one was refused."
+        ),
+    )
     row_count: int | None
     quality_report: runtime.QualityReport | None
     records_url: str = Field(description="Where to read the joined records, a page at a time.")
@@ -199,6 +209,13 @@ class CreateDataMashRequest(BaseModel):
         json_schema_extra={
             "anyOf": [{"type": "string", "maxLength": MAX_NAME_LENGTH}, {"type": "null"}]
         },
+    )
+    join: Literal["left", "full"] = Field(
+        default="left",
+        description=(
+            "`left`: one record per row of the fact (the file the others are referenced "
+            "from); `full`: also the rows of referenced files that no fact row names."
+        ),
     )
 
 
@@ -314,6 +331,7 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
             format=artifact.format,
             columns=None if columns is None else list(columns),
             row_count=artifact.row_count,
+            created_at=artifact.created_at,
         )
     return DataMash(
         id=artifact.mash_id,
@@ -322,6 +340,7 @@ def artifact_json(artifact: runtime.Artifact) -> ContentFile | DataMash:
         entity=artifact.entity,
         canonical_fields=list(artifact.canonical_fields),
         join_keys=list(artifact.join_keys),
+        join_candidates=list(artifact.join_candidates),
         row_count=artifact.row_count,
         quality_report=artifact.quality_report,
         records_url=RECORDS_PATH.format(mash_id=artifact.mash_id),

@@ -20,11 +20,13 @@ __all__ = [
     "Artifact",
     "CanonicalField",
     "ColumnProfile",
+    "DanglingReferences",
     "DataMashArtifact",
     "ExecutionList",
     "ExecutionState",
     "ExecutionStatus",
     "FileArtifact",
+    "JoinCandidate",
     "JoinKey",
     "ListedExecution",
     "MashRecordsPage",
@@ -153,6 +155,49 @@ class JoinKey:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinCandidate:
+    """A pair of columns considered as a join key, with the evidence for and against it."""
+
+    kind: Annotated[
+        str,
+        Field(
+            description="`reference` (the column's values are looked up in a column whose "
+            "values are unique) or `shared` (a key the two sources share)."
+        ),
+    ]
+    column: SourceColumn
+    references: SourceColumn
+    containment: Annotated[
+        float | None,
+        Field(description="Share of the column's distinct values found in the other, 0 to 1."),
+    ]
+    uniqueness: Annotated[
+        float | None,
+        Field(description="Distinct values per row of the referenced column: 1 for a key."),
+    ]
+    chosen: bool
+    reason: Annotated[
+        str | None,
+        Field(description="Why it was refused or not chosen; null for a chosen candidate."),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class DanglingReferences:
+    """The references of one join key that found nothing: those records are kept, with the
+    referenced file's fields empty."""
+
+    field: str
+    column: SourceColumn
+    references: SourceColumn
+    count: Annotated[
+        int, Field(description="Records whose value the referenced file does not have.")
+    ]
+    missing: Annotated[int | None, Field(description="Records with no value at all.")]
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class QualityReport:
     """The data-quality summary of a mash."""
 
@@ -161,6 +206,7 @@ class QualityReport:
     duplicate_keys: int | None
     type_conflicts: int | None
     issues: tuple[str, ...]
+    dangling_references: tuple[DanglingReferences, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +226,7 @@ class FileArtifact:
     columns: tuple[ColumnProfile, ...] | None
     row_count: int | None
     complete: bool
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +245,7 @@ class DataMashArtifact:
     row_count: int | None
     quality_report: QualityReport | None
     complete: bool
+    join_candidates: tuple[JoinCandidate, ...] = ()
 
 
 Artifact = FileArtifact | DataMashArtifact

@@ -26,11 +26,13 @@ from experience_plane.runtime.models import (
     Artifact,
     CanonicalField,
     ColumnProfile,
+    DanglingReferences,
     DataMashArtifact,
     ExecutionList,
     ExecutionState,
     ExecutionStatus,
     FileArtifact,
+    JoinCandidate,
     JoinKey,
     ListedExecution,
     Progress,
@@ -120,7 +122,12 @@ class WireStatus(_Wire):
 
 
 class WireArtifactDetail(_Wire):
-    """`GET /api/artifacts/{id}` 200: a file or a data mash with everything known about it."""
+    """`GET /api/artifacts/{id}` 200: a file or a data mash with everything known about it.
+
+    The reference Runtime answers `id`, `name`, `type`, `size`, `hash` and the semantic payload;
+    the platform's answers a file record (`artifact_id`, `file_id`, `file_name`, `file_size`,
+    `mime_type`, `metadata` with the `sha256` or `file_hash`, ...): both are read.
+    """
 
     id: OptionalStr = None
     artifact_type: OptionalStr = None
@@ -132,6 +139,12 @@ class WireArtifactDetail(_Wire):
     semantic_payload: dict[str, Any] | None = None
     records: list[dict[str, Any]] | None = None
     records_total: int | None = None
+    artifact_id: OptionalStr = None
+    file_id: OptionalStr = None
+    file_name: OptionalStr = None
+    file_size: int | None = None
+    mime_type: OptionalStr = None
+    metadata: dict[str, Any] | None = None
 
 
 class WireListedStatus(WireStatus):
@@ -176,6 +189,17 @@ class _WireFilePayload(_Wire):
     format: OptionalStr = None
     columns: list[_WireColumn] | None = None
     row_count: int | None = None
+    created_at: Timestamp = None
+
+
+class _WireFileMetadata(_Wire):
+    """What the platform's file record may keep under `metadata`."""
+
+    sha256: OptionalStr = None
+    file_hash: OptionalStr = None
+    format: OptionalStr = None
+    columns: list[_WireColumn] | None = None
+    row_count: int | None = None
 
 
 class _WireSource(_Wire):
@@ -197,12 +221,33 @@ class _WireJoinKey(_Wire):
     overlap: float | None = None
 
 
+class _WireJoinCandidate(_Wire):
+    kind: str = "reference"
+    column: _WireSource
+    references: _WireSource
+    containment: float | None = None
+    uniqueness: float | None = None
+    chosen: bool = False
+    reason: OptionalStr = None
+
+
+class _WireDanglingReferences(_Wire):
+    field: str
+    file_id: str
+    column: str
+    references: _WireSource
+    count: int = 0
+    missing: int | None = None
+    examples: list[str] = []
+
+
 class _WireQualityReport(_Wire):
     completeness: float | None = None
     null_density: float | None = None
     duplicate_keys: int | None = None
     type_conflicts: int | None = None
     issues: list[str] = []
+    dangling_references: list[_WireDanglingReferences] = []
 
 
 class _WireMashPayload(_Wire):
@@ -212,12 +257,17 @@ class _WireMashPayload(_Wire):
     canonical_fields: list[_WireCanonicalField] | None = None
     # The contract describes join keys as objects; older payloads list bare field names.
     join_keys: list[_WireJoinKey | str] | None = None
+    join_candidates: list[_WireJoinCandidate] | None = None
     row_count: int | None = None
     quality_report: _WireQualityReport | None = None
 
 
+def _source(source: _WireSource) -> SourceColumn:
+    return SourceColumn(source.file_id, source.column, source.confidence)
+
+
 def _sources(sources: Iterable[_WireSource]) -> tuple[SourceColumn, ...]:
-    return tuple(SourceColumn(s.file_id, s.column, s.confidence) for s in sources)
+    return tuple(_source(s) for s in sources)
 
 
 def _file_artifact(
@@ -239,6 +289,7 @@ def _file_artifact(
         columns=columns,
         row_count=payload.row_count,
         complete=all(d is not None for d in details) if complete is None else complete,
+        created_at=payload.created_at,
     )
 
 
@@ -270,8 +321,31 @@ def _mash_artifact(
             report.duplicate_keys,
             report.type_conflicts,
             tuple(report.issues),
+            tuple(
+                DanglingReferences(
+                    d.field,
+                    SourceColumn(d.file_id, d.column, None),
+                    _source(d.references),
+                    d.count,
+                    d.missing,
+                    tuple(d.examples),
+                )
+                for d in report.dangling_references
+            ),
         ),
         complete=payload.canonical_fields is not None if complete is None else complete,
+        join_candidates=tuple(
+            JoinCandidate(
+                c.kind,
+                _source(c.column),
+                _source(c.references),
+                c.containment,
+                c.uniqueness,
+                c.chosen,
+                c.reason,
+            )
+            for c in payload.join_candidates or ()
+        ),
     )
 
 
@@ -344,8 +418,9 @@ def submit_from_wire(wire: WireSubmit) -> SubmitResult:
 
 def artifact_from_detail(wire: WireArtifactDetail) -> Artifact | None:
     """Turn an `/api/artifacts/{id}` answer into a complete artifact, or None when it is neither
-    a file nor a data mash. The top-level `name`, `type`, `size` and `hash` fill in whatever the
-    semantic payload leaves out."""
+    a file nor a data mash. The top-level `name`, `type`, `size`, `hash` and `created_at` (or
+    the platform file record's `file_name`, `mime_type`, `file_size` and `metadata`) fill in
+    whatever the semantic payload leaves out."""
     payload = dict(wire.semantic_payload or {})
     kind = (wire.artifact_type or "").lower()
     if not kind:
@@ -360,14 +435,42 @@ def artifact_from_detail(wire: WireArtifactDetail) -> Artifact | None:
         return _mash_artifact(mash, mash_id=mash_id, complete=True)
     if kind in FILE_RESULT_TYPES:
         file = _WireFilePayload.model_validate(payload)
-        file_id = file.file_id or file.artifact_id or wire.id
+        file_id = file.file_id or file.artifact_id or wire.file_id or wire.artifact_id or wire.id
         if not file_id:
             return None
-        fallbacks = {"filename": wire.name, "mime_type": wire.type, "size": wire.size}
-        fallbacks["sha256"] = wire.hash
+        metadata = _file_metadata(wire.metadata)
+        fallbacks: dict[str, object] = {
+            "filename": wire.name or wire.file_name,
+            "mime_type": wire.type or wire.mime_type,
+            "size": wire.size if wire.size is not None else wire.file_size,
+            "sha256": wire.hash or metadata.sha256 or metadata.file_hash,
+            "format": metadata.format,
+            "columns": metadata.columns,
+            "row_count": metadata.row_count,
+            "created_at": wire.created_at,
+        }
         missing = {k: v for k, v in fallbacks.items() if getattr(file, k) is None}
         return _file_artifact(file.model_copy(update=missing), file_id=file_id, complete=True)
     return None
+
+
+def _file_metadata(raw: dict[str, Any] | None) -> _WireFileMetadata:
+    # The platform's metadata is free-form: keys of an unexpected shape are ignored, not fatal.
+    if raw is None:
+        return _WireFileMetadata()
+    try:
+        return _WireFileMetadata.model_validate(raw)
+    except ValidationError:
+        known = _WireFileMetadata.model_fields
+        kept = {}
+        for key, value in raw.items():
+            if key in known:
+                try:
+                    _WireFileMetadata.model_validate({key: value})
+                except ValidationError:
+                    continue
+                kept[key] = value
+        return _WireFileMetadata.model_validate(kept)
 
 
 def execution_list_from_wire(wire: WireExecutionList) -> ExecutionList:

@@ -153,16 +153,20 @@ class RuntimeWrites(RuntimeConnection):
         target_domain: str = "general",
         confidence_level: str = "medium",
         name: str | None = None,
+        join: str | None = None,
         idempotency_key: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> SubmitResult:
-        """Submit `data_mash.create` over the given file ids (retried as `submit_intent`)."""
+        """Submit `data_mash.create` over the given file ids (retried as `submit_intent`);
+        `join` (`left` or `full`) is sent only when given."""
         options: dict[str, object] = {
             "target_domain": target_domain,
             "confidence_level": confidence_level,
         }
         if name is not None:
             options["name"] = name
+        if join is not None:
+            options["join"] = join
         parameters = {"content_refs": list(content_refs), "options": options}
         return await self.submit_intent(
             caller,

@@ -10,7 +10,7 @@ from experience_plane.executions import ExecutionTracker
 from experience_plane.index import ExecutionFilter
 from experience_plane.runtime import RuntimeClient
 from experience_plane.services.content import ContentService
-from experience_plane.services.data_mash import ConfidenceLevel, DataMashService
+from experience_plane.services.data_mash import ConfidenceLevel, DataMashService, JoinMode
 from experience_plane.services.errors import (
     AlreadyFinishedError,
     CancelUnsupportedError,
@@ -138,6 +138,7 @@ __all__ = [
     "IdempotencyConflictError",
     "IdempotentSubmits",
     "InvalidInputError",
+    "JoinMode",
     "NotFoundError",
     "OpenStreams",
     "PageRequest",

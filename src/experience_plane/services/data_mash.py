@@ -26,6 +26,14 @@ class ConfidenceLevel(StrEnum):
     HIGH = "high"
 
 
+class JoinMode(StrEnum):
+    """Which rows of the sources become records: one per row of the fact (`left`), or also the
+    rows of referenced files that no fact row names (`full`)."""
+
+    LEFT = "left"
+    FULL = "full"
+
+
 class DataMashService:
     """Validates a mash request and submits it as a `data_mash.create` intent."""
 
@@ -49,6 +57,7 @@ class DataMashService:
         target_domain: str = "general",
         confidence_level: ConfidenceLevel = ConfidenceLevel.MEDIUM,
         name: str | None = None,
+        join: JoinMode = JoinMode.LEFT,
         client_session: str | None = None,
         idempotency_key: str | None = None,
         idempotency_header: str | None = None,
@@ -79,6 +88,8 @@ class DataMashService:
                 target_domain=domain,
                 confidence_level=confidence_level.value,
                 name=name,
+                # Only when asked for: a Runtime that predates the option still takes the rest.
+                join=join.value if join is not JoinMode.LEFT else None,
                 idempotency_key=key,
             )
 
@@ -92,6 +103,8 @@ class DataMashService:
                 "target_domain": domain,
                 "confidence_level": confidence_level.value,
                 "name": name,
+                # Only when asked for: keys stored before the option existed still match.
+                **({"join": join.value} if join is not JoinMode.LEFT else {}),
             },
             send=send,
             client_session=client_session,

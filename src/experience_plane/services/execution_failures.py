@@ -104,6 +104,7 @@ FAILURE_KINDS: tuple[FailureKind, ...] = (
             r"^options\.",
             r"^Unsupported content_encoding\b",
             r"^Unknown confidence_level\b",
+            r"^Unknown join\b",
             r"\bneeds at least one content ref\b",
         ),
     ),

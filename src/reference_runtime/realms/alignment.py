@@ -7,7 +7,9 @@ confidence level decides which mappings are made (low ≥ 0.5, medium ≥ 0.7, h
 one source a field takes at most one column, the most confident one. Unmapped columns are kept,
 each as a canonical field of its own named after the column's normalised name (prefixed with the
 source's file stem, as in `policies_premium`, when that name is a field the column did not map
-onto), so no data is dropped; later sources can map onto such a field like onto any other.
+onto), so no data is dropped; later sources can map onto such a field like onto any other. Once
+the joins are planned, `separate` gives each pair of key columns one field and keeps columns of
+different entities apart (a product's `status` is not an order's).
 """
 
 from __future__ import annotations
@@ -101,8 +103,14 @@ class Alignment:
 
     fields: list[CanonicalField]
     by_column: dict[tuple[int, int], ColumnMapping]
+    mapping_issues: list[str] = field(default_factory=list)
     type_conflicts: int = 0
-    issues: list[str] = field(default_factory=list)
+    type_issues: list[str] = field(default_factory=list)
+
+    @property
+    def issues(self) -> list[str]:
+        """Columns kept apart for want of confidence, then fields fed incompatible types."""
+        return [*self.mapping_issues, *self.type_issues]
 
     def field_of(self, source_index: int, column_index: int) -> CanonicalField:
         """The canonical field a source column feeds."""
@@ -159,11 +167,12 @@ def align(sources: list[MashSource], vocabulary: Vocabulary, level: str) -> Alig
     threshold = CONFIDENCE_THRESHOLDS[level]
     candidates: list[FieldSpec] = list(vocabulary.fields)
     fields: dict[str, CanonicalField] = {}
-    alignment = Alignment(fields=[], by_column={})
+    by_column: dict[tuple[int, int], ColumnMapping] = {}
+    issues: list[str] = []
 
     def assign(spec: FieldSpec, mapping: ColumnMapping) -> None:
         fields.setdefault(spec.name, CanonicalField(spec)).mappings.append(mapping)
-        alignment.by_column[mapping.source_index, mapping.column_index] = mapping
+        by_column[mapping.source_index, mapping.column_index] = mapping
 
     for si, source in enumerate(sources):
         names = [
@@ -206,13 +215,103 @@ def align(sources: list[MashSource], vocabulary: Vocabulary, level: str) -> Alig
             assign(spec, ColumnMapping(si, ci, column, own, EXACT, "own"))
             if ci in rejected:
                 best, target = rejected[ci]
-                alignment.issues.append(
+                issues.append(
                     f"Column '{column}' of {source.filename} kept as its own field '{own}': its "
                     f"best match, '{target}', scored {best:.2f}, below the {level} threshold "
                     f"{threshold}"
                 )
+    return _settle(sources, list(fields.values()), issues, list(range(len(sources))))
 
-    for canonical in fields.values():
+
+def separate(
+    alignment: Alignment,
+    sources: list[MashSource],
+    order: list[int],
+    groups: dict[int, int],
+    keys: list[tuple[tuple[int, int], tuple[int, int]]],
+) -> Alignment:
+    """The alignment once the joins are known, with its fields in join order (`order`, the
+    fact first).
+
+    `keys` pairs each referencing column with the column it references, in join order: the two
+    share one key field (both sources listed), the referencing column's unless only the
+    referenced one maps onto a vocabulary field naming an entity, and unless the column moving
+    there comes from a source already feeding that field. `groups[si]` is the entity a source's
+    rows describe (a referenced source describes one of its own): a field fed by columns of
+    several groups keeps the columns of the fact's group, and every other group's column
+    (`status` of a product, not of an order) becomes a field of its own named after its source
+    (`products_status`); key columns always stay on their field.
+    """
+    target = {column: alignment.by_column[column].field for column in alignment.by_column}
+    specs = {f.name: f.spec for f in alignment.fields}
+    exempt: set[tuple[int, int]] = set()
+    for referencing, referenced in keys:
+        exempt.update((referencing, referenced))
+        mine, theirs = target[referencing], target[referenced]
+        if mine == theirs:
+            continue
+        # The referencing column's name (`product_code`, not `code`) unless only the referenced
+        # one is a field of the vocabulary naming an entity (`customer_id`, not `cust_id`).
+        named = specs[theirs].entity not in (None, "record")
+        if (
+            named
+            and alignment.by_column[referencing].how == "own"
+            and (alignment.by_column[referenced].how != "own")
+        ):
+            moving, field_name = referencing, theirs
+        else:
+            moving, field_name = referenced, mine
+        feeds_it = any(si == moving[0] and name == field_name for (si, _), name in target.items())
+        if not feeds_it:
+            target[moving] = field_name
+    by_field: dict[str, list[tuple[int, int]]] = {}
+    for column, name in target.items():
+        by_field.setdefault(name, []).append(column)
+    taken = set(by_field)
+    fact_group = groups[order[0]]
+    for name, columns in by_field.items():
+        feeding = {groups[si] for si, _ in columns}
+        if len(feeding) < 2:
+            continue
+        for column in sorted(columns):
+            si = column[0]
+            if column in exempt or groups[si] == fact_group:
+                continue
+            own, counter = f"{sources[si].stem}_{name}", 2
+            while own in taken:
+                own, counter = f"{sources[si].stem}_{name}_{counter}", counter + 1
+            taken.add(own)
+            target[column] = own
+            spec = specs[name]
+            specs[own] = FieldSpec(own, (), spec.types, spec.entity)
+    fields: dict[str, CanonicalField] = {}
+    for column in sorted(target):
+        mapping = alignment.by_column[column]
+        name = target[column]
+        moved = ColumnMapping(
+            mapping.source_index,
+            mapping.column_index,
+            mapping.column,
+            name,
+            mapping.confidence,
+            mapping.how,
+        )
+        fields.setdefault(name, CanonicalField(specs[name])).mappings.append(moved)
+    return _settle(sources, list(fields.values()), alignment.mapping_issues, order)
+
+
+def _settle(
+    sources: list[MashSource],
+    fields: list[CanonicalField],
+    mapping_issues: list[str],
+    order: list[int],
+) -> Alignment:
+    """The alignment of `fields`: each field's type from its columns, type conflicts noted,
+    fields in the order their columns appear (sources in `order`, then column by column)."""
+    alignment = Alignment(fields=[], by_column={}, mapping_issues=list(mapping_issues))
+    for canonical in fields:
+        for mapping in canonical.mappings:
+            alignment.by_column[mapping.source_index, mapping.column_index] = mapping
         types = {sources[m.source_index].profiles[m.column_index].type for m in canonical.mappings}
         canonical.type = unify_types(types)
         real = types - {"empty"}
@@ -223,11 +322,12 @@ def align(sources: list[MashSource], vocabulary: Vocabulary, level: str) -> Alig
                 f"{sources[m.source_index].profiles[m.column_index].type}"
                 for m in canonical.mappings
             )
-            alignment.issues.append(
+            alignment.type_issues.append(
                 f"Field '{canonical.name}' has values of incompatible types ({feeds}); kept as text"
             )
-    # Fields in the order their columns appear: first source first, then column by column.
+    rank = {si: position for position, si in enumerate(order)}
     alignment.fields = sorted(
-        fields.values(), key=lambda f: min((m.source_index, m.column_index) for m in f.mappings)
+        fields,
+        key=lambda f: min((rank[m.source_index], m.column_index) for m in f.mappings),
     )
     return alignment

@@ -1,170 +1,319 @@
-"""Finding join keys between sources from their values, and joining their records.
-Candidate key pairs feed the same canonical field (when either is an identifier or both hold
-mostly distinct values) or are both identifier-like; the pair with the highest overlap, |A∩B| /
-min(|A|, |B|) over distinct non-null values (preferring a shared field and identifiers), joins
-if it is at least 0.5, each source joining onto those before it (the first content ref is the
-anchor). The join is a full outer join with multiplicity that never drops or merges an accepted
-row: every record pairs with every matching row of the new source, unmatched records and rows
-(and rows without a key value) stay records of their own, a record's key is its left column's
-value (else its canonical field's from the other sources), and a many-to-many join beyond
-`MAX_JOINED_RECORDS` fails with `MashError` before any record is built. When sources of one
-record feed a field different values, the earliest source's wins and the conflict is reported
-as an issue, as are duplicate key values within a source (informative).
+"""Joining the sources' rows as planned (`planning`), a column at a time.
+A record being joined is a position in `JoinResult.rows`: for each source, the index of its row in
+that record, or -1 for none. The fact's rows start as the records, in their order.
+
+A reference join is a left join that never multiplies or drops a record: a record gets the row
+whose key its referencing column holds, or none (the reference dangles, or the record has no
+value), and both are counted; referenced rows that no record names are counted, and kept as
+records of their own only in a full join (`options.join: "full"`). A shared-key join is a full
+outer join with multiplicity: every record pairs with every matching row of the new source,
+unmatched records and rows stay records of their own, and a many-to-many join beyond
+`MAX_JOINED_RECORDS` fails with `MashError` before any record is built. A record without a row of
+the joining column's source takes its key from another column feeding the same field.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from reference_runtime.realms.alignment import Alignment, MashError, MashSource
-from reference_runtime.realms.tabular import coerce, is_null, normalised_value
+from reference_runtime.realms.keys import Column, KeyIndex
+from reference_runtime.realms.planning import JoinPlan, JoinStep
 
-MIN_KEY_OVERLAP = 0.5
-HIGH_DISTINCTNESS = 0.9
-SAME_FIELD_BONUS = 0.2
-IDENTIFIER_BONUS = 0.1
 # The most records a mash may have; only a many-to-many join can exceed it (rows on both sides
 # repeat a key value), and building them would exhaust memory long before anyone read them.
 MAX_JOINED_RECORDS = 1_000_000
-
-Row = list[Any]
-# A record being joined: one row (or None, no row) per source, in content_refs order.
-Partial = list[Row | None]
+# Dangling values quoted as examples in the quality report.
+DANGLING_EXAMPLES = 3
+NO_ROW = -1
 
 
 @dataclass(frozen=True, slots=True)
-class KeyPair:
-    """Two columns, in a source already joined (left) and a new one (right), that join them."""
+class ReferenceOutcome:
+    """What a reference join found: references that dangle or are missing, and referenced rows
+    that no record names (`emitted` when a full join kept them as records)."""
 
-    left_source: int
-    left_column: int
-    right_source: int
-    right_column: int
-    field: str
-    overlap: float
-    score: float
+    step: JoinStep
+    dangling: int
+    dangling_values: int
+    examples: tuple[str, ...]
+    missing: int
+    unreferenced: int
+    emitted: bool
 
 
 @dataclass(slots=True)
 class JoinResult:
     """The joined records and what happened on the way.
 
-    `origins[i]` are the indexes of the sources with a row in `records[i]`; `conflicts` counts,
-    per field, the records whose sources disagree on it; `repeats[(source, column)]` is how many
-    values of a key column occur more than once in its source.
+    `rows[si][p]` is the index of source `si`'s row in record `p`, or `NO_ROW`;
+    `repeats[column]` is how many values of a shared key column occur more than once in its
+    source; `references` has one outcome per reference join.
     """
 
-    records: list[dict[str, Any]] = field(default_factory=list)
-    origins: list[set[int]] = field(default_factory=list)
-    conflicts: Counter[str] = field(default_factory=Counter)
-    repeats: dict[tuple[int, int], int] = field(default_factory=dict)
+    rows: list[list[int]]
+    repeats: dict[Column, int] = field(default_factory=dict)
+    references: list[ReferenceOutcome] = field(default_factory=list)
     issues: list[str] = field(default_factory=list)
 
     @property
+    def count(self) -> int:
+        """How many records there are."""
+        return len(self.rows[0]) if self.rows else 0
+
+    @property
     def duplicate_keys(self) -> int:
-        """Key values occurring more than once within one source, over every key column."""
+        """Values of shared key columns occurring more than once within one source."""
         return sum(self.repeats.values())
 
-
-def key_of(value: Any) -> Any:
-    """The form in which key values are compared: `7`, `"7"` and `7.0` are the same key."""
-    normal = normalised_value(value)
-    if isinstance(normal, float) and normal.is_integer():
-        return int(normal)
-    return normal.casefold() if isinstance(normal, str) else normal
+    def add(self, si: int, row: int) -> None:
+        """A record of its own for row `row` of source `si`."""
+        for other, positions in enumerate(self.rows):
+            positions.append(row if other == si else NO_ROW)
 
 
-class _ValueSets:
-    """Distinct key values per (source, column), computed once."""
-
-    def __init__(self, sources: list[MashSource]) -> None:
-        self.sources = sources
-        self._cache: dict[tuple[int, int], set[Any]] = {}
-
-    def get(self, si: int, ci: int) -> set[Any]:
-        if (si, ci) not in self._cache:
-            values = self.sources[si].table.column_values(ci)
-            self._cache[si, ci] = {key_of(v) for v in values if not is_null(v)}
-        return self._cache[si, ci]
-
-
-def _is_distinct(source: MashSource, ci: int) -> bool:
-    profile = source.profiles[ci]
-    present = len(source.table.rows) - profile.null_count
-    return present > 0 and profile.distinct_count / present >= HIGH_DISTINCTNESS
-
-
-def _pairs(
-    sources: list[MashSource], alignment: Alignment, values: _ValueSets, left: int, right: int
-) -> list[KeyPair]:
-    pairs = []
-    for lc in range(len(sources[left].table.columns)):
-        left_field = alignment.field_of(left, lc)
-        for rc in range(len(sources[right].table.columns)):
-            right_field = alignment.field_of(right, rc)
-            same = left_field.name == right_field.name
-            identifiers = left_field.spec.identifier and right_field.spec.identifier
-            either_id = left_field.spec.identifier or right_field.spec.identifier
-            distinct = _is_distinct(sources[left], lc) and _is_distinct(sources[right], rc)
-            if not ((same and (either_id or distinct)) or identifiers):
-                continue
-            a, b = values.get(left, lc), values.get(right, rc)
-            if not a or not b:
-                continue
-            overlap = len(a & b) / min(len(a), len(b))
-            bonus = (SAME_FIELD_BONUS if same else 0.0) + (IDENTIFIER_BONUS if identifiers else 0.0)
-            pairs.append(KeyPair(left, lc, right, rc, left_field.name, overlap, overlap + bonus))
-    return pairs
-
-
-def plan_joins(sources: list[MashSource], alignment: Alignment) -> list[KeyPair]:
-    """The key pairs joining every source to the anchor (the first), or `MashError`."""
-    values = _ValueSets(sources)
-    joined = [0]
-    plan: list[KeyPair] = []
-    remaining = list(range(1, len(sources)))
-    while remaining:
-        pairs = [
-            p
-            for right in remaining
-            for left in joined
-            for p in _pairs(sources, alignment, values, left, right)
+def join_records(
+    sources: list[MashSource],
+    alignment: Alignment,
+    index: KeyIndex,
+    plan: JoinPlan,
+    *,
+    full: bool = False,
+    checkpoint: Callable[[], None] | None = None,
+) -> JoinResult:
+    """Join every source's rows as planned (see the module docstring); `checkpoint` is called
+    after each join."""
+    fact_rows = len(sources[plan.fact].table.rows)
+    result = JoinResult(
+        [
+            list(range(fact_rows)) if si == plan.fact else [NO_ROW] * fact_rows
+            for si in range(len(sources))
         ]
-        good = [p for p in pairs if p.overlap >= MIN_KEY_OVERLAP]
-        if not good:
-            raise MashError(_no_key_message(sources, joined, remaining, pairs))
-        best = max(good, key=lambda p: (p.score, -p.right_source))
-        plan.append(best)
-        joined.append(best.right_source)
-        remaining.remove(best.right_source)
-    return plan
+    )
+    for step in plan.steps:
+        if step.kind == "reference":
+            _reference_join(sources, alignment, index, step, result, full)
+        else:
+            _shared_join(sources, alignment, index, step, result)
+        if checkpoint is not None:
+            checkpoint()
+    return result
 
 
-def _no_key_message(
-    sources: list[MashSource], joined: list[int], remaining: list[int], pairs: list[KeyPair]
-) -> str:
-    left = ", ".join(sources[i].filename for i in joined)
-    right = ", ".join(sources[i].filename for i in remaining)
-    message = f"No join key found between {left} and {right}: "
-    if pairs:
-        best = max(pairs, key=lambda p: p.overlap)
-        lcol = sources[best.left_source].table.columns[best.left_column]
-        rcol = sources[best.right_source].table.columns[best.right_column]
-        message += (
-            f"the best candidate, '{lcol}' ~ '{rcol}', shares only {best.overlap:.0%} of its "
-            f"values (at least {MIN_KEY_OVERLAP:.0%} needed)"
+def _record_keys(
+    alignment: Alignment, index: KeyIndex, step: JoinStep, result: JoinResult
+) -> list[Any]:
+    """Each record's key on the left of `step`: its row's in the left column, else (no row of
+    that source) the first other column feeding the same field that has one."""
+    left = step.left[0]
+    row_keys = [*index.row_keys(step.left), None]  # index NO_ROW (-1) reads the None
+    keys = [row_keys[row] for row in result.rows[left]]
+    if NO_ROW not in result.rows[left]:
+        return keys
+    name = alignment.by_column[step.left].field
+    others = [
+        (si, [*index.row_keys((si, ci)), None])
+        for (si, ci), mapping in sorted(alignment.by_column.items())
+        if mapping.field == name and si not in (left, step.right[0])
+    ]
+    for position, row in enumerate(result.rows[left]):
+        if row != NO_ROW:
+            continue
+        for si, other_keys in others:
+            key = other_keys[result.rows[si][position]]
+            if key is not None:
+                keys[position] = key
+                break
+    return keys
+
+
+def _reference_join(
+    sources: list[MashSource],
+    alignment: Alignment,
+    index: KeyIndex,
+    step: JoinStep,
+    result: JoinResult,
+    full: bool,
+) -> None:
+    left, right = step.left[0], step.right[0]
+    right_keys = index.row_keys(step.right)
+    by_key = {key: row for row, key in enumerate(right_keys) if key is not None}  # unique
+    keys = _record_keys(alignment, index, step, result)
+    get = by_key.get
+    matched = [get(key, NO_ROW) for key in keys]
+    result.rows[right] = matched
+    raw = index.values(step.left)
+    dangling_keys: set[Any] = set()
+    examples: list[str] = []
+    dangling = missing = 0
+    for own, key, match in zip(result.rows[left], keys, matched, strict=True):
+        if own == NO_ROW:
+            continue
+        if key is None:
+            missing += 1
+        elif match == NO_ROW:
+            dangling += 1
+            if key not in dangling_keys and len(examples) < DANGLING_EXAMPLES:
+                examples.append(str(raw[own]).strip())
+            dangling_keys.add(key)
+    referenced = set(matched)
+    unreferenced = [row for row in range(len(right_keys)) if row not in referenced]
+    if full:
+        for row in unreferenced:
+            result.add(right, row)
+    outcome = ReferenceOutcome(
+        step, dangling, len(dangling_keys), tuple(examples), missing, len(unreferenced), full
+    )
+    result.references.append(outcome)
+    result.issues.extend(_reference_issues(sources, outcome, len(right_keys)))
+
+
+def _reference_issues(
+    sources: list[MashSource], outcome: ReferenceOutcome, right_rows: int
+) -> list[str]:
+    step = outcome.step
+    fact, dimension = sources[step.left[0]], sources[step.right[0]]
+    column = fact.table.columns[step.left[1]]
+    issues = []
+    if outcome.dangling:
+        quoted = ", ".join(repr(e) for e in outcome.examples)
+        issues.append(
+            f"{outcome.dangling:,} record(s) reference a '{column}' that {dimension.filename} "
+            f"does not have ({outcome.dangling_values:,} distinct value(s), e.g. {quoted}): "
+            f"kept, with the fields of {dimension.filename} empty"
         )
-    else:
-        message += "they have no identifier-like columns in common"
-    return message + (
-        ". Add a shared key column (such as a customer id) to the files, or mash them separately."
+    if outcome.missing:
+        issues.append(
+            f"{outcome.missing:,} row(s) of {fact.filename} have no '{column}': kept, with the "
+            f"fields of {dimension.filename} empty"
+        )
+    if outcome.unreferenced:
+        kept = (
+            "kept as records of their own (full join)"
+            if outcome.emitted
+            else 'counted, not emitted (options.join "full" keeps them)'
+        )
+        issues.append(
+            f"{outcome.unreferenced:,} of {right_rows:,} row(s) of {dimension.filename} are "
+            f"referenced by no record: {kept}"
+        )
+    return issues
+
+
+def _shared_join(
+    sources: list[MashSource],
+    alignment: Alignment,
+    index: KeyIndex,
+    step: JoinStep,
+    result: JoinResult,
+) -> None:
+    right = step.right[0]
+    name = alignment.by_column[step.left].field
+    right_keys = index.row_keys(step.right)
+    groups: defaultdict[Any, list[int]] = defaultdict(list)
+    for row, key in enumerate(right_keys):
+        if key is not None:
+            groups[key].append(row)
+    for column in (step.left, step.right):
+        _note_key_column(sources, alignment, index, column, result)
+    keys = _record_keys(alignment, index, step, result)
+    matched = {key for key in keys if key is not None and key in groups}
+    leftover = [row for row, key in enumerate(right_keys) if key is None or key not in matched]
+    size = len(leftover) + sum(len(groups[k]) if k in matched else 1 for k in keys)
+    # Without a key repeating on both sides a join gives at most one record per input row; past
+    # that, it multiplies rows (many-to-many), which is what the limit guards against.
+    if size > MAX_JOINED_RECORDS and size > len(keys) + len(right_keys):
+        raise MashError(_blow_up_message(sources, index, step, name, keys, groups, size))
+
+    joined: list[list[int]] = [[] for _ in result.rows]
+    for position, key in enumerate(keys):
+        pairs = groups[key] if key in matched else (NO_ROW,)
+        for row in pairs:
+            for si, positions in enumerate(joined):
+                positions.append(row if si == right else result.rows[si][position])
+    result.rows = joined
+    for row in leftover:
+        result.add(right, row)
+
+    left_counts = Counter(key for key in keys if key in matched)
+    both = sum(1 for key, count in left_counts.items() if count > 1 and len(groups[key]) > 1)
+    filename = sources[right].filename
+    if both:
+        result.issues.append(
+            f"{both} value(s) of {name} repeat on both sides of the join with {filename}: "
+            "every pairing of their rows is a record (many-to-many)"
+        )
+    unmatched = sum(len(rows) for key, rows in groups.items() if key not in matched)
+    if unmatched:
+        result.issues.append(
+            f"{unmatched} of {len(right_keys)} row(s) of {filename} matched no record on "
+            f"'{name}'; kept as records of their own"
+        )
+
+
+def _note_key_column(
+    sources: list[MashSource],
+    alignment: Alignment,
+    index: KeyIndex,
+    column: Column,
+    result: JoinResult,
+) -> None:
+    # Once per shared key column: how many of its values repeat, and how many rows have none.
+    if column in result.repeats:
+        return
+    si, ci = column
+    source, name = sources[si], alignment.by_column[column].field
+    keys = index.row_keys(column)
+    counts = Counter(k for k in keys if k is not None)
+    repeated = sum(1 for count in counts.values() if count > 1)
+    result.repeats[column] = repeated
+    if repeated:
+        entity = source_entity(sources, alignment, si, ci)
+        per = entity if entity else f"row of {source.filename}"
+        values = "value" if repeated == 1 else "values"
+        result.issues.append(
+            f"{name} repeats in {source.filename} for {repeated} {values}: one record per {per}"
+        )
+    keyless = keys.count(None)
+    if keyless:
+        result.issues.append(
+            f"{keyless} row(s) of {source.filename} have no '{source.table.columns[ci]}'; "
+            "kept as records of their own"
+        )
+
+
+def _blow_up_message(
+    sources: list[MashSource],
+    index: KeyIndex,
+    step: JoinStep,
+    name: str,
+    keys: list[Any],
+    groups: dict[Any, list[int]],
+    size: int,
+) -> str:
+    left, right = sources[step.left[0]], sources[step.right[0]]
+    left_column, right_column = left.table.columns[step.left[1]], right.table.columns[step.right[1]]
+    left_counts = Counter(key for key in keys if key in groups)
+    worst = max(left_counts, key=lambda key: left_counts[key] * len(groups[key]))
+    shown = index.values(step.right)[groups[worst][0]]  # as written, not case-folded
+    repeated_left = sum(1 for count in left_counts.values() if count > 1)
+    repeated_right = sum(1 for rows in groups.values() if len(rows) > 1)
+    return (
+        f"Joining {right.filename} on '{name}' ('{left_column}' ~ '{right_column}') would give "
+        f"{size:,} records, more than the limit of {MAX_JOINED_RECORDS:,}: {repeated_left:,} "
+        f"key value(s) repeat among the {len(keys):,} record(s) joined so far from "
+        f"{left.filename} and {repeated_right:,} among the {len(right.table.rows):,} row(s) of "
+        f"{right.filename} (the value {shown!r} alone pairs {left_counts[worst]:,} rows with "
+        f"{len(groups[worst]):,}). Join on a more specific key, remove the repeated rows from "
+        "one side, or mash fewer files."
     )
 
 
 def source_entity(
-    sources: list[MashSource], alignment: Alignment, si: int, key_column: int
+    sources: list[MashSource], alignment: Alignment, si: int, key_column: int | None = None
 ) -> str | None:
     """What one row of source `si` is about: the entity of its own identifier, if it has one.
 
@@ -180,209 +329,3 @@ def source_entity(
         if rows and profile.null_count == 0 and profile.distinct_count == rows:
             return entity
     return None
-
-
-def join_records(
-    sources: list[MashSource], alignment: Alignment, plan: list[KeyPair]
-) -> JoinResult:
-    """Full outer join of every source's rows on the planned keys (see the module docstring)."""
-    result = JoinResult()
-    width = len(sources)
-    columns = _KeyColumns(sources)
-    partials: list[Partial] = []
-    for row in sources[0].table.rows:
-        partial: Partial = [None] * width
-        partial[0] = row
-        partials.append(partial)
-    for pair in plan:
-        _note_key_column(sources, alignment, columns, pair.left_source, pair.left_column, result)
-        _note_key_column(sources, alignment, columns, pair.right_source, pair.right_column, result)
-        partials = _join_one(sources, alignment, columns, pair, partials, result)
-    _materialise(sources, alignment, partials, result)
-    return result
-
-
-class _KeyColumns:
-    """Per key column, computed once: each row's key (None when it has none) and the rows by key."""
-
-    def __init__(self, sources: list[MashSource]) -> None:
-        self.sources = sources
-        self._cache: dict[tuple[int, int], tuple[list[Any], dict[Any, list[Row]]]] = {}
-
-    def get(self, si: int, ci: int) -> tuple[list[Any], dict[Any, list[Row]]]:
-        if (si, ci) not in self._cache:
-            rows = self.sources[si].table.rows
-            keys = [None if is_null(row[ci]) else key_of(row[ci]) for row in rows]
-            groups: defaultdict[Any, list[Row]] = defaultdict(list)
-            for key, row in zip(keys, rows, strict=True):
-                if key is not None:
-                    groups[key].append(row)
-            self._cache[si, ci] = (keys, dict(groups))
-        return self._cache[si, ci]
-
-
-def _note_key_column(
-    sources: list[MashSource],
-    alignment: Alignment,
-    columns: _KeyColumns,
-    si: int,
-    ci: int,
-    result: JoinResult,
-) -> None:
-    # Once per key column: how many of its values repeat, and how many rows have none.
-    if (si, ci) in result.repeats:
-        return
-    source, name = sources[si], alignment.field_of(si, ci).name
-    keys, groups = columns.get(si, ci)
-    repeated = sum(1 for rows in groups.values() if len(rows) > 1)
-    result.repeats[si, ci] = repeated
-    if repeated:
-        entity = source_entity(sources, alignment, si, ci)
-        per = entity if entity else f"row of {source.filename}"
-        values = "value" if repeated == 1 else "values"
-        result.issues.append(
-            f"{name} repeats in {source.filename} for {repeated} {values}: one record per {per}"
-        )
-    keyless = keys.count(None)
-    if keyless:
-        column = source.table.columns[ci]
-        result.issues.append(
-            f"{keyless} row(s) of {source.filename} have no '{column}'; "
-            "kept as records of their own"
-        )
-
-
-def _key_columns(alignment: Alignment, name: str) -> list[tuple[int, int]]:
-    """The (source, column) pairs feeding canonical field `name`, in content_refs order."""
-    return sorted(
-        (m.source_index, m.column_index) for m in alignment.by_column.values() if m.field == name
-    )
-
-
-def _key_of_partial(
-    partial: Partial, pair: KeyPair, left_keys: dict[int, Any], feeds: list[tuple[int, int]]
-) -> Any:
-    left = partial[pair.left_source]
-    if left is not None:
-        return left_keys[id(left)]
-    for si, ci in feeds:
-        row = partial[si]
-        if row is not None and not is_null(row[ci]):
-            return key_of(row[ci])
-    return None
-
-
-def _join_one(
-    sources: list[MashSource],
-    alignment: Alignment,
-    columns: _KeyColumns,
-    pair: KeyPair,
-    partials: list[Partial],
-    result: JoinResult,
-) -> list[Partial]:
-    si, right = pair.right_source, sources[pair.right_source]
-    right_keys, groups = columns.get(si, pair.right_column)
-    feeds = _key_columns(alignment, pair.field)
-    # The left rows' keys, computed once per key column, looked up by row identity.
-    left_rows = sources[pair.left_source].table.rows
-    left_keys = dict(
-        zip(map(id, left_rows), columns.get(pair.left_source, pair.left_column)[0], strict=True)
-    )
-    keys = [_key_of_partial(partial, pair, left_keys, feeds) for partial in partials]
-    matched = {key for key in keys if key is not None and key in groups}
-    leftover = [
-        row
-        for key, row in zip(right_keys, right.table.rows, strict=True)
-        if key is None or key not in matched
-    ]
-    size = len(leftover) + sum(len(groups[k]) if k in matched else 1 for k in keys)
-    # Without a key repeating on both sides a join gives at most one record per input row; past
-    # that, it multiplies rows (many-to-many), which is what the limit guards against.
-    if size > MAX_JOINED_RECORDS and size > len(partials) + len(right.table.rows):
-        raise MashError(_blow_up_message(sources, pair, keys, groups, size))
-
-    joined: list[Partial] = []
-    for partial, key in zip(partials, keys, strict=True):
-        if key not in matched:
-            joined.append(partial)
-            continue
-        for row in groups[key]:
-            pairing = partial.copy()
-            pairing[si] = row
-            joined.append(pairing)
-    for row in leftover:
-        alone: Partial = [None] * len(sources)
-        alone[si] = row
-        joined.append(alone)
-
-    left_counts = Counter(key for key in keys if key in matched)
-    both = sum(1 for key, count in left_counts.items() if count > 1 and len(groups[key]) > 1)
-    if both:
-        result.issues.append(
-            f"{both} value(s) of {pair.field} repeat on both sides of the join with "
-            f"{right.filename}: every pairing of their rows is a record (many-to-many)"
-        )
-    unmatched = sum(len(rows) for key, rows in groups.items() if key not in matched)
-    if unmatched:
-        result.issues.append(
-            f"{unmatched} of {len(right.table.rows)} row(s) of {right.filename} matched no "
-            f"record on '{pair.field}'; kept as records of their own"
-        )
-    return joined
-
-
-def _blow_up_message(
-    sources: list[MashSource],
-    pair: KeyPair,
-    keys: list[Any],
-    groups: dict[Any, list[Row]],
-    size: int,
-) -> str:
-    left, right = sources[pair.left_source], sources[pair.right_source]
-    left_counts = Counter(key for key in keys if key in groups)
-    worst = max(left_counts, key=lambda key: left_counts[key] * len(groups[key]))
-    shown = groups[worst][0][pair.right_column]  # as written, not case-folded
-    repeated_left = sum(1 for count in left_counts.values() if count > 1)
-    repeated_right = sum(1 for rows in groups.values() if len(rows) > 1)
-    return (
-        f"Joining {right.filename} on '{pair.field}' ('{left.table.columns[pair.left_column]}' "
-        f"~ '{right.table.columns[pair.right_column]}') would give {size:,} records, more than "
-        f"the limit of {MAX_JOINED_RECORDS:,}: {repeated_left:,} key value(s) repeat among the "
-        f"{len(keys):,} record(s) joined so far from {left.filename} and {repeated_right:,} "
-        f"among the {len(right.table.rows):,} row(s) of {right.filename} (the value "
-        f"{shown!r} alone pairs {left_counts[worst]:,} rows with {len(groups[worst]):,}). Join on "
-        "a more specific key, remove the repeated rows from one side, or mash fewer files."
-    )
-
-
-def _materialise(
-    sources: list[MashSource], alignment: Alignment, partials: list[Partial], result: JoinResult
-) -> None:
-    # Sources in content_refs order: the first non-null value of a field wins.
-    types = {f.name: f.type for f in alignment.fields}
-    feeds = [
-        [(ci, alignment.by_column[si, ci].field) for ci in range(len(source.table.columns))]
-        for si, source in enumerate(sources)
-    ]
-    for partial in partials:
-        record: dict[str, Any] = {}
-        origin: set[int] = set()
-        conflicted: set[str] = set()
-        for si, row in enumerate(partial):
-            if row is None:
-                continue
-            origin.add(si)
-            for ci, name in feeds[si]:
-                value = coerce(row[ci], types[name])
-                if value is None:
-                    continue
-                current = record.get(name)
-                if current is None:
-                    record[name] = value
-                elif (
-                    name not in conflicted and current != value and key_of(current) != key_of(value)
-                ):
-                    conflicted.add(name)
-                    result.conflicts[name] += 1
-        result.records.append(record)
-        result.origins.append(origin)

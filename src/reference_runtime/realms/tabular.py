@@ -25,6 +25,8 @@ _DATETIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
 )
 _BOOLEANS = {"true": True, "false": False}
+# The field types whose values `coerce` converts; any other field holds text.
+_CONVERTED_TYPES = frozenset({"integer", "number", "boolean"})
 
 JsonValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 
@@ -90,6 +92,9 @@ def value_type(value: Any) -> str | None:
     text = value.strip()
     if text.lower() in _BOOLEANS:
         return "boolean"
+    first = text[0]  # not empty: an empty string is a null
+    if not (first.isdigit() or first in "+-."):
+        return "string"  # every number, date and datetime starts so: skip their patterns
     if _INTEGER.fullmatch(text):
         return "string" if _has_leading_zero(text) else "integer"
     if _NUMBER.fullmatch(text):
@@ -134,6 +139,8 @@ def coerce(value: Any, target: str) -> JsonValue:
         return None
     if isinstance(value, float) and math.isinf(value):
         return None
+    if target not in _CONVERTED_TYPES:
+        return as_text(value)  # every value of a text, date or datetime field is its text
     own = value_type(value)
     if target == "integer" and own == "integer":
         return int(value)

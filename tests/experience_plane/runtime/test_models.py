@@ -11,9 +11,11 @@ import pytest
 from experience_plane.runtime import (
     CanonicalField,
     ColumnProfile,
+    DanglingReferences,
     DataMashArtifact,
     ExecutionState,
     FileArtifact,
+    JoinCandidate,
     JoinKey,
     QualityReport,
     SourceColumn,
@@ -250,6 +252,77 @@ def test_full_data_mash_shape() -> None:
         ),
     )
     assert mash.quality_report == QualityReport(0.9, 0.1, 0, 1, ("premium has a text value",))
+    assert mash.join_candidates == ()
+
+
+def test_join_candidates_and_dangling_references_are_read() -> None:
+    payload = {
+        **FULL_MASH_PAYLOAD,
+        "join_candidates": [
+            {
+                "kind": "reference",
+                "column": {"file_id": "file-2", "column": "cust_id"},
+                "references": {"file_id": "file-1", "column": "customer_id"},
+                "containment": 0.99,
+                "uniqueness": 1.0,
+                "score": 1.4,
+                "chosen": True,
+                "reason": None,
+            },
+            {
+                "kind": "shared",
+                "column": {"file_id": "file-1", "column": "status"},
+                "references": {"file_id": "file-2", "column": "status"},
+                "containment": 0.0,
+                "uniqueness": 0.01,
+                "chosen": False,
+                "reason": "unique on neither side",
+            },
+        ],
+        "quality_report": {
+            **FULL_MASH_PAYLOAD["quality_report"],
+            "dangling_references": [
+                {
+                    "field": "customer_id",
+                    "file_id": "file-2",
+                    "column": "cust_id",
+                    "references": {"file_id": "file-1", "column": "customer_id"},
+                    "count": 2,
+                    "distinct": 2,
+                    "missing": 1,
+                    "examples": ["C9", "C10"],
+                }
+            ],
+        },
+    }
+    (mash,) = artifacts_from_wire({"m": {"result_type": "data_mash", "semantic_payload": payload}})
+    assert isinstance(mash, DataMashArtifact)
+    cust, status = mash.join_candidates
+    assert cust == JoinCandidate(
+        "reference",
+        SourceColumn("file-2", "cust_id", None),
+        SourceColumn("file-1", "customer_id", None),
+        0.99,
+        1.0,
+        True,
+        None,
+    )
+    assert (status.kind, status.chosen, status.reason) == (
+        "shared",
+        False,
+        "unique on neither side",
+    )
+    assert mash.quality_report is not None
+    assert mash.quality_report.dangling_references == (
+        DanglingReferences(
+            "customer_id",
+            SourceColumn("file-2", "cust_id", None),
+            SourceColumn("file-1", "customer_id", None),
+            2,
+            1,
+            ("C9", "C10"),
+        ),
+    )
 
 
 def test_join_keys_may_be_plain_strings() -> None:
@@ -310,8 +383,77 @@ def test_file_detail_fills_from_top_level_fields() -> None:
     )
     artifact = artifact_from_detail(detail)
     assert artifact == FileArtifact(
-        "file-1", "customers.csv", "text/csv", 120, "cd" * 32, "csv", None, 3, True
+        "file-1",
+        "customers.csv",
+        "text/csv",
+        120,
+        "cd" * 32,
+        "csv",
+        None,
+        3,
+        True,
+        datetime(2024, 5, 1, 10, tzinfo=UTC),
     )
+
+
+PLATFORM_FILE_RECORD: dict[str, Any] = {
+    "artifact_id": "art-7",
+    "artifact_type": "file",
+    "tenant_id": "t1",
+    "file_id": "art-7",
+    "file_path": "tenants/t1/files/art-7",
+    "file_reference": "gs://bucket/tenants/t1/files/art-7",
+    "file_name": "customers.csv",
+    "file_type": "structured",
+    "mime_type": "text/csv",
+    "file_size": 120,
+    "metadata": {"sha256": "ef" * 32, "uploaded_by": "u1"},
+    "created_at": "2024-05-01T10:00:00",
+    "updated_at": "2024-05-01T10:00:01",
+}
+
+
+@pytest.mark.parametrize("hash_key", ["sha256", "file_hash"])
+def test_the_platforms_file_record_gives_name_size_sha256_type_and_time(hash_key: str) -> None:
+    record = {**PLATFORM_FILE_RECORD, "metadata": {hash_key: "ef" * 32, "uploaded_by": "u1"}}
+    artifact = artifact_from_detail(WireArtifactDetail.model_validate(record))
+    assert artifact == FileArtifact(
+        "art-7",
+        "customers.csv",
+        "text/csv",
+        120,
+        "ef" * 32,
+        None,
+        None,
+        None,
+        True,
+        datetime(2024, 5, 1, 10, tzinfo=UTC),
+    )
+
+
+def test_the_platforms_file_record_may_carry_a_profile_and_nulls_anywhere() -> None:
+    record = {
+        **PLATFORM_FILE_RECORD,
+        "metadata": {
+            "file_hash": "ef" * 32,
+            "format": "csv",
+            "row_count": 3,
+            "columns": [{"name": "id", "type": "integer"}],
+        },
+    }
+    artifact = artifact_from_detail(WireArtifactDetail.model_validate(record))
+    assert isinstance(artifact, FileArtifact)
+    assert (artifact.format, artifact.row_count) == ("csv", 3)
+    assert artifact.columns == (ColumnProfile("id", "integer", None, None),)
+
+    sparse = dict.fromkeys(PLATFORM_FILE_RECORD) | {"artifact_id": "art-8"}
+    bare = artifact_from_detail(WireArtifactDetail.model_validate(sparse))
+    assert bare == FileArtifact("art-8", None, None, None, None, None, None, None, True)
+
+    odd = {**PLATFORM_FILE_RECORD, "metadata": {"sha256": "ef" * 32, "row_count": "many"}}
+    read = artifact_from_detail(WireArtifactDetail.model_validate(odd))
+    assert isinstance(read, FileArtifact)
+    assert (read.sha256, read.row_count) == ("ef" * 32, None)
 
 
 def test_mash_detail_is_complete() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.reference_runtime.support import CUSTOMERS_CSV, POLICIES_JSON, WEATHER_CSV, RuntimeApi
+from tests.support.star_schema import generate
 
 EXAMPLES = Path(__file__).parents[3] / "examples"
 
@@ -28,7 +29,9 @@ def insurance_files(api: RuntimeApi) -> tuple[str, str]:
 
 def test_mash_of_customers_and_policies(api: RuntimeApi, insurance_files: tuple[str, str]) -> None:
     customers, policies = insurance_files
-    status = api.mash([customers, policies], target_domain="insurance", confidence_level="medium")
+    status = api.mash(
+        [customers, policies], target_domain="insurance", confidence_level="medium", join="full"
+    )
     payload = _mash_payload(status)
     assert status["intent_type"] == "data_mash.create"
     assert payload["mash_id"].startswith("mash_")
@@ -37,16 +40,24 @@ def test_mash_of_customers_and_policies(api: RuntimeApi, insurance_files: tuple[
         "insurance",
         "medium",
     )
-    assert payload["row_count"] == 5
+    # 4 customers, and in a full join the policy of an unknown customer too.
+    assert (payload["join"], payload["row_count"]) == ("full", 5)
     assert payload["join_keys"] == [
         {
             "field": "customer_id",
+            "kind": "reference",
             "sources": [
                 {"file_id": customers, "column": "CustID"},
                 {"file_id": policies, "column": "policyholder_id"},
             ],
             "overlap": 0.75,
+            "containment": 0.75,
+            "uniqueness": 1.0,
         }
+    ]
+    chosen = [c for c in payload["join_candidates"] if c["chosen"]]
+    assert [(c["column"]["column"], c["references"]["column"]) for c in chosen] == [
+        ("CustID", "policyholder_id")
     ]
     fields = {f["name"]: f for f in payload["canonical_fields"]}
     assert fields["premium"]["type"] == "number"
@@ -60,6 +71,8 @@ def test_mash_of_customers_and_policies(api: RuntimeApi, insurance_files: tuple[
         "null_density",
         "duplicate_keys",
         "type_conflicts",
+        "dangling_references",
+        "unreferenced_rows",
         "issues",
     }
     assert quality["completeness"] == 0.6
@@ -108,7 +121,7 @@ def test_a_single_source_mash_with_a_name(api: RuntimeApi) -> None:
     assert payload["join_keys"] == []
 
 
-def test_mash_of_the_examples_keeps_every_policy(api: RuntimeApi) -> None:
+def test_mash_of_the_examples_gives_one_record_per_policy(api: RuntimeApi) -> None:
     customers = api.upload_file_id(
         "customers.csv", (EXAMPLES / "customers.csv").read_bytes(), "text/csv"
     )
@@ -116,24 +129,24 @@ def test_mash_of_the_examples_keeps_every_policy(api: RuntimeApi) -> None:
         "policies.json", (EXAMPLES / "policies.json").read_bytes(), "application/json"
     )
     payload = _mash_payload(api.mash([customers, policies], target_domain="insurance"))
-    assert (payload["row_count"], payload["entity"]) == (7, "policy")
+    assert (payload["row_count"], payload["entity"], payload["fact"]) == (6, "policy", policies)
     quality = payload["quality_report"]
-    assert quality["duplicate_keys"] == 1
-    repeats = "customer_id repeats in policies.json for 1 value: one record per policy"
-    assert repeats in quality["issues"]
+    assert quality["duplicate_keys"] == 0
+    assert quality["unreferenced_rows"] == [
+        {"file_id": customers, "column": "customer_id", "count": 1, "emitted": False}
+    ]
     artifact = api.artifact(payload["mash_id"]).json()
-    assert artifact["records_total"] == 7
+    assert artifact["records_total"] == 6
     records = artifact["records"]
     assert [(r["customer_id"], r["name"], r["policy_number"]) for r in records] == [
         ("C001", "Ada Lovelace", "P-1001"),
-        ("C001", "Ada Lovelace", "P-1006"),
         ("C002", "Alan Turing", "P-1002"),
         ("C003", "Grace Hopper", "P-1003"),
         ("C004", "Edsger Dijkstra", "P-1004"),
         ("C005", "Barbara Liskov", "P-1005"),
-        ("C006", "Donald Knuth", None),
+        ("C001", "Ada Lovelace", "P-1006"),
     ]
-    assert records[1]["email"] == "ada@example.com"
+    assert records[5]["email"] == "ada@example.com"
 
 
 def test_a_many_to_many_blow_up_fails_with_the_key_and_the_row_counts(api: RuntimeApi) -> None:
@@ -182,6 +195,63 @@ def test_sources_with_nothing_in_common_fail_with_advice(api: RuntimeApi) -> Non
     error = _failure(api.mash([customers, weather]))
     assert error.startswith("No join key found between customers.csv and weather.csv")
     assert error.endswith("or mash them separately.")
+
+
+def test_a_failed_mash_names_the_candidates_tried_and_why_each_was_refused(
+    api: RuntimeApi,
+) -> None:
+    star = generate(500)
+    orders = api.upload_file_id("orders.csv", star.orders, "text/csv")
+    # Customers whose codes the orders do not use; the shared `year` and `status` are no keys.
+    strangers = b"id,year,status\n" + b"".join(
+        b"X%05d,%d,active\n" % (n, 2021 + n % 4) for n in range(200)
+    )
+    other = api.upload_file_id("strangers.csv", strangers, "text/csv")
+    error = _failure(api.mash([orders, other]))
+    assert error.startswith("No join key found between orders.csv and strangers.csv: tried ")
+    assert (
+        "'year' (orders.csv) and 'year' (strangers.csv) share a name but are unique on neither side"
+    ) in error
+    assert "'status' (orders.csv) and 'status' (strangers.csv) share a name" in error
+    assert error.endswith("or mash them separately.")
+
+
+def test_an_unknown_join_mode_is_refused(api: RuntimeApi) -> None:
+    customers = api.upload_file_id("customers.csv", CUSTOMERS_CSV, "text/csv")
+    error = _failure(api.mash([customers], join="inner"))
+    assert error.startswith("Unknown join 'inner'; use one of: left")
+
+
+def test_a_star_schema_gives_one_record_per_fact_row_paged_from_anywhere(
+    api: RuntimeApi,
+) -> None:
+    star = generate(3_000)
+    refs = [api.upload_file_id(name, data, "text/csv") for name, data in star.files().items()]
+    orders, customers, products = refs
+    status = api.mash(list(reversed(refs)))  # the fact is found wherever it is listed
+    payload = _mash_payload(status)
+    assert (payload["fact"], payload["entity"]) == (orders, "order")
+    assert payload["row_count"] == star.expected.orders
+    keys = {k["sources"][1]["file_id"]: k for k in payload["join_keys"]}
+    assert keys[customers]["sources"][0] == {"file_id": orders, "column": "cust"}
+    assert keys[products]["sources"][0] == {"file_id": orders, "column": "product_code"}
+    dangling = {
+        d["references"]["file_id"]: d for d in payload["quality_report"]["dangling_references"]
+    }
+    assert dangling[customers]["count"] == star.expected.dangling_customers
+    assert dangling[customers]["missing"] == star.expected.null_customers
+
+    page = api.artifact(payload["mash_id"], records_offset=2_500, records_limit=3).json()
+    assert page["records_total"] == star.expected.orders
+    assert [r["order_id"] for r in page["records"]] == [
+        "ORD-0002501",
+        "ORD-0002502",
+        "ORD-0002503",
+    ]
+    assert api.artifact(payload["mash_id"], records_offset=3_000).json()["records"] == []
+    artifact = api.artifact(payload["mash_id"], records_limit=0).json()
+    assert artifact["size"] > 0
+    assert artifact["records"] == []
 
 
 def test_unknown_domain_lists_the_known_ones(api: RuntimeApi) -> None:

@@ -72,10 +72,38 @@ def test_ingest_file_is_synchronous_and_answers_sparsely(papi: RuntimeApi) -> No
 
     file_id = artifact["semantic_payload"]["artifact_id"]
     details = papi.artifact(file_id).json()
-    assert details["name"] == "customers.csv"
-    assert details["hash"] == hashlib.sha256(CUSTOMERS_CSV).hexdigest()
-    assert details["semantic_payload"]["row_count"] == 4
-    assert details["semantic_payload"]["columns"][0]["name"] == "CustID"
+    digest = hashlib.sha256(CUSTOMERS_CSV).hexdigest()
+    # The platform's file record (runtime-contract.md, Compatibility 7), exactly.
+    assert set(details) == {
+        "artifact_id",
+        "artifact_type",
+        "tenant_id",
+        "file_id",
+        "file_path",
+        "file_reference",
+        "file_name",
+        "file_type",
+        "mime_type",
+        "file_size",
+        "metadata",
+        "created_at",
+        "updated_at",
+    }
+    assert (details["artifact_id"], details["file_id"], details["artifact_type"]) == (
+        file_id,
+        file_id,
+        "file",
+    )
+    assert (details["tenant_id"], details["file_name"], details["file_size"]) == (
+        papi.tenant_id,
+        "customers.csv",
+        len(CUSTOMERS_CSV),
+    )
+    assert (details["mime_type"], details["file_type"]) == ("text/csv", "structured")
+    assert details["metadata"]["file_hash"] == digest
+    assert details["metadata"]["row_count"] == 4
+    assert details["metadata"]["columns"][0]["name"] == "CustID"
+    assert details["created_at"] == details["updated_at"] != ""
 
 
 def test_failure_is_a_500_without_an_id(papi: RuntimeApi) -> None:
@@ -117,8 +145,8 @@ def test_data_mash_works_with_reduced_artifacts(papi: RuntimeApi) -> None:
     }
     mash_id = status["artifacts"]["data_mash"]["semantic_payload"]["mash_id"]
     details = papi.artifact(mash_id).json()
-    assert details["semantic_payload"]["row_count"] == 5
-    assert details["records_total"] == 5
+    assert details["semantic_payload"]["row_count"] == 4
+    assert details["records_total"] == 4
     failed = papi.submit("data_mash.create", {"content_refs": ["file_nope"]})
     assert failed.status_code == 500
     assert failed.json()["detail"].startswith("Unknown content refs: file_nope.")
@@ -156,6 +184,9 @@ def test_a_large_hex_upload_is_spooled_decoded_and_stored_whole(
     status = papi.status(response.json()["execution_id"]).json()
     artifact_id = status["artifacts"]["artifact"]["semantic_payload"]["artifact_id"]
     artifact = papi.artifact(artifact_id).json()
-    assert (artifact["size"], artifact["hash"]) == (len(data), hashlib.sha256(data).hexdigest())
-    assert artifact["semantic_payload"]["row_count"] == 60_000
+    assert (artifact["file_size"], artifact["metadata"]["file_hash"]) == (
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
+    assert artifact["metadata"]["row_count"] == 60_000
     assert list((platform.data_dir / "blobs" / ".incoming").iterdir()) == []

@@ -12,6 +12,7 @@ from reference_runtime.realms.content import (
     describe_file,
     parse_content,
     profile_file,
+    read_table,
 )
 
 
@@ -64,6 +65,7 @@ def test_description_of_opaque_content_has_no_columns() -> None:
         size=3,
         sha256="ab",
         profile=FileProfile.of(parsed),
+        created_at="2024-05-01T10:00:00+00:00",
     )
     assert payload == {
         "file_id": "file_1",
@@ -71,6 +73,7 @@ def test_description_of_opaque_content_has_no_columns() -> None:
         "mime_type": "application/octet-stream",
         "size": 3,
         "sha256": "ab",
+        "created_at": "2024-05-01T10:00:00+00:00",
         "format": "binary",
         "tabular": False,
         "columns": None,
@@ -106,3 +109,27 @@ def test_a_streamed_file_declared_csv_but_broken_is_an_error(tmp_path: Path) -> 
     path.write_bytes(b'a,b\n"1,2\n')
     with pytest.raises(ContentError, match=r"bad\.csv is not readable as CSV"):
         profile_file(path, "bad.csv", "text/csv", stream_above=0)
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (b"id,name\n1,Ann\n\n2\n3,Cy,extra\n", "x.csv"),
+        (b'[{"a": 1, "b": "x"}, {"c": true, "a": 2}]', "x.json"),
+        (b'{"a": 1}\n{"a": 2}\n', "x.ndjson"),
+        (b"a;b\n1;2\n3;4\n", "data.txt"),
+    ],
+)
+def test_a_stored_table_reads_as_in_memory(tmp_path: Path, data: bytes, filename: str) -> None:
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    assert read_table(path, filename) == parse_content(data, filename).table
+
+
+def test_a_stored_file_that_is_no_table_reads_as_none(tmp_path: Path) -> None:
+    path = tmp_path / "blob"
+    path.write_bytes(b"hello there\nsecond line\n")
+    assert read_table(path, "notes.txt") is None
+    path.write_bytes(b'a,b\n"1,2\n')
+    with pytest.raises(ContentError, match=r"bad\.csv is not readable as CSV"):
+        read_table(path, "bad.csv", "text/csv")

@@ -1,15 +1,20 @@
-"""The join: a full outer join with multiplicity, value conflicts, repeated keys and its limit."""
+"""The joins: references as left joins from the fact, shared keys as full outer joins with
+multiplicity, value conflicts, repeated keys and the many-to-many limit."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from reference_runtime.realms import joining
-from reference_runtime.realms.alignment import MashError, MashSource, align
-from reference_runtime.realms.joining import JoinResult, join_records, plan_joins
+from reference_runtime.realms.alignment import MashError, MashSource, align, separate
+from reference_runtime.realms.joining import JoinResult, join_records
+from reference_runtime.realms.keys import KeyIndex
+from reference_runtime.realms.materialise import RecordStats, materialise
+from reference_runtime.realms.planning import JoinPlan, plan_joins
 from reference_runtime.realms.vocabularies import get_vocabulary
 from tests.reference_runtime.realms.sources import source
 
@@ -40,73 +45,100 @@ ORDERS = source("orders.csv", b"customer_id,item\nC1,tea\nC1,jam\n")
 VISITS = source("visits.csv", b"customer_id,shop\nC1,Leeds\nC1,York\nC1,Hull\n,Bath\n")
 
 
-def join(*sources: MashSource) -> JoinResult:
+@dataclass
+class Joined:
+    plan: JoinPlan
+    result: JoinResult
+    records: list[dict[str, Any]]
+    stats: RecordStats
+
+
+def join(*sources: MashSource, full: bool = False) -> Joined:
     listed = list(sources)
-    alignment = align(listed, get_vocabulary("insurance"), "medium")
-    return join_records(listed, alignment, plan_joins(listed, alignment))
+    names = align(listed, get_vocabulary("insurance"), "medium")
+    index = KeyIndex(listed)
+    plan = plan_joins(listed, names, index)
+    alignment = separate(names, listed, plan.order, plan.groups(), plan.reference_keys())
+    result = join_records(listed, alignment, index, plan, full=full)
+    records, stats = materialise(listed, alignment, index, result)
+    return Joined(plan, result, list(records), stats)
 
 
-def pick(result: JoinResult, *names: str) -> list[tuple[Any, ...]]:
-    return [tuple(record.get(name) for name in names) for record in result.records]
+def pick(joined: Joined, *names: str) -> list[tuple[Any, ...]]:
+    return [tuple(record.get(name) for name in names) for record in joined.records]
 
 
-def test_one_to_many_gives_one_record_per_policy_and_keeps_the_unmatched() -> None:
-    result = join(CUSTOMERS, POLICIES)
-    assert pick(result, "customer_id", "name", "email", "policy_number", "premium") == [
-        ("C1", "Ann", "ann@example.com", "P1", 100),
-        ("C1", "Ann", "ann@example.com", "P2", 200),
-        ("C2", "Bob", "bob@example.com", "P3", 300),
-        ("C3", "Cy", None, None, None),  # a customer without policies
-        ("C9", None, None, "P4", 400),  # a policy of an unknown customer
-        (None, None, None, "P5", 500),  # a policy without a customer id
+@pytest.mark.parametrize("order", ["customers first", "policies first"])
+def test_a_reference_gives_one_record_per_row_of_the_fact_whichever_file_comes_first(
+    order: str,
+) -> None:
+    sources = (CUSTOMERS, POLICIES) if order == "customers first" else (POLICIES, CUSTOMERS)
+    joined = join(*sources)
+    assert sources[joined.plan.fact] is POLICIES
+    (step,) = joined.plan.steps
+    assert step.kind == "reference"
+    assert pick(joined, "policy_number", "customer_id", "name", "email", "premium") == [
+        ("P1", "C1", "Ann", "ann@example.com", 100),
+        ("P2", "C1", "Ann", "ann@example.com", 200),
+        ("P3", "C2", "Bob", "bob@example.com", 300),
+        ("P4", "C9", None, None, 400),  # a dangling reference, kept
+        ("P5", None, None, None, 500),  # no reference at all, kept
     ]
-    assert result.origins == [{0, 1}, {0, 1}, {0, 1}, {0}, {1}, {1}]
-    assert result.duplicate_keys == 1
-    assert not result.conflicts
-    assert result.issues == [
-        "customer_id repeats in policies.json for 1 value: one record per policy",
-        "1 row(s) of policies.json have no 'cust_id'; kept as records of their own",
-        "1 of 5 row(s) of policies.json matched no record on 'customer_id'; "
-        "kept as records of their own",
+    (outcome,) = joined.result.references
+    assert (outcome.dangling, outcome.examples, outcome.missing) == (1, ("C9",), 1)
+    assert (outcome.unreferenced, outcome.emitted) == (1, False)  # C3 has no policy
+    assert joined.result.duplicate_keys == 0  # a fact repeating its reference is no duplicate
+    assert joined.result.issues == [
+        "1 record(s) reference a 'cust_id' that customers.csv does not have (1 distinct "
+        "value(s), e.g. 'C9'): kept, with the fields of customers.csv empty",
+        "1 row(s) of policies.json have no 'cust_id': kept, with the fields of customers.csv empty",
+        "1 of 3 row(s) of customers.csv are referenced by no record: counted, not emitted "
+        '(options.join "full" keeps them)',
     ]
 
 
-def test_the_many_side_first_gives_the_same_pairs() -> None:
-    result = join(POLICIES, CUSTOMERS)
-    assert sorted(pick(result, "policy_number", "customer_id", "name"), key=str) == sorted(
-        [
-            ("P1", "C1", "Ann"),
-            ("P2", "C1", "Ann"),
-            ("P3", "C2", "Bob"),
-            ("P4", "C9", None),
-            ("P5", None, None),
-            (None, "C3", "Cy"),
-        ],
-        key=str,
-    )
+def test_a_full_join_keeps_the_unreferenced_rows_as_records_of_their_own() -> None:
+    joined = join(CUSTOMERS, POLICIES, full=True)
+    assert pick(joined, "policy_number", "customer_id", "name")[-1] == (None, "C3", "Cy")
+    assert len(joined.records) == 6
+    assert joined.result.references[0].emitted
+    assert "kept as records of their own (full join)" in joined.result.issues[-1]
 
 
-def test_three_sources_chain_and_every_row_of_each_appears() -> None:
-    result = join(CUSTOMERS, POLICIES, CLAIMS)
-    assert pick(result, "customer_id", "policy_number", "claim_id", "claim_amount") == [
-        ("C1", "P1", "K1", 10),
-        ("C1", "P1", "K2", 20),
-        ("C1", "P2", None, None),
-        ("C2", "P3", "K3", 30),
-        ("C3", None, None, None),
-        ("C9", "P4", None, None),
+def test_a_chain_of_references_starts_at_the_source_that_reaches_the_others() -> None:
+    joined = join(CUSTOMERS, POLICIES, CLAIMS)
+    assert joined.plan.order == [2, 1, 0]  # claims -> policies -> customers
+    assert pick(joined, "claim_id", "policy_number", "customer_id", "name") == [
+        ("K1", "P1", "C1", "Ann"),
+        ("K2", "P1", "C1", "Ann"),
+        ("K3", "P3", "C2", "Bob"),
+        ("K4", "P9", None, None),  # a claim on an unknown policy
+    ]
+    full = join(CUSTOMERS, POLICIES, CLAIMS, full=True)
+    # Policies without claims join their customers too; the customer without a policy last.
+    assert pick(full, "claim_id", "policy_number", "customer_id", "name")[4:] == [
+        (None, "P2", "C1", "Ann"),
+        (None, "P4", "C9", None),
         (None, "P5", None, None),
-        (None, "P9", "K4", 40),  # a claim on an unknown policy
+        (None, None, "C3", "Cy"),
     ]
-    assert result.duplicate_keys == 2  # C1 among the policies, P1 among the claims
-    assert "policy_number repeats in claims.ndjson for 1 value: one record per claim" in (
-        result.issues
-    )
+
+
+def test_one_to_one_sources_take_the_first_as_the_fact() -> None:
+    details = source("details.csv", b"customer_id,city\nC1,Leeds\nC2,York\nC7,Hull\n")
+    joined = join(CUSTOMERS, details)
+    assert joined.plan.fact == 0
+    assert pick(joined, "customer_id", "name", "city") == [
+        ("C1", "Ann", "Leeds"),
+        ("C2", "Bob", "York"),
+        ("C3", "Cy", None),
+    ]
 
 
 def test_many_to_many_pairs_every_row_with_every_row() -> None:
-    result = join(ORDERS, VISITS)
-    assert pick(result, "customer_id", "item", "shop") == [
+    joined = join(ORDERS, VISITS)
+    assert [step.kind for step in joined.plan.steps] == ["shared"]
+    assert pick(joined, "customer_id", "item", "shop") == [
         ("C1", "tea", "Leeds"),
         ("C1", "tea", "York"),
         ("C1", "tea", "Hull"),
@@ -115,11 +147,11 @@ def test_many_to_many_pairs_every_row_with_every_row() -> None:
         ("C1", "jam", "Hull"),
         (None, None, "Bath"),
     ]
-    assert result.duplicate_keys == 2
+    assert joined.result.duplicate_keys == 2
     assert (
         "1 value(s) of customer_id repeat on both sides of the join with visits.csv: every "
         "pairing of their rows is a record (many-to-many)"
-    ) in result.issues
+    ) in joined.result.issues
 
 
 def test_a_many_to_many_join_past_the_limit_fails_before_building_records(
@@ -141,36 +173,41 @@ def test_the_limit_never_refuses_a_join_that_does_not_multiply_rows(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(joining, "MAX_JOINED_RECORDS", 2)
-    assert len(join(CUSTOMERS, POLICIES).records) == 6
+    assert len(join(CUSTOMERS, POLICIES).records) == 5
 
 
-def test_conflicting_values_keep_the_earlier_source_and_rows_are_not_merged() -> None:
+def test_same_named_columns_of_a_referenced_source_are_fields_of_their_own() -> None:
     contacts = source(
         "contacts.csv",
         b"customer_id,email\nC1,ann@new.example\nC1,ann@example.com\nC2,bob@example.com\n",
     )
-    result = join(CUSTOMERS, contacts)
-    assert pick(result, "customer_id", "email") == [
-        ("C1", "ann@example.com"),  # customers.csv comes first: its value is kept
-        ("C1", "ann@example.com"),
-        ("C2", "bob@example.com"),
-        ("C3", None),
+    joined = join(CUSTOMERS, contacts)
+    assert pick(joined, "customer_id", "email", "customers_email") == [
+        ("C1", "ann@new.example", "ann@example.com"),
+        ("C1", "ann@example.com", "ann@example.com"),
+        ("C2", "bob@example.com", "bob@example.com"),
     ]
-    assert result.conflicts == {"email": 1}
+    assert not joined.stats.conflicts
 
-    reverse = join(contacts, CUSTOMERS)
-    assert pick(reverse, "customer_id", "email")[0] == ("C1", "ann@new.example")
-    assert reverse.conflicts == {"email": 1}
+
+def test_conflicting_values_of_a_shared_key_join_keep_the_earlier_source() -> None:
+    old = source("old.csv", b"customer_id,city\nC1,Leeds\nC1,Leeds\n")
+    new = source("new.csv", b"customer_id,city\nC1,York\nC1,York\n")
+    joined = join(old, new)
+    assert pick(joined, "customer_id", "city") == [("C1", "Leeds")] * 4
+    assert joined.stats.conflicts == {"city": 4}
+    assert pick(join(new, old), "city") == [("York",)] * 4
 
 
 def test_a_missing_value_is_no_conflict_and_is_filled_from_the_other_source() -> None:
-    contacts = source("contacts.csv", b"customer_id,email\nC3,cy@example.com\n")
-    result = join(CUSTOMERS, contacts)
-    assert pick(result, "customer_id", "email")[2] == ("C3", "cy@example.com")
-    assert not result.conflicts
+    old = source("old.csv", b"customer_id,email\nC3,\nC3,\n")
+    new = source("new.csv", b"customer_id,email\nC3,cy@example.com\nC3,\n")
+    joined = join(old, new)
+    assert pick(joined, "email") == [("cy@example.com",), (None,)] * 2
+    assert not joined.stats.conflicts
 
 
 def test_without_a_plan_every_row_is_a_record() -> None:
-    result = join(ORDERS)
-    assert pick(result, "customer_id", "item") == [("C1", "tea"), ("C1", "jam")]
-    assert (result.duplicate_keys, result.issues) == (0, [])
+    joined = join(ORDERS)
+    assert pick(joined, "customer_id", "item") == [("C1", "tea"), ("C1", "jam")]
+    assert (joined.result.duplicate_keys, joined.result.issues) == (0, [])
