@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from experience_plane.graphql.data_mash import encode_cursor
+from experience_plane.services.pagination import encode_cursor
 from tests.e2e.client import (
     EXECUTION,
     MASH_DETAILS,
@@ -120,9 +120,11 @@ async def test_files_with_nothing_in_common_fail_naming_the_candidates_tried(
         status = await session.execute(request(EXECUTION, id=execution_id))
     failed = status["executionStatus"]
     assert failed["state"] == "FAILED"
-    assert failed["error"].startswith("No join key found between orders.csv and policies.json")
-    assert "'product' (orders.csv) and 'product' (policies.json) share a name" in failed["error"]
-    assert failed["error"].endswith(
+    assert failed["failure"]["code"] == "NO_JOIN_KEY"
+    message = failed["failure"]["message"]
+    assert message.startswith("No join key found between orders.csv and policies.json")
+    assert "'product' (orders.csv) and 'product' (policies.json) share a name" in message
+    assert message.endswith(
         "Add a column holding the other file's key values (such as a customer id) to one of "
         "the files, or mash them separately."
     )
