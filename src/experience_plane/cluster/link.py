@@ -105,11 +105,17 @@ class RedisLink:
 
     async def check(self) -> bool:
         """PING Redis now and update the link's state; whether it answered."""
+        was_down = self._up is False
         try:
             await self.redis.ping()
         except REDIS_ERRORS as exc:
             self.failed(exc)
             return False
+        if was_down:
+            # Connections pooled before the outage point at a server that is gone (a restarted
+            # Redis): each would fail its next call and take the link down again, one by one.
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self.redis.connection_pool.disconnect(inuse_connections=False)
         self.recovered()
         return True
 
