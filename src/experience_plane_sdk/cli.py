@@ -168,7 +168,7 @@ def _global_options_with_values() -> frozenset[str]:
 
 
 # The commands, each a `Command` method of the same name; `experience-plane` routes these here.
-COMMANDS = ("upload", "mash", "status", "watch", "records")
+COMMANDS = ("upload", "mash", "status", "watch", "records", "list", "cancel")
 
 
 def command_name(argv: Sequence[str]) -> str | None:

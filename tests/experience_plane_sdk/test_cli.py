@@ -398,3 +398,23 @@ def test_every_command_the_parser_knows_has_a_handler() -> None:
     for name in cli_module.COMMANDS:
         assert callable(getattr(cli_module.Command, name)), name
         assert parser.parse_known_args([name, "x"])[0].command == name
+
+
+def test_experience_plane_routes_every_client_command_to_the_sdk() -> None:
+    """`experience-plane list` and `cancel` (and every other client command) reach the SDK's
+    CLI, whatever global options come first; the server CLI would refuse them as unknown."""
+    (subcommands,) = (
+        action.choices
+        for action in build_parser()._actions
+        if isinstance(action.choices, dict)  # the sub-command action
+    )
+    assert set(subcommands) == set(cli_module.COMMANDS)
+    for name in subcommands:
+        for argv in ([name, "--help"], ["--url", "http://x/graphql", "--token", "t", name]):
+            assert cli_module.command_name(argv) == name
+        result = subprocess.run(
+            [sys.executable, "-m", "experience_plane", name, "--help"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, (name, result.stderr)
+        assert f"usage: experience-plane {name}" in result.stdout, (name, result.stdout)
