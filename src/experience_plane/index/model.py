@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -198,23 +199,13 @@ class IndexEntry:
         return Listed(status, self.user_id, Position(self.created_us, status.execution_id))
 
 
-class ExecutionIndex(Protocol):
-    """The executions the Experience Plane started, per tenant and user, newest first.
+class ListingSource(Protocol):
+    """Where a list is read: windows of the newest-first order.
 
     `head` and `tail` read a window of the order: the executions of `scope` passing `filter`,
     strictly after `after` and strictly before `before` (either may be None), in list order
-    (newest first); `head` gives its first `limit`, `tail` its last `limit`. Failures of the
-    store raise `IndexUnavailable`.
+    (newest first); `head` gives its first `limit`, `tail` its last `limit`.
     """
-
-    async def record(self, entry: IndexEntry) -> None:
-        """Add an execution (a repeat of one already recorded changes nothing)."""
-        ...
-
-    async def update(self, tenant_id: str, status: ExecutionStatus) -> None:
-        """Keep `status` as the execution's last known one, unless the entry is unknown or
-        already terminal (a terminal status never changes; an older reading must not undo it)."""
-        ...
 
     async def head(
         self,
@@ -244,9 +235,66 @@ class ExecutionIndex(Protocol):
         """How many executions of `scope` pass `filter`."""
         ...
 
+
+class ExecutionIndex(ListingSource, Protocol):
+    """The executions the Experience Plane started, per tenant and user, newest first, read
+    as a `ListingSource`. Failures of the store raise `IndexUnavailable`."""
+
+    async def record(self, entry: IndexEntry) -> None:
+        """Add an execution (a repeat of one already recorded changes nothing)."""
+        ...
+
+    async def update(self, tenant_id: str, status: ExecutionStatus) -> None:
+        """Keep `status` as the execution's last known one, unless the entry is unknown or
+        already terminal (a terminal status never changes; an older reading must not undo it)."""
+        ...
+
     async def aclose(self) -> None:
         """Release the store; the index cannot be used afterwards."""
         ...
+
+
+class RangeReads(ABC):
+    """`head` and `tail` of a store that reads one range of its ordered entries, `_window`,
+    from either end."""
+
+    @abstractmethod
+    async def _window(
+        self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        after: Position | None,
+        before: Position | None,
+        limit: int,
+        *,
+        newest_first: bool,
+    ) -> list[Listed]:
+        """Up to `limit` entries of the window, from its newest end or from its oldest."""
+
+    async def head(
+        self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        *,
+        after: Position | None,
+        before: Position | None,
+        limit: int,
+    ) -> Sequence[Listed]:
+        """The first `limit` executions of the window: one range read, newest first."""
+        return await self._window(scope, filter, after, before, limit, newest_first=True)
+
+    async def tail(
+        self,
+        scope: Scope,
+        filter: ExecutionFilter,
+        *,
+        after: Position | None,
+        before: Position | None,
+        limit: int,
+    ) -> Sequence[Listed]:
+        """The last `limit` executions of the window: one range read, oldest first, reversed."""
+        rows = await self._window(scope, filter, after, before, limit, newest_first=False)
+        return rows[::-1]
 
 
 TERMINAL_STATES: frozenset[str] = frozenset(

@@ -13,7 +13,6 @@ can reach into another tenant's keys. `ZRANGEBYLEX` and friends need Redis 2.8.9
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +25,7 @@ from experience_plane.index.model import (
     IndexUnavailable,
     Listed,
     Position,
+    RangeReads,
     Scope,
     from_microseconds,
 )
@@ -89,7 +89,7 @@ def _listed(raw: bytes) -> Listed:
     return entry.listed()
 
 
-class RedisExecutionIndex:
+class RedisExecutionIndex(RangeReads):
     """`ExecutionIndex` in the Redis behind `link`, under keys starting `<prefix>:executions:`."""
 
     def __init__(self, link: RedisLink, *, prefix: str) -> None:
@@ -126,31 +126,6 @@ class RedisExecutionIndex:
         entries, _ = self._keys(tenant_id)
         args = [status.execution_id, status.state.value, encode_status(status)]
         await self._call(self._update(keys=[entries], args=[*args, *sorted(TERMINAL_STATES)]))
-
-    async def head(
-        self,
-        scope: Scope,
-        filter: ExecutionFilter,
-        *,
-        after: Position | None,
-        before: Position | None,
-        limit: int,
-    ) -> Sequence[Listed]:
-        """The first `limit` executions of the window: `ZREVRANGEBYLEX` and `HMGET`."""
-        return await self._window(scope, filter, after, before, limit, newest_first=True)
-
-    async def tail(
-        self,
-        scope: Scope,
-        filter: ExecutionFilter,
-        *,
-        after: Position | None,
-        before: Position | None,
-        limit: int,
-    ) -> Sequence[Listed]:
-        """The last `limit` executions of the window: `ZRANGEBYLEX` and `HMGET`, reversed."""
-        rows = await self._window(scope, filter, after, before, limit, newest_first=False)
-        return rows[::-1]
 
     async def count(self, scope: Scope, filter: ExecutionFilter) -> int:
         """How many executions of `scope` pass `filter`: `ZCARD` without a filter, `ZLEXCOUNT`

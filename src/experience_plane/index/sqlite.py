@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ from experience_plane.index.model import (
     IndexUnavailable,
     Listed,
     Position,
+    RangeReads,
     Scope,
     from_microseconds,
 )
@@ -56,7 +57,7 @@ CREATE INDEX IF NOT EXISTS executions_by_tenant
 T = TypeVar("T")
 
 
-class SqliteExecutionIndex:
+class SqliteExecutionIndex(RangeReads):
     """`ExecutionIndex` over the SQLite file `path` (created with its directory)."""
 
     def __init__(self, path: Path) -> None:
@@ -108,31 +109,6 @@ class SqliteExecutionIndex:
                 (*params, *terminal),
             )
         )
-
-    async def head(
-        self,
-        scope: Scope,
-        filter: ExecutionFilter,
-        *,
-        after: Position | None,
-        before: Position | None,
-        limit: int,
-    ) -> Sequence[Listed]:
-        """The first `limit` executions of the window: one range read, newest first."""
-        return await self._window(scope, filter, after, before, limit, newest_first=True)
-
-    async def tail(
-        self,
-        scope: Scope,
-        filter: ExecutionFilter,
-        *,
-        after: Position | None,
-        before: Position | None,
-        limit: int,
-    ) -> Sequence[Listed]:
-        """The last `limit` executions of the window: one range read, oldest first, reversed."""
-        rows = await self._window(scope, filter, after, before, limit, newest_first=False)
-        return rows[::-1]
 
     async def count(self, scope: Scope, filter: ExecutionFilter) -> int:
         """How many executions of `scope` pass `filter` (a count over the index range)."""

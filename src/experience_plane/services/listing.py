@@ -22,7 +22,6 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from experience_plane.auth import Principal
 from experience_plane.executions import ExecutionTracker
@@ -32,6 +31,7 @@ from experience_plane.index import (
     IndexUnavailable,
     InvalidCursor,
     Listed,
+    ListingSource,
     Position,
     Scope,
     decode_cursor,
@@ -132,38 +132,6 @@ class ExecutionsPage:
         if self._total is None:
             self._total = await self._count()
         return self._total
-
-
-class ListingSource(Protocol):
-    """Where a list is read: windows of the newest-first order (see `ExecutionIndex`)."""
-
-    async def head(
-        self,
-        scope: Scope,
-        filter: ExecutionFilter,
-        *,
-        after: Position | None,
-        before: Position | None,
-        limit: int,
-    ) -> Sequence[Listed]:
-        """The first `limit` executions strictly between the positions."""
-        ...
-
-    async def tail(
-        self,
-        scope: Scope,
-        filter: ExecutionFilter,
-        *,
-        after: Position | None,
-        before: Position | None,
-        limit: int,
-    ) -> Sequence[Listed]:
-        """The last `limit` executions strictly between the positions, in list order."""
-        ...
-
-    async def count(self, scope: Scope, filter: ExecutionFilter) -> int:
-        """How many executions pass the filter."""
-        ...
 
 
 def scope_of(principal: Principal) -> Scope:
