@@ -11,6 +11,22 @@ from pathlib import Path
 INCOMING_DIR = ".incoming"
 
 
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write `data` to `target` (creating its directory) so that a reader sees all of it or
+    nothing: a synced temporary file beside it, renamed into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
 class BlobNotFound(LookupError):
     """No blob with that digest is stored."""
 
@@ -43,17 +59,7 @@ class BlobStore:
         target = self.path_for(digest)
         if target.exists():
             return digest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data)
         return digest
 
     def adopt(self, path: Path, digest: str) -> None:

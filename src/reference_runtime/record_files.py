@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from reference_runtime.blobs import BlobStore
+from reference_runtime.blobs import BlobStore, write_atomically
 
 INDEX_SUFFIX = ".lines"
 _OFFSET = "Q"  # unsigned 64-bit
@@ -101,17 +101,7 @@ class RecordsWriter:
         self._file.close()
         digest = self._digest.hexdigest()
         target = index_path(self._blobs, digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_little_endian(self._offsets))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp_name, target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        write_atomically(target, _little_endian(self._offsets))
         self._blobs.adopt(self._path, digest)
         self._done = True
         return StoredRecords(digest, self._size, len(self._offsets) - 1)
