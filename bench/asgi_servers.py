@@ -20,7 +20,7 @@ so the CPU measured is the worker's plus the main process's. This script is the 
 `/proc`, the honest one-worker-one-core figure, and the ratio against uvicorn on the same row,
 same run (rounds alternate the servers).
 
-    .venv/bin/python bench/asgi_servers.py [--duration 3] [--rounds 2] [--concurrency 16]
+    .venv/bin/python bench/asgi_servers.py [--duration 2] [--rounds 2] [--concurrency 16]
         [--subscriptions 200]
 """
 
@@ -108,7 +108,8 @@ class GranianApi(ApiProcess):
     name = "experience-plane-granian"
 
     def command(self) -> list[str]:
-        return granian_command("api", self.port)
+        command = granian_command("api", self.port)
+        return command if self.auth else [*command, "--insecure-dev"]
 
 
 def granian_command(app: str, port: int) -> list[str]:
@@ -141,13 +142,14 @@ def api_app() -> Any:
     return app
 
 
-def serve_granian(app: str, port: int) -> None:
+def serve_granian(app: str, port: int, *, insecure_dev: bool) -> None:
     """Run `app` (`api` or `baseline`) under granian: one worker, ASGI, HTTP/1, default loop."""
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
     from granian.server import Server
 
-    os.environ["EXPERIENCE_INSECURE_DEV"] = "true"
+    if insecure_dev:
+        os.environ["EXPERIENCE_INSECURE_DEV"] = "true"
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     header_timeout_ms = 10_000
     if app == "api":
@@ -208,7 +210,7 @@ def cpu_us_per_request(
 ) -> float:
     assert process.pid is not None
     url = process.url + request.path
-    asyncio.run(drive(url, request, concurrency, min(1.0, duration)))  # warm up
+    asyncio.run(drive(url, request, concurrency, min(0.5, duration)))  # warm up
     cpu = process_cpu_seconds(process.pid)
     done = asyncio.run(drive(url, request, concurrency, duration))
     return (process_cpu_seconds(process.pid) - cpu) / done * 1e6
@@ -299,36 +301,35 @@ def http_rows(args: argparse.Namespace, data_dir: Path) -> dict[str, dict[str, l
     with RuntimeProcess(data_dir / "runtime", env=runtime_env) as runtime:
         (execution,) = asyncio.run(submit(runtime.url, 1))
         graphql_body = json.dumps({"query": STATUS_QUERY, "variables": {"id": execution}})
-        rows = {
-            "plain FastAPI route POST /status": (
-                Request(
-                    "POST",
-                    "/status",
-                    json.dumps({"tenant_id": TENANT, "execution_id": execution}).encode(),
-                    running,
-                ),
+        plain = Request(
+            "POST",
+            "/status",
+            json.dumps({"tenant_id": TENANT, "execution_id": execution}).encode(),
+            running,
+        )
+        graphql = Request("POST", "/graphql", graphql_body.encode(), running)
+        rest = Request("GET", f"/v1/execution/{execution}/status", None, rest_running)
+        pairs: list[tuple[dict[str, Request], ServiceProcess, ServiceProcess]] = [
+            (
+                {"plain FastAPI route POST /status": plain},
                 UvicornBaseline(runtime.url, data_dir / "bu"),
                 GranianBaseline(runtime.url, data_dir / "bg"),
             ),
-            "POST /graphql executionStatus": (
-                Request("POST", "/graphql", graphql_body.encode(), running),
+            (
+                {"POST /graphql executionStatus": graphql, "GET /v1/execution/{id}/status": rest},
                 ApiProcess(runtime.url, data_dir / "au"),
                 GranianApi(runtime.url, data_dir / "ag"),
             ),
-            "GET /v1/execution/{id}/status": (
-                Request("GET", f"/v1/execution/{execution}/status", None, rest_running),
-                ApiProcess(runtime.url, data_dir / "ru"),
-                GranianApi(runtime.url, data_dir / "rg"),
-            ),
-        }
-        for row, (request, uvicorn_side, granian_side) in rows.items():
-            figures[row] = {"uvicorn": [], "granian": []}
+        ]
+        for requests, uvicorn_side, granian_side in pairs:
             with uvicorn_side, granian_side:
-                for _ in range(args.rounds):
-                    for server, side in (("uvicorn", uvicorn_side), ("granian", granian_side)):
-                        figures[row][server].append(
-                            cpu_us_per_request(side, request, args.concurrency, args.duration)
-                        )
+                for row, request in requests.items():
+                    figures[row] = {"uvicorn": [], "granian": []}
+                    for _ in range(args.rounds):
+                        for server, side in (("uvicorn", uvicorn_side), ("granian", granian_side)):
+                            figures[row][server].append(
+                                cpu_us_per_request(side, request, args.concurrency, args.duration)
+                            )
     return figures
 
 
@@ -339,10 +340,12 @@ def ws_row(args: argparse.Namespace, data_dir: Path) -> dict[str, list[float]]:
     }
     figures: dict[str, list[float]] = {"uvicorn": [], "granian": []}
     per_execution = 10
+    # All subscriptions on one connection.
+    limit = {"EXPERIENCE_MAX_SUBSCRIPTIONS_PER_CONNECTION": str(args.subscriptions)}
     with (
         RuntimeProcess(data_dir / "ws-runtime", env=runtime_env) as runtime,
-        ApiProcess(runtime.url, data_dir / "wu") as uvicorn_api,
-        GranianApi(runtime.url, data_dir / "wg") as granian_api,
+        ApiProcess(runtime.url, data_dir / "wu", env=limit) as uvicorn_api,
+        GranianApi(runtime.url, data_dir / "wg", env=limit) as granian_api,
     ):
         for _ in range(args.rounds):
             for server, api in (("uvicorn", uvicorn_api), ("granian", granian_api)):
@@ -354,16 +357,17 @@ def ws_row(args: argparse.Namespace, data_dir: Path) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per HTTP sample")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds per HTTP sample")
     parser.add_argument("--rounds", type=int, default=2, help="samples per server and row")
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP requests in flight")
     parser.add_argument("--subscriptions", type=int, default=200, help="WebSocket subscriptions")
-    parser.add_argument("--phase-delay", type=float, default=0.5, help="Runtime seconds/phase")
+    parser.add_argument("--phase-delay", type=float, default=0.3, help="Runtime seconds/phase")
     parser.add_argument("--serve-granian", choices=["api", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--insecure-dev", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_granian:
-        serve_granian(args.serve_granian, args.port)
+        serve_granian(args.serve_granian, args.port, insecure_dev=args.insecure_dev)
         return
     with tempfile.TemporaryDirectory(prefix="bench-asgi-") as tmp:
         figures = http_rows(args, Path(tmp))
