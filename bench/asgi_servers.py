@@ -20,7 +20,7 @@ so the CPU measured is the worker's plus the main process's. This script is the 
 `/proc`, the honest one-worker-one-core figure, and the ratio against uvicorn on the same row,
 same run (rounds alternate the servers).
 
-    .venv/bin/python bench/asgi_servers.py [--duration 2] [--rounds 2] [--concurrency 16]
+    .venv/bin/python bench/asgi_servers.py [--duration 1.5] [--rounds 2] [--concurrency 16]
         [--subscriptions 200]
 """
 
@@ -357,7 +357,7 @@ def ws_row(args: argparse.Namespace, data_dir: Path) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=2.0, help="seconds per HTTP sample")
+    parser.add_argument("--duration", type=float, default=1.5, help="seconds per HTTP sample")
     parser.add_argument("--rounds", type=int, default=2, help="samples per server and row")
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP requests in flight")
     parser.add_argument("--subscriptions", type=int, default=200, help="WebSocket subscriptions")
