@@ -20,6 +20,7 @@ so the CPU measured is the worker's plus the main process's. This script is the 
 `/proc`, the honest one-worker-one-core figure, and the ratio against uvicorn on the same row,
 same run (rounds alternate the servers).
 
+    .venv/bin/pip install granian==2.8.9  # not a dependency: granian lost (docs/benchmarks.md)
     .venv/bin/python bench/asgi_servers.py [--duration 1.5] [--rounds 2] [--concurrency 16]
         [--subscriptions 200]
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
 import statistics
@@ -48,6 +50,7 @@ from tests.support.processes import ApiProcess, RuntimeProcess, ServiceProcess
 
 from experience_plane.runtime import RuntimeCaller, RuntimeClient
 
+GRANIAN_VERSION = "2.8.9"
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TENANT = "dev-tenant"  # the insecure-dev principal's tenant (Settings.dev_tenant_id)
@@ -369,6 +372,15 @@ def main() -> None:
     if args.serve_granian:
         serve_granian(args.serve_granian, args.port, insecure_dev=args.insecure_dev)
         return
+    try:
+        installed = importlib.metadata.version("granian")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed != GRANIAN_VERSION:
+        raise SystemExit(
+            f"granian {GRANIAN_VERSION} is needed (found {installed}): "
+            f".venv/bin/pip install granian=={GRANIAN_VERSION}"
+        )
     with tempfile.TemporaryDirectory(prefix="bench-asgi-") as tmp:
         figures = http_rows(args, Path(tmp))
         figures["WebSocket event (graphql-transport-ws)"] = ws_row(args, Path(tmp))
@@ -379,8 +391,8 @@ def main() -> None:
         unit = "event" if "WebSocket" in row else "request"
         rows.append([row, unit, uvicorn_us, granian_us, f"{granian_us / uvicorn_us:.2f}"])
     print_table(
-        f"Server CPU per {', '.join(sorted({r[1] for r in rows}))} (µs, median of "
-        f"{args.rounds} rounds; ratio = granian / uvicorn, < 1 is granian cheaper)",
+        f"granian {GRANIAN_VERSION} against uvicorn: server CPU per request or event (µs, "
+        f"median of {args.rounds} rounds; ratio = granian / uvicorn, < 1: granian cheaper)",
         ["row", "per", "uvicorn (baseline)", "granian", "ratio"],
         rows,
     )
