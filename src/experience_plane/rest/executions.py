@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from experience_plane.auth import Principal
-from experience_plane.context import get_principal, get_services
+from experience_plane.context import get_principal, services_of
 from experience_plane.rest.errors import RestError, error_responses, not_found
 from experience_plane.rest.models import Execution, RecordsPage, snapshot_json
 from experience_plane.rest.route import RestRoute
@@ -114,7 +114,7 @@ def sse(event: str, data: object) -> str:
 async def execution_status(
     execution_id: Annotated[str, Path(description="The execution's id.")],
     principal: Annotated[Principal, Depends(get_principal)],
-    services: Annotated[Services, Depends(get_services)],
+    services: Annotated[Services, Depends(services_of)],
 ) -> Execution:
     """The execution as it stands, artifacts with all their details once completed; flagged
     `stale` when it is the last status known and the Runtime has not been heard from for
@@ -142,7 +142,7 @@ async def execution_status(
 async def execution_events(
     execution_id: Annotated[str, Path(description="The execution's id.")],
     principal: Annotated[Principal, Depends(get_principal)],
-    services: Annotated[Services, Depends(get_services)],
+    services: Annotated[Services, Depends(services_of)],
 ) -> StreamingResponse:
     # Unknown ids are a plain 404, before the stream starts.
     if await services.executions.get(principal, execution_id) is None:
@@ -203,7 +203,7 @@ async def mash_records(
     response: Response,
     mash_id: Annotated[str, Path(description="The mash's id (`mash_id` of its artifact).")],
     principal: Annotated[Principal, Depends(get_principal)],
-    services: Annotated[Services, Depends(get_services)],
+    services: Annotated[Services, Depends(services_of)],
     offset: Annotated[
         int | None, Query(ge=0, description="Records to skip (not with `after`/`before`).")
     ] = None,
