@@ -140,30 +140,37 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        multipart = headers.get("content-type", "").lower().startswith("multipart/")
+        # The raw header list, scanned once: this runs on every request.
+        content_type = declared = accept = None
+        for name, value in scope["headers"]:
+            # The first of each, as starlette's `Headers.get` reads them.
+            if name == b"content-type" and content_type is None:
+                content_type = value
+            elif name == b"content-length" and declared is None:
+                declared = value
+            elif name == b"accept" and accept is None:
+                accept = value.decode("latin-1")
+        multipart = content_type is not None and content_type.lower().startswith(b"multipart/")
         limit = (
             self.max_upload_bytes + self.MULTIPART_OVERHEAD_BYTES
             if multipart
             else self.max_request_bytes
         )
-        message = (
-            f"The request is larger than the limit of {self.max_upload_bytes} bytes for an "
-            "upload (plus the multipart envelope)."
-            if multipart
-            else f"The request body is larger than the limit of {self.max_request_bytes} bytes."
-        )
-        responder = self._responder(scope["path"], headers.get("accept"))
-        max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
 
         async def too_large() -> None:
+            message = (
+                f"The request is larger than the limit of {self.max_upload_bytes} bytes for an "
+                "upload (plus the multipart envelope)."
+                if multipart
+                else f"The request body is larger than the limit of {self.max_request_bytes} bytes."
+            )
+            max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
             # Only a file makes a multipart body this large: its other parts are small.
-            response = responder(message, max_bytes, multipart)
+            response = self._responder(scope["path"], accept)(message, max_bytes, multipart)
             # The rest of the body is never read: the connection cannot be reused.
             response.headers["connection"] = "close"
             await response(scope, receive, send)
 
-        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await too_large()
             return
