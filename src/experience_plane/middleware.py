@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +32,7 @@ __all__ = [
 
 # An incoming id is kept only if it is short and plain: it ends up in logs and headers.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_REQUEST_ID_BYTES = REQUEST_ID_HEADER.encode()
 
 
 class RequestIdMiddleware:
@@ -50,7 +50,11 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        incoming = None
+        for name, value in scope["headers"]:  # the raw list: this runs on every request
+            if name == _REQUEST_ID_BYTES:
+                incoming = value.decode("latin-1")
+                break
         request_id = (
             incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         )
@@ -61,9 +65,9 @@ class RequestIdMiddleware:
                 headers = [
                     (name, value)
                     for name, value in message.get("headers", [])
-                    if name.lower() != REQUEST_ID_HEADER.encode()
+                    if name.lower() != _REQUEST_ID_BYTES
                 ]
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.append((_REQUEST_ID_BYTES, request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
