@@ -28,7 +28,7 @@ honest "one worker, one core" figure: at one core the throughput is 1e6 / CPU µ
 against the floor measured in the same run. Targets: GraphQL (production, token) ≥ 0.85 of the
 floor, REST ≥ 0.95.
 
-    .venv/bin/python bench/query_overhead.py [--duration 4] [--rounds 2] [--concurrency 16]
+    .venv/bin/python bench/query_overhead.py [--duration 3] [--rounds 2] [--concurrency 16]
         [--executions 64] [--quick] [--loadgen wrk|aiohttp]
 
 `bench/callgrind_request.py` counts the instructions of N requests run in-process through the
@@ -425,7 +425,7 @@ def report(args: argparse.Namespace, sides: list[Side], samples: dict[str, list[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per side per round")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per side per round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--executions", type=int, default=64, help="distinct executions")
