@@ -65,6 +65,12 @@ schema: $(STAMP) ## Re-export schema/schema.graphql and schema/possible-types.js
 
 bench: $(STAMP) ## Run every benchmark and print its figures (BENCH_ARGS="--quick" or "--only NAME")
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@# wrk (Debian's) is the query benchmark's load generator; without it, an aiohttp one is used.
+	@if ! command -v wrk >/dev/null; then \
+		sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+		$$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends wrk \
+			|| echo "*** wrk could not be installed: bench/query_overhead.py falls back to aiohttp"; \
+	fi
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 soak: $(STAMP) ## Soak: Runtime faults, a frozen Runtime, rolling restart of 2 replicas (~6 min; SOAK_ARGS="--quick")

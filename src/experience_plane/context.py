@@ -47,6 +47,12 @@ def get_services(connection: HTTPConnection) -> Services:
     return services
 
 
+async def services_of(connection: HTTPConnection) -> Services:
+    """`get_services` as a route dependency. A coroutine, so that FastAPI calls it on the event
+    loop: a plain function dependency is run in the thread pool, a thread hop per request."""
+    return get_services(connection)
+
+
 def get_authenticator(connection: HTTPConnection) -> Authenticator:
     """The application's authenticator, as the lifespan put it on the connection's state."""
     authenticator = getattr(connection.state, AUTHENTICATOR_STATE_KEY, None)

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from functools import partial
 
-from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +32,7 @@ __all__ = [
 
 # An incoming id is kept only if it is short and plain: it ends up in logs and headers.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_REQUEST_ID_BYTES = REQUEST_ID_HEADER.encode()
 
 
 class RequestIdMiddleware:
@@ -50,7 +50,11 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        incoming = None
+        for name, value in scope["headers"]:  # the raw list: this runs on every request
+            if name == _REQUEST_ID_BYTES:
+                incoming = value.decode("latin-1")
+                break
         request_id = (
             incoming if incoming and _SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         )
@@ -61,9 +65,9 @@ class RequestIdMiddleware:
                 headers = [
                     (name, value)
                     for name, value in message.get("headers", [])
-                    if name.lower() != REQUEST_ID_HEADER.encode()
+                    if name.lower() != _REQUEST_ID_BYTES
                 ]
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.append((_REQUEST_ID_BYTES, request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -140,30 +144,37 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        multipart = headers.get("content-type", "").lower().startswith("multipart/")
+        # The raw header list, scanned once: this runs on every request.
+        content_type = declared = accept = None
+        for name, value in scope["headers"]:
+            # The first of each, as starlette's `Headers.get` reads them.
+            if name == b"content-type" and content_type is None:
+                content_type = value
+            elif name == b"content-length" and declared is None:
+                declared = value
+            elif name == b"accept" and accept is None:
+                accept = value.decode("latin-1")
+        multipart = content_type is not None and content_type.lower().startswith(b"multipart/")
         limit = (
             self.max_upload_bytes + self.MULTIPART_OVERHEAD_BYTES
             if multipart
             else self.max_request_bytes
         )
-        message = (
-            f"The request is larger than the limit of {self.max_upload_bytes} bytes for an "
-            "upload (plus the multipart envelope)."
-            if multipart
-            else f"The request body is larger than the limit of {self.max_request_bytes} bytes."
-        )
-        responder = self._responder(scope["path"], headers.get("accept"))
-        max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
 
         async def too_large() -> None:
+            message = (
+                f"The request is larger than the limit of {self.max_upload_bytes} bytes for an "
+                "upload (plus the multipart envelope)."
+                if multipart
+                else f"The request body is larger than the limit of {self.max_request_bytes} bytes."
+            )
+            max_bytes = self.max_upload_bytes if multipart else self.max_request_bytes
             # Only a file makes a multipart body this large: its other parts are small.
-            response = responder(message, max_bytes, multipart)
+            response = self._responder(scope["path"], accept)(message, max_bytes, multipart)
             # The rest of the body is never read: the connection cannot be reused.
             response.headers["connection"] = "close"
             await response(scope, receive, send)
 
-        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await too_large()
             return

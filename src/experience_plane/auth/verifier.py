@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +21,19 @@ from experience_plane.auth.principal import Principal
 
 HS256 = "HS256"
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "ES256"})
+# HS256 tokens verified already, by exact token string (a client sends the same token with every
+# request until it expires): bounded, least recently used first out.
+VERIFIED_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """An HS256 token that verified: who it speaks for and the time claims checked on each use."""
+
+    principal: Principal
+    exp: float | None
+    nbf: float | None
+    iat: float | None
 
 
 class TokenVerifier:
@@ -36,10 +51,13 @@ class TokenVerifier:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if not settings.enabled:
             raise ValueError("No way to verify tokens: configure an HS256 secret or a JWKS.")
         self._settings = settings
+        self._wall_clock = wall_clock
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
         self._keys: KeySource | None = None
         if settings.jwks_file is not None:
             self._keys = JwksFileSource(settings.jwks_file)
@@ -63,7 +81,18 @@ class TokenVerifier:
         return await self.verify(parse_authorization(authorization))
 
     async def verify(self, token: str) -> Principal:
-        """Verify `token`'s signature and claims and return who it speaks for."""
+        """Verify `token`'s signature and claims and return who it speaks for.
+
+        An HS256 token that verified before (the shared secret cannot change while the process
+        runs) is not verified again: its principal is remembered, and its `exp`, `nbf` and `iat`
+        are checked against the clock on every use, so it stops being accepted the moment a full
+        verification would refuse it (the refusal then comes from a full verification)."""
+        verified = self._verified.get(token)
+        if verified is not None:
+            if self._still_valid(verified):
+                self._verified.move_to_end(token)
+                return verified.principal
+            del self._verified[token]
         if not token:
             raise AuthenticationError(AuthFailure.MISSING_TOKEN, "The bearer token is empty.")
         try:
@@ -80,7 +109,34 @@ class TokenVerifier:
             )
         key = await self._key_for(algorithm, header.get("kid"))
         claims = self._decode(token, key, algorithm)
-        return self._principal(claims)
+        principal = self._principal(claims)
+        if algorithm == HS256:
+            self._remember(token, principal, claims)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, claims: Mapping[str, Any]) -> None:
+        def number(name: str) -> float | None:
+            value = claims.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+            return None
+
+        verified = _Verified(principal, number("exp"), number("nbf"), number("iat"))
+        if not self._still_valid(verified):
+            return
+        self._verified[token] = verified
+        while len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+
+    def _still_valid(self, verified: _Verified) -> bool:
+        """What PyJWT checks of the time claims, with the same leeway, at this moment."""
+        now = self._wall_clock()
+        leeway = self._settings.leeway_seconds
+        if verified.exp is not None and now >= verified.exp + leeway:
+            return False
+        if verified.nbf is not None and now < verified.nbf - leeway:
+            return False
+        return not (verified.iat is not None and now < verified.iat - leeway)
 
     async def _key_for(self, algorithm: str, kid: object) -> str | PyJWK:
         settings = self._settings

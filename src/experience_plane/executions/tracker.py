@@ -76,6 +76,7 @@ class ExecutionTracker:
         self._streams = StreamSupport()
         self._terminal = TerminalCache(terminal_cache_size)
         self._watchers: dict[ExecutionKey, ExecutionWatcher] = {}
+        self._reads: dict[ExecutionKey, asyncio.Future[ExecutionStatus]] = {}
         self._subscribers = 0
         self._closed = False
 
@@ -154,7 +155,12 @@ class ExecutionTracker:
     async def current(self, tenant_id: str, execution_id: str) -> Snapshot:
         """The latest known status: a running watcher's snapshot (flagged stale, as its
         subscribers see it, once the Runtime has not been heard from for `stale_after`), the
-        cached terminal one, else a read."""
+        cached terminal one, else a read.
+
+        Concurrent reads of the same execution for the same tenant are one Runtime call: a
+        caller arriving while a read is in flight waits for that read's answer (or its error).
+        Once the answer has arrived the read is forgotten, so a later caller reads again and
+        never gets an answer older than its own call."""
         key = (tenant_id, execution_id)
         watcher = self._watchers.get(key)
         if watcher is not None and watcher.error is None:
@@ -164,9 +170,28 @@ class ExecutionTracker:
         cached = self._terminal.get(key) or await self._shared_terminal(key)
         if cached is not None:
             return Snapshot(cached)
-        status = await self._client.get_execution(tenant_id, execution_id)
-        self._terminal.put(key, status)
-        return Snapshot(status)
+        read = self._reads.get(key)
+        if read is None:
+            read = self._start_read(key)
+        # Shielded: a caller that gives up (cancelled) leaves the read to the other waiters.
+        return Snapshot(await asyncio.shield(read))
+
+    def _start_read(self, key: ExecutionKey) -> asyncio.Future[ExecutionStatus]:
+        """One Runtime read of `key` shared by every `current()` caller until it answers."""
+        read = asyncio.ensure_future(self._client.get_execution(*key))
+        self._reads[key] = read
+
+        def answered(done: asyncio.Future[ExecutionStatus]) -> None:
+            if self._reads.get(key) is done:
+                del self._reads[key]
+            if done.cancelled():
+                return
+            error = done.exception()  # retrieved, so an error nobody waits for is not logged
+            if error is None:
+                self._terminal.put(key, done.result())
+
+        read.add_done_callback(answered)
+        return read
 
     def remember(self, status_tenant: str, status: ExecutionStatus) -> None:
         """Seed the terminal cache, e.g. with a synchronous Runtime's final status.

@@ -18,7 +18,7 @@ from experience_plane.context import (
     SESSION_ID_PATTERN,
     client_session_id,
     get_principal,
-    get_services,
+    services_of,
 )
 from experience_plane.idempotency import MAX_KEY_LENGTH
 from experience_plane.rest.errors import INVALID_INPUT, RestError, error_responses
@@ -95,7 +95,7 @@ async def upload_content(
     request: Request,
     file: Annotated[UploadFile, File(description="The file's bytes.")],
     principal: Annotated[Principal, Depends(get_principal)],
-    services: Annotated[Services, Depends(get_services)],
+    services: Annotated[Services, Depends(services_of)],
     filename: Annotated[
         str | None, Form(description="The name to store; defaults to the part's file name.")
     ] = None,
@@ -145,7 +145,7 @@ async def upload_content(
 async def create_data_mash(
     body: CreateDataMashRequest,
     principal: Annotated[Principal, Depends(get_principal)],
-    services: Annotated[Services, Depends(get_services)],
+    services: Annotated[Services, Depends(services_of)],
     key: IdempotencyKeyHeader = None,
     session: SessionHeader = None,
 ) -> JSONResponse:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from experience_plane import runtime
 from experience_plane.auth import Principal
-from experience_plane.context import get_principal, get_services
+from experience_plane.context import get_principal, services_of
 from experience_plane.index import ExecutionFilter
 from experience_plane.rest.content import IdempotencyKeyHeader
 from experience_plane.rest.errors import error_responses
@@ -72,7 +72,7 @@ async def list_executions(
     request: Request,
     response: Response,
     principal: Annotated[Principal, Depends(get_principal)],
-    services: Annotated[Services, Depends(get_services)],
+    services: Annotated[Services, Depends(services_of)],
     state: Annotated[
         list[ExecutionState] | None,
         Query(
@@ -209,7 +209,7 @@ def _link(request: Request, rel: str, kept: list[tuple[str, str]], **params: str
 async def cancel_execution(
     execution_id: Annotated[str, Path(description="The execution's id.")],
     principal: Annotated[Principal, Depends(get_principal)],
-    services: Annotated[Services, Depends(get_services)],
+    services: Annotated[Services, Depends(services_of)],
     key: IdempotencyKeyHeader = None,
 ) -> Execution:
     """Ask the Runtime to stop the execution: its work stops at the next safe point and it ends

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, params
 from fastapi.exceptions import RequestValidationError
@@ -35,11 +35,40 @@ logger = logging.getLogger(__name__)
 MULTIPART_FORM_DATA = "multipart/form-data"
 
 
+DirectHandler = Callable[[Request], Coroutine[Any, Any, Any]]
+"""Answers a request with the route's response model, reading what it needs from the request
+itself (see `direct`)."""
+
+_DIRECT_ATTRIBUTE = "__rest_direct_handler__"
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def direct(handler: DirectHandler) -> Callable[[Endpoint], Endpoint]:
+    """Mark a route's endpoint as answered by `handler` instead of FastAPI's dependency solving.
+
+    The endpoint's signature still describes the route (OpenAPI, documentation); `handler` must
+    do what its dependencies would: for a GET route without a body whose parameters are plain
+    strings, that is reading them from `request.path_params` and calling `get_principal` and
+    `get_services`. Its result is serialized with the route's response model exactly as FastAPI
+    serializes it, and its failures get the common error shape like every route's."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, _DIRECT_ATTRIBUTE, handler)
+        return endpoint
+
+    return mark
+
+
 class RestRoute(APIRoute):
     """An `APIRoute` whose handler turns every exception into the common error response."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        direct_handler: DirectHandler | None = getattr(self.endpoint, _DIRECT_ATTRIBUTE, None)
+        handler = (
+            super().get_route_handler()
+            if direct_handler is None
+            else self._direct_route_handler(direct_handler)
+        )
         has_body = self.body_field is not None
         form = self.body_field is not None and isinstance(self.body_field.field_info, params.Form)
 
@@ -54,6 +83,27 @@ class RestRoute(APIRoute):
             except Exception as exc:
                 # Every failure, expected or not, gets the one shape.
                 return to_rest_error(exc, request).response()
+
+        return handle
+
+    def _direct_route_handler(
+        self, direct_handler: DirectHandler
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """What FastAPI's handler does for a bodiless route whose result is the response model,
+        without solving dependencies: the same JSON bytes (the response field's `dump_json`,
+        by alias), the same status code."""
+        if self.body_field is not None or self.response_field is None:
+            raise TypeError(f"{self.path}: a direct handler needs a response model and no body")
+        serialize_json = self.response_field.serialize_json
+        status_code = self.status_code or 200
+
+        async def handle(request: Request) -> Response:
+            result = await direct_handler(request)
+            return Response(
+                serialize_json(result, by_alias=True),
+                status_code=status_code,
+                media_type=APPLICATION_JSON,
+            )
 
         return handle
 

@@ -309,3 +309,67 @@ async def test_absurd_expiry_is_malformed(make_verifier: Factory, exp: str) -> N
     payload = f'{{"sub": "alice", "tenant_id": "acme", "exp": {exp}}}'.encode()
     token = jwt.api_jws.encode(payload, SECRET, algorithm="HS256")
     assert (await refused(make_verifier(), token)).reason is AuthFailure.MALFORMED_TOKEN
+
+
+# -- the cache of verified HS256 tokens ----------------------------------------------------------
+
+
+class MovingClock:
+    """The verifier's wall clock and PyJWT's, moved together by the test."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return datetime.now(UTC).timestamp() + self.offset
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        clock = self
+
+        class ShiftedDatetime(datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:
+                return datetime.now(tz) + timedelta(seconds=clock.offset)
+
+        monkeypatch.setattr(jwt.api_jwt, "datetime", ShiftedDatetime)
+
+
+async def test_a_cached_token_is_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = hs256(claims(ttl=60))
+    clock = MovingClock()
+    clock.install(monkeypatch)
+    verifier = TokenVerifier(
+        AuthSettings(hs256_secret=SECRET, leeway_seconds=0), wall_clock=clock.time
+    )
+    assert (await verifier.verify(token)).tenant_id == "acme"
+    assert (await verifier.verify(token)).tenant_id == "acme"  # from the cache
+
+    clock.offset = 61
+    assert (await refused(verifier, token)).reason is AuthFailure.EXPIRED
+
+
+async def test_a_verified_hs256_token_is_decoded_once_and_the_cache_is_bounded(
+    make_verifier: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    monkeypatch.setattr("experience_plane.auth.verifier.VERIFIED_CACHE_SIZE", 2)
+    verifier = make_verifier()
+    first, second, third = (hs256(claims(sub=name)) for name in ("a", "b", "c"))
+    for token in (first, first, second, first):
+        await verifier.verify(token)
+    assert decoded == [first, second]
+    await verifier.verify(third)  # evicts `second`, the least recently used
+    await verifier.verify(first)
+    await verifier.verify(second)
+    assert decoded == [first, second, third, second]
+    # A refused token is never cached: refused again, with the same reason, every time.
+    bad = hs256(claims(), secret="another-secret-of-at-least-32-bytes!!")
+    for _ in range(2):
+        assert (await refused(verifier, bad)).reason is AuthFailure.BAD_SIGNATURE

@@ -18,6 +18,7 @@ from experience_plane.runtime import (
     RuntimeUnavailable,
 )
 from tests.experience_plane.executions.fakes import (
+    Hang,
     ManualClock,
     ScriptedRuntime,
     assert_nothing_left,
@@ -356,6 +357,89 @@ async def test_current_reads_the_runtime_when_nothing_is_known(
     assert fake.total_reads == 2
     with pytest.raises(ExecutionNotFound):
         await tracker.current("t1", "unknown")
+
+
+async def test_concurrent_current_reads_of_one_execution_are_one_runtime_call(
+    tracker: ExecutionTracker, fake: ScriptedRuntime
+) -> None:
+    hang = Hang(status("e1", "executing", 10))
+    fake.script("t1", "e1", [hang, status("e1", "executing", 20)])
+    fake.script("t2", "e1", [status("e1", "executing", 90)])
+
+    waiting = [asyncio.create_task(tracker.current("t1", "e1")) for _ in range(8)]
+    other_tenant = asyncio.create_task(tracker.current("t2", "e1"))
+    await settle()
+    assert fake.reads == {("t1", "e1"): 1, ("t2", "e1"): 1}  # one per tenant, not per caller
+    hang.answer()
+    answers = await asyncio.gather(*waiting)
+
+    assert [a.status for a in answers] == [status("e1", "executing", 10)] * 8
+    assert (await other_tenant).status == status("e1", "executing", 90)
+    # The answer has arrived: the next call reads again and sees the newer status.
+    assert (await tracker.current("t1", "e1")).status == status("e1", "executing", 20)
+    assert fake.reads[("t1", "e1")] == 2
+    assert_nothing_left(tracker)
+
+
+async def test_sequential_current_reads_each_ask_the_runtime(
+    tracker: ExecutionTracker, fake: ScriptedRuntime
+) -> None:
+    fake.script("t1", "e1", [status("e1", "executing", p) for p in (10, 20, 30)])
+
+    seen = [(await tracker.current("t1", "e1")).status for _ in range(3)]
+
+    assert seen == [status("e1", "executing", p) for p in (10, 20, 30)]
+    assert fake.reads[("t1", "e1")] == 3
+
+
+class FailingOnce(ScriptedRuntime):
+    """The first read of any execution waits for `release`, then fails with `error`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.error = RuntimeUnavailable("503 after retries", status_code=503)
+
+    async def get_execution(self, tenant_id: str, execution_id: str) -> ExecutionStatus:
+        if sum(self.reads.values()) == 0:
+            self.reads[(tenant_id, execution_id)] += 1
+            await self.release.wait()
+            raise self.error
+        return await super().get_execution(tenant_id, execution_id)
+
+
+async def test_a_coalesced_read_error_reaches_every_waiter_and_is_not_kept() -> None:
+    fake = FailingOnce()
+    fake.script("t1", "e1", [status("e1", "executing", 10)])
+    async with ExecutionTracker(fake, use_stream=False, sleep=ManualClock().sleep) as tracker:
+        waiting = [asyncio.create_task(tracker.current("t1", "e1")) for _ in range(5)]
+        await settle()
+        fake.release.set()
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+
+        assert results == [fake.error] * 5
+        assert fake.reads[("t1", "e1")] == 1
+        # The failure is not remembered: the next call reads again.
+        assert (await tracker.current("t1", "e1")).status == status("e1", "executing", 10)
+        assert fake.reads[("t1", "e1")] == 2
+        assert_nothing_left(tracker)
+
+
+async def test_a_waiter_that_gives_up_leaves_the_read_to_the_others(
+    tracker: ExecutionTracker, fake: ScriptedRuntime
+) -> None:
+    hang = Hang(status("e1", "executing", 10))
+    fake.script("t1", "e1", [hang])
+    first = asyncio.create_task(tracker.current("t1", "e1"))
+    second = asyncio.create_task(tracker.current("t1", "e1"))
+    await settle()
+    first.cancel()
+    await settle()
+    hang.answer()
+
+    assert (await second).status == status("e1", "executing", 10)
+    assert first.cancelled()
+    assert fake.reads[("t1", "e1")] == 1
 
 
 async def test_remember_seeds_the_terminal_cache(
