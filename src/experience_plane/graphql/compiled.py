@@ -122,7 +122,7 @@ class _FieldPlan:
         self.resolve = field_def.resolve or default_field_resolver
         self.static_args = not field_def.args and not first.arguments
         self.args: dict[str, Any] | None = {} if self.static_args else None
-        if not self.static_args and not _has_variables(first.arguments):
+        if not self.static_args and not _has_variables(first.arguments or ()):
             try:
                 self.args = get_argument_values(field_def, first, _NO_VARIABLES)
             except Exception:
