@@ -31,7 +31,6 @@ from graphql import (
 from graphql.validation import specified_rules
 from strawberry.extensions import SchemaExtension
 
-from experience_plane.graphql.compiled import CompiledQuery, compile_query
 from experience_plane.strawberry_adapter import graphql_core_schema, validate_document
 
 __all__ = ["CacheStats", "CachedDocuments", "DocumentCache", "UntrustedDocument"]
@@ -41,8 +40,6 @@ UNTRUSTED_MESSAGE = (
     "Only trusted documents run on this server and this one is not in its manifest: send the "
     "manifest's `documentId` (or `extensions.persistedQuery.sha256Hash`), or its exact text."
 )
-# A document has few operations; names it does not have are not compiled, but remembered.
-_MAX_PLANS_PER_DOCUMENT = 8
 
 
 class UntrustedDocument(GraphQLError):
@@ -68,8 +65,6 @@ class _Entry:
     document: DocumentNode
     # None until the document has been validated once.
     errors: list[GraphQLError] | None = None
-    # Execution plans by operation name (None: that operation does not compile).
-    plans: dict[str | None, CompiledQuery | None] | None = None
 
 
 class DocumentCache:
@@ -147,34 +142,6 @@ class DocumentCache:
             return f"does not validate: {_located(errors[0])}"
         self._pinned[query] = _Entry(document, errors)
         return None
-
-    def plan(
-        self, schema: GraphQLSchema, query: str, operation_name: str | None
-    ) -> CompiledQuery | None:
-        """The execution plan of a query already parsed and validated without errors (a
-        trusted document, or a cached text), compiled on first use; None when the text is not
-        cached yet, did not validate, or its operation does not compile (`graphql.compiled`):
-        the request then takes the full path, which parses, validates and answers errors."""
-        entry = self._pinned.get(query)
-        if entry is None:
-            entry = self._entries.get(query)
-            if entry is None:
-                return None
-            self._entries.move_to_end(query)
-        if entry.errors is None or entry.errors:
-            return None
-        plans = entry.plans
-        if plans is None:
-            plans = entry.plans = {}
-        try:
-            plan = plans[operation_name]
-        except KeyError:
-            if len(plans) >= _MAX_PLANS_PER_DOCUMENT:
-                return None  # operation names are the client's: bound what they can make
-            plan = plans[operation_name] = compile_query(schema, entry.document, operation_name)
-        if plan is not None:
-            self._hits += 1
-        return plan
 
     def trusts(self, query: str) -> bool:
         """Whether `query` may run: always, unless the cache is closed and it is not pinned."""

@@ -48,7 +48,6 @@ from experience_plane.graphiql import GraphiQLPage
 from experience_plane.graphql.context import GraphQLContext
 from experience_plane.graphql.documents import UNKNOWN_DOCUMENT, UNTRUSTED_MESSAGE, DocumentCache
 from experience_plane.graphql.persisted import PersistedQueries, PersistedQueryError
-from experience_plane.graphql.schema import ExperienceSchema
 from experience_plane.graphql.sharing import SharedSubscriptions, is_subscription
 from experience_plane.graphql.sse import held_event_stream
 from experience_plane.graphql.uploads import (
@@ -453,20 +452,6 @@ class GraphQLHTTPRouter(GraphQLRouter[GraphQLContext, None]):
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
         if not self.allow_queries_via_get and method == "GET":
             allowed -= {OperationType.QUERY}
-        query = request_data.query
-        variables = request_data.variables
-        if (
-            OperationType.QUERY in allowed
-            and isinstance(self.schema, ExperienceSchema)
-            and isinstance(query, str)
-            and isinstance(variables, dict | None)
-        ):
-            # A cached query from its compiled plan (`graphql.compiled`); None: not compiled.
-            compiled = await self.schema.execute_compiled(
-                query, variables, context, request_data.operation_name
-            )
-            if compiled is not None:
-                return compiled
         try:
             return await self.schema.execute(
                 request_data.query,

@@ -12,10 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from collections.abc import AsyncGenerator
-from inspect import isawaitable
-from typing import Any
 
 import strawberry
 from graphql import (
@@ -26,13 +23,11 @@ from graphql import (
     GraphQLUnionType,
     NoSchemaIntrospectionCustomRule,
 )
-from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import build_schema as build_graphql_schema
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types import ExecutionContext
 
-from experience_plane.graphql.compiled import compilable_schema
 from experience_plane.graphql.content import ContentFile, UploadContentResult, upload_content
 from experience_plane.graphql.context import Info
 from experience_plane.graphql.data_mash import (
@@ -62,7 +57,6 @@ from experience_plane.observability.graphql import (
     PARSE_FAILED_CODE,
     VALIDATION_FAILED_CODE,
     OperationMetrics,
-    record_operation,
 )
 from experience_plane.services import ErrorCode
 from experience_plane.services.presentation import INTERNAL_ERROR_CODE, UNEXPECTED_ERROR_MESSAGE
@@ -191,25 +185,21 @@ class RequestIdMaskErrors(LeanMaskErrors):
         super().__init__(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR_MESSAGE)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        return anonymised(error, _request_id_of(self.execution_context))
-
-
-def anonymised(error: GraphQLError, request_id: str | None) -> GraphQLError:
-    """The error as `RequestIdMaskErrors` shows an unexpected one: no detail, the request id."""
-    message = UNEXPECTED_ERROR_MESSAGE
-    extensions: dict[str, object] = {"code": INTERNAL_ERROR_CODE}
-    if request_id is not None:
-        message = f"Unexpected error (request id {request_id})."
-        extensions["requestId"] = request_id
-    return GraphQLError(
-        message=message,
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        original_error=None,
-        extensions=extensions,
-    )
+        request_id = _request_id_of(self.execution_context)
+        message = UNEXPECTED_ERROR_MESSAGE
+        extensions: dict[str, object] = {"code": INTERNAL_ERROR_CODE}
+        if request_id is not None:
+            message = f"Unexpected error (request id {request_id})."
+            extensions["requestId"] = request_id
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions=extensions,
+        )
 
 
 class ExperienceSchema(strawberry.Schema):
@@ -224,16 +214,11 @@ class ExperienceSchema(strawberry.Schema):
 
     hide_suggestions: bool = False
     document_cache: DocumentCache | None = None
-    # Whether cached queries may run from compiled plans (`graphql.compiled`).
-    compilable: bool = False
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        self.process_request_errors(errors, _request_id_of(execution_context))
-
-    def process_request_errors(self, errors: list[GraphQLError], request_id: str | None) -> None:
-        """`process_errors` for the request with id `request_id`."""
+        request_id = _request_id_of(execution_context)
         for error in errors:
             # In place: the validation cache hands out these same objects again.
             if self.hide_suggestions and "Did you mean" in error.message:
@@ -259,47 +244,9 @@ class ExperienceSchema(strawberry.Schema):
             else:
                 logger.debug("GraphQL error (request id %s): %s", request_id, error.message)
 
-    async def execute_compiled(
-        self,
-        query: str,
-        variables: dict[str, Any] | None,
-        context: Any,
-        operation_name: str | None,
-    ) -> ExecutionResult | None:
-        """`execute` for a query from its compiled plan (`graphql.compiled`), with what this
-        schema's extensions do around it (error codes and logging, masking, metrics); None
-        when the query has no plan (not cached and valid yet, or not compilable): use
-        `execute`."""
-        cache = self.document_cache
-        if cache is None or not self.compilable:
-            return None
-        plan = cache.plan(self._schema, query, operation_name)
-        if plan is None:
-            return None
-        started = time.perf_counter()
-        coerced = plan.coerce(variables)
-        if isinstance(coerced, list):
-            result: GraphQLExecutionResult = GraphQLExecutionResult(None, coerced)
-        else:
-            executed = plan.execute(coerced, context)
-            result = await executed if isawaitable(executed) else executed
-        errors = result.errors
-        if errors:
-            request_id = _request_id_in(context)
-            self.process_request_errors(errors, request_id)
-            errors = [
-                anonymised(error, request_id) if is_unexpected(error) else error for error in errors
-            ]
-        record_operation(started, None, errors or [], plan.document, operation_name)
-        return ExecutionResult(data=result.data, errors=errors)
-
 
 def _request_id_of(execution_context: ExecutionContext | None) -> str | None:
     context = execution_context.context if execution_context is not None else None
-    return _request_id_in(context)
-
-
-def _request_id_in(context: object) -> str | None:
     request_id = getattr(context, "request_id", None)
     return request_id if isinstance(request_id, str) else current_request_id()
 
@@ -340,7 +287,6 @@ def build_schema(
     )
     schema.hide_suggestions = not suggestions
     schema.document_cache = documents
-    schema.compilable = compilable_schema(schema.get_extensions())
     return schema
 
 

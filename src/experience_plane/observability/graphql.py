@@ -30,7 +30,7 @@ from experience_plane.strawberry_adapter import (
     InvalidOperationTypeError,
 )
 
-__all__ = ["INVALID_OPERATION", "OperationMetrics", "operation_label", "record_operation"]
+__all__ = ["INVALID_OPERATION", "OperationMetrics", "operation_label"]
 
 INVALID_OPERATION = "invalid"
 UNKNOWN_ERROR_CODE = "UNKNOWN"
@@ -115,36 +115,23 @@ class OperationMetrics(SchemaExtension):
         self._record(started, refused=None)
 
     def _record(self, started: float, refused: str | None) -> None:
+        metrics = current_metrics()
+        if metrics is None:
+            return
         context = self.execution_context
-        errors = _errors_of(context.result) if refused is None else []
-        record_operation(started, refused, errors, context.graphql_document, context.operation_name)
-
-
-def record_operation(
-    started: float,
-    refused: str | None,
-    errors: list[GraphQLError],
-    document: DocumentNode | None,
-    operation_name: str | None,
-) -> None:
-    """What `OperationMetrics` records for an operation begun at `started` (`perf_counter`),
-    refused with the code `refused` or answered with (masked) `errors`; also for operations
-    run from a compiled plan (`graphql.compiled`), which no extension sees."""
-    metrics = current_metrics()
-    if metrics is None:
-        return
-    if refused is not None:
-        codes = [refused]
-    else:
-        codes = [str((e.extensions or {}).get("code", UNKNOWN_ERROR_CODE)) for e in errors]
-    for code in codes:
-        record_error("graphql", code)
-    if refused is not None or _REFUSED_CODES.intersection(codes):
-        kind, operation = "unknown", INVALID_OPERATION
-    else:
-        kind, operation = _cached_label(document, operation_name)
-    outcome = "error" if codes else "ok"
-    metrics.observe_operation(kind, operation, outcome, time.perf_counter() - started)
+        if refused is not None:
+            codes = [refused]
+        else:
+            errors = _errors_of(context.result)
+            codes = [str((e.extensions or {}).get("code", UNKNOWN_ERROR_CODE)) for e in errors]
+        for code in codes:
+            record_error("graphql", code)
+        if refused is not None or _REFUSED_CODES.intersection(codes):
+            kind, operation = "unknown", INVALID_OPERATION
+        else:
+            kind, operation = _cached_label(context.graphql_document, context.operation_name)
+        outcome = "error" if codes else "ok"
+        metrics.observe_operation(kind, operation, outcome, time.perf_counter() - started)
 
 
 def _refusal_code(exc: Exception) -> str:
