@@ -45,10 +45,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import CLOCK_TICKS, print_table
+from bench.harness import CLOCK_TICKS, print_table, submit_uploads
 from tests.support.processes import ApiProcess, RuntimeProcess, ServiceProcess
-
-from experience_plane.runtime import RuntimeCaller, RuntimeClient
 
 GRANIAN_VERSION = "2.8.9"
 HERE = Path(__file__).resolve().parent
@@ -229,20 +227,7 @@ def rest_running(status: int, answer: bytes) -> bool:
 
 async def submit(runtime_url: str, count: int) -> list[str]:
     """`count` upload executions, submitted to the Runtime as the dev tenant."""
-    async with RuntimeClient(runtime_url) as client:
-        session = await client.create_session(TENANT, "bench-user")
-        caller = RuntimeCaller(TENANT, "bench-user", session)
-        ids = []
-        for index in range(count):
-            submitted = await client.upload_content(
-                caller,
-                filename=f"customers-{index}.csv",
-                mime_type="text/csv",
-                content=b"customer_id,name\n1,Ada\n",
-            )
-            assert submitted.execution_id is not None
-            ids.append(submitted.execution_id)
-        return ids
+    return await submit_uploads(runtime_url, TENANT, "bench-user", count)
 
 
 # --- WebSocket load ----------------------------------------------------------------------------

@@ -79,3 +79,23 @@ def _cell(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
+
+
+async def submit_uploads(runtime_url: str, tenant: str, user: str, count: int) -> list[str]:
+    """The ids of `count` small CSV upload executions submitted straight to the Runtime."""
+    from experience_plane.runtime import RuntimeCaller, RuntimeClient
+
+    async with RuntimeClient(runtime_url) as client:
+        session = await client.create_session(tenant, user)
+        caller = RuntimeCaller(tenant, user, session)
+        ids = []
+        for n in range(count):
+            submitted = await client.upload_content(
+                caller,
+                filename=f"customers-{n}.csv",
+                mime_type="text/csv",
+                content=b"customer_id,name\n1,Ada\n",
+            )
+            assert submitted.execution_id is not None
+            ids.append(submitted.execution_id)
+        return ids

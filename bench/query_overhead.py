@@ -53,10 +53,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import ProcessMeter, print_table, verdict
+from bench.harness import ProcessMeter, print_table, submit_uploads, verdict
 from tests.support.processes import ApiProcess, RuntimeProcess, ServiceProcess
 
-from experience_plane.runtime import RuntimeCaller, RuntimeClient
+from experience_plane.runtime import RuntimeClient
 
 HERE = Path(__file__).resolve().parent
 TENANT = "t1"  # the token's tenant
@@ -246,19 +246,8 @@ async def run_aiohttp(side: Side, concurrency: int, duration: float) -> int:
 
 async def running_executions(runtime_url: str, tenant: str, count: int) -> tuple[str, ...]:
     """`count` upload executions of `tenant` that stay running for the whole benchmark."""
-    ids = []
+    ids = await submit_uploads(runtime_url, tenant, "u1", count)
     async with RuntimeClient(runtime_url) as client:
-        session = await client.create_session(tenant, "u1")
-        caller = RuntimeCaller(tenant, "u1", session)
-        for n in range(count):
-            submitted = await client.upload_content(
-                caller,
-                filename=f"customers-{n}.csv",
-                mime_type="text/csv",
-                content=b"customer_id,name\n1,Ada\n",
-            )
-            assert submitted.execution_id is not None
-            ids.append(submitted.execution_id)
         status = await client.get_execution(tenant, ids[0])
         assert not status.state.is_terminal, status
     return tuple(ids)
